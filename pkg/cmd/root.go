@@ -1,0 +1,122 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/firedrill/firedrill/pkg/cmd/validate"
+	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
+	"github.com/firedrill/firedrill/pkg/log"
+)
+
+// EnvPrefix prefixes every environment variable firedrill reads.
+const EnvPrefix = "FIREDRILL"
+
+// Streams are the command tree's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Extension adds a subcommand to the tree; main uses it to mount command
+// trees that live outside this package (the recommender).
+type Extension func() *cobra.Command
+
+// NewRootCommand builds the drill command tree.
+func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
+	v := viper.New()
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Disaster-recovery drills for AI inference services",
+		Long: `drill runs disaster-recovery drills against AI inference services and
+proves, with measured numbers, how fast they recover.
+
+A drill plan (kind DrillPlan, YAML) names the system under test, the
+synthetic load to drive at it, the faults to inject and the objectives
+(RTO, RPO, availability, p99) every fault is judged against.
+
+Configuration comes from flags, then FIREDRILL_* environment variables
+(FIREDRILL_LOG_LEVEL=debug), then a firedrill.yaml file (in the working
+directory, $HOME/.config/firedrill, or --config), then defaults.`,
+		Example: `  # Check plans without running them
+  drill validate drills/
+
+  # Show a plan with every default filled in
+  drill validate --show drills/quickstart.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			if err := loadConfig(v, c); err != nil {
+				return err
+			}
+			logger, err := log.New(streams.Err, log.Options{Level: v.GetString("log-level"), Format: log.Format(v.GetString("log-format"))})
+			if err != nil {
+				return err
+			}
+			c.SetContext(log.IntoContext(c.Context(), logger))
+			return nil
+		},
+	}
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.Err)
+	pf := cmd.PersistentFlags()
+	pf.String("config", "", "configuration file (default: ./firedrill.yaml or $HOME/.config/firedrill/firedrill.yaml when present)")
+	pf.String("log-level", "info", "log level: debug, info, warn or error")
+	pf.String("log-format", "text", "log format: text or json")
+
+	cmd.AddCommand(
+		validate.NewCommand(v),
+		versioncmd.NewCommand(),
+	)
+	for _, ext := range extensions {
+		cmd.AddCommand(ext())
+	}
+	return cmd
+}
+
+// loadConfig binds flags and environment into v and reads the config file.
+// Precedence: flags > env > file > defaults.
+func loadConfig(v *viper.Viper, c *cobra.Command) error {
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	var bindErr error
+	bind := func(f *pflag.Flag) {
+		if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
+			bindErr = fmt.Errorf("binding flag --%s: %w", f.Name, err)
+		}
+	}
+	c.Flags().VisitAll(bind)
+	c.InheritedFlags().VisitAll(bind)
+	if bindErr != nil {
+		return bindErr
+	}
+	if file := v.GetString("config"); file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("reading config %s: %w", file, err)
+		}
+		return nil
+	}
+	v.SetConfigName("firedrill")
+	v.SetConfigType("yaml")
+	v.AddConfigPath(".")
+	if home, err := os.UserHomeDir(); err == nil {
+		v.AddConfigPath(home + "/.config/firedrill")
+	}
+	if err := v.ReadInConfig(); err != nil {
+		var notFound viper.ConfigFileNotFoundError
+		if !errors.As(err, &notFound) {
+			return fmt.Errorf("reading config: %w", err)
+		}
+	}
+	return nil
+}

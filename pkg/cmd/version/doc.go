@@ -1,0 +1,2 @@
+// Package version implements `drill version`.
+package version
