@@ -604,7 +604,11 @@ func (v *validator) podKill(p *field.Path, k *PodKill) {
 			}
 		}
 	}
+	before := len(v.errs)
 	picked := v.selection(p, &k.Selection, n)
+	if len(v.errs) > before {
+		return // the selection itself is wrong; safety checks would only repeat it
+	}
 	switch {
 	case k.Mode == SelectPercent && k.Value != nil && *k.Value > maxPct && *k.Value <= 100:
 		v.add(field.Invalid(p.Child("value"), *k.Value, fmt.Sprintf("exceeds safety.maxPodsPercent (%d)", maxPct)))
