@@ -19,10 +19,9 @@ import (
 type position struct{ line, col int }
 
 var (
-	durationType     = reflect.TypeFor[metav1.Duration]()
-	percentType      = reflect.TypeFor[v1alpha1.Percent]()
-	unmarshalerType  = reflect.TypeFor[json.Unmarshaler]()
-	errBudgetReached = fmt.Errorf("budget reached")
+	durationType    = reflect.TypeFor[metav1.Duration]()
+	percentType     = reflect.TypeFor[v1alpha1.Percent]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 )
 
 // decoder walks one YAML document against a Go type. It builds a value

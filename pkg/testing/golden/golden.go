@@ -16,14 +16,14 @@ func Updating() bool { return *update }
 
 // Assert compares got with the golden file at path, or rewrites the file
 // when the tests run with -update.
-func Assert(t testing.TB, path string, got []byte) {
-	t.Helper()
+func Assert(tb testing.TB, path string, got []byte) {
+	tb.Helper()
 	if *update {
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, got, 0o644))
+		require.NoError(tb, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(tb, os.WriteFile(path, got, 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "golden file missing: run the tests with -update to create it")
-	require.Equal(t, string(want), string(got), "output differs from %s; run the tests with -update if the change is intended", path)
+	require.NoError(tb, err, "golden file missing: run the tests with -update to create it")
+	require.Equal(tb, string(want), string(got), "output differs from %s; run the tests with -update if the change is intended", path)
 }

@@ -1,0 +1,78 @@
+# firedrill's build contract. `make help` lists the targets.
+SHELL := /usr/bin/env bash -o pipefail
+.DEFAULT_GOAL := help
+
+GO            ?= go
+BIN           := $(CURDIR)/bin
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE          ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS       := -X github.com/firedrill/firedrill/pkg/version.Version=$(VERSION) \
+                 -X github.com/firedrill/firedrill/pkg/version.Commit=$(COMMIT) \
+                 -X github.com/firedrill/firedrill/pkg/version.Date=$(DATE)
+
+# Pinned tools, installed into ./bin.
+CONTROLLER_GEN_VERSION := v0.23.0
+GOLANGCI_LINT_VERSION  := v2.15.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+FUZZTIME ?= 30s
+BENCHTIME ?= 1s
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/drill and bin/recommender with version information.
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/drill ./cmd/drill
+	@if [ -d cmd/recommender ]; then $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/recommender ./cmd/recommender; fi
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./pkg/apis/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs into config/crd.
+	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
+
+##@ Test
+
+.PHONY: test
+test: ## Run every unit and integration test with the race detector.
+	$(GO) test -race -count=1 ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the plan loader for FUZZTIME (default 30s).
+	$(GO) test ./pkg/plan -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
+
+.PHONY: bench
+bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## Run golangci-lint.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: verify
+verify: generate manifests ## Fail when generated files or go.mod drift from the source.
+	$(GO) mod tidy
+	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd || { echo "generated files or go.mod are out of date: run 'make generate manifests' and 'go mod tidy'"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/apis config/crd)" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd; exit 1; }
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(BIN)/golangci-lint $@
