@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
+	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -74,6 +76,8 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 
 	cmd.AddCommand(
 		validate.NewCommand(v),
+		run.NewCommand(v),
+		cleanup.NewCommand(v),
 		versioncmd.NewCommand(),
 	)
 	for _, ext := range extensions {

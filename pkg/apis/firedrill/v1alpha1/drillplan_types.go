@@ -53,7 +53,7 @@ type DrillPlanSpec struct {
 }
 
 // PlatformType names a platform a drill can target.
-// +kubebuilder:validation:Enum=local;kubernetes
+// +kubebuilder:validation:Enum=local;kubernetes;none
 type PlatformType string
 
 const (
@@ -61,11 +61,15 @@ const (
 	PlatformLocal PlatformType = "local"
 	// PlatformKubernetes is a Kubernetes cluster reached through a kubeconfig.
 	PlatformKubernetes PlatformType = "kubernetes"
+	// PlatformNone is a service firedrill does not manage: it is drilled
+	// through exec faults (runbook commands and webhooks) only.
+	PlatformNone PlatformType = "none"
 )
 
 // Target says where the system under test runs.
 type Target struct {
-	// Platform is local (the embedded sandbox, the default) or kubernetes.
+	// Platform is local (the embedded sandbox, the default), kubernetes, or
+	// none (any HTTP service, drilled with exec faults only).
 	// +kubebuilder:default=local
 	// +optional
 	Platform PlatformType `json:"platform,omitempty"`

@@ -123,19 +123,19 @@ func (v *validator) schedule(p *field.Path) {
 func (v *validator) target(p *field.Path) {
 	t := &v.spec.Target
 	switch t.Platform {
-	case PlatformLocal, PlatformKubernetes:
+	case PlatformLocal, PlatformKubernetes, PlatformNone:
 	default:
-		v.add(field.NotSupported(p.Child("platform"), t.Platform, []PlatformType{PlatformLocal, PlatformKubernetes}))
+		v.add(field.NotSupported(p.Child("platform"), t.Platform, []PlatformType{PlatformLocal, PlatformKubernetes, PlatformNone}))
 	}
 	if t.Namespace != "" {
 		for _, msg := range validation.IsDNS1123Label(t.Namespace) {
 			v.add(field.Invalid(p.Child("namespace"), t.Namespace, msg))
 		}
 	}
-	if t.Platform == PlatformKubernetes && t.Local != nil {
+	if t.Platform != PlatformLocal && t.Local != nil {
 		v.add(field.Forbidden(p.Child("local"), "only allowed when platform is local"))
 	}
-	if t.Platform == PlatformLocal && t.Context != "" {
+	if t.Platform != PlatformKubernetes && t.Context != "" {
 		v.add(field.Forbidden(p.Child("context"), "only allowed when platform is kubernetes"))
 	}
 	if l := v.local(); l != nil {
@@ -193,7 +193,7 @@ func (v *validator) localSandbox(p *field.Path, l *LocalSandbox) {
 func (v *validator) system(p *field.Path) {
 	s := &v.spec.System
 	if s.Endpoint == "" {
-		if v.spec.Target.Platform == PlatformKubernetes {
+		if v.spec.Target.Platform != PlatformLocal {
 			v.add(field.Required(p.Child("endpoint"), "the URL that synthetic traffic is sent to"))
 		}
 	} else {
@@ -227,6 +227,10 @@ func (v *validator) system(p *field.Path) {
 }
 
 func (v *validator) workload(p *field.Path, w *WorkloadRef) {
+	if v.spec.Target.Platform == PlatformNone {
+		v.add(field.Forbidden(p, "platform none manages no workloads; its capacity cannot be watched"))
+		return
+	}
 	switch w.Kind {
 	case WorkloadDeployment, WorkloadStatefulSet:
 		if v.spec.Target.Platform == PlatformLocal {
@@ -510,6 +514,9 @@ func (v *validator) fault(p *field.Path, f *Fault) {
 	if f.ChaosMesh != nil {
 		set = append(set, "chaosMesh")
 		v.chaosMesh(p.Child("chaosMesh"), f.ChaosMesh)
+	}
+	if v.spec.Target.Platform == PlatformNone && len(set) == 1 && set[0] != "exec" {
+		v.add(field.Forbidden(p.Child(set[0]), "platform none only runs exec faults; choose platform local or kubernetes for "+set[0]))
 	}
 	switch len(set) {
 	case 0:

@@ -1,0 +1,43 @@
+package platform
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/slo"
+)
+
+// None is the platform of a service firedrill does not manage. It injects
+// nothing itself (exec faults are run by the engine) and watches no
+// capacity.
+type None struct{}
+
+var _ Platform = None{}
+
+// Name implements Platform.
+func (None) Name() string { return string(v1alpha1.PlatformNone) }
+
+// Start implements Platform.
+func (None) Start(context.Context) (Info, error) { return Info{}, nil }
+
+// Stop implements Platform.
+func (None) Stop(context.Context) error { return nil }
+
+// Targets implements Platform.
+func (None) Targets(_ context.Context, f Fault) ([]Target, error) {
+	return nil, fmt.Errorf("step %s: %w: platform none only runs exec faults", f.ID, ErrUnsupported)
+}
+
+// Inject implements Platform.
+func (None) Inject(_ context.Context, f Fault, _ Target) error {
+	return fmt.Errorf("step %s: %w", f.ID, ErrUnsupported)
+}
+
+// Revert implements Platform.
+func (None) Revert(_ context.Context, f Fault, _ Target) error {
+	return fmt.Errorf("step %s: %w", f.ID, ErrUnsupported)
+}
+
+// Capacity implements Platform.
+func (None) Capacity(context.Context) ([]slo.CapacityPoint, error) { return nil, nil }
