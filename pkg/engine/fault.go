@@ -121,9 +121,11 @@ func (r *run) measure(ctx context.Context, af *activeFault, injected, reverted, 
 		a.Name = af.fault.ID + " (after revert)"
 		after = &a
 	}
+	window := slo.Stats(r.prober.Since(injected), injected, end.Add(-r.settle), r.obj.LatencyP99)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	af.report.Result = res
+	af.report.Window = window
 	af.report.AfterRevert = after
 	if n, ok := r.opts.Platform.(platform.Noter); ok {
 		af.report.Notes = n.Notes(af.fault)
@@ -160,11 +162,15 @@ func (r *run) analyze(af *activeFault, from, reverted, now time.Time) slo.FaultR
 	if end.Before(from) {
 		end = from
 	}
+	obj := r.obj
+	if f := af.step.Fault; f.ModelStoreOutage == nil && f.RegionCutover == nil {
+		obj.RPO = nil // RPO is about model staleness after store and region faults
+	}
 	return slo.AnalyzeFault(slo.FaultInput{
 		Name: af.fault.ID, Injected: from, Reverted: reverted, End: end, BaselineFrom: baselineFrom,
 		Replaced: replaced, Samples: r.prober.Since(lookback), Capacity: capacity, Models: models,
 		NewestPublishedBefore: newest,
-	}, r.obj)
+	}, obj)
 }
 
 // observe re-evaluates done every tick until it holds, the deadline passes

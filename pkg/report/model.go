@@ -88,6 +88,9 @@ type Fault struct {
 	Reverted *time.Time        `json:"reverted,omitempty"`
 	// Result is the measurement from injection on.
 	Result slo.FaultResult `json:"result"`
+	// Window is the SLIs from injection to the end of observation (the
+	// revert and its recovery included).
+	Window slo.WindowStats `json:"window"`
 	// AfterRevert measures the recovery from the revert of a timed fault
 	// (a region fail-back, for example).
 	AfterRevert *slo.FaultResult `json:"afterRevert,omitempty"`

@@ -120,7 +120,7 @@ func Table(r *Report) string {
 		}
 		rows = append(rows, []string{
 			s.Name, f.Type, OptDuration(res.RecoveryTime), rto, OptDuration(res.ServiceRTO), OptDuration(res.CapacityRTO),
-			fmt.Sprintf("%.2f%%", res.During.Availability), FormatDuration(res.During.P99), verdict,
+			fmt.Sprintf("%.2f%%", f.Window.Availability), FormatDuration(f.Window.P99), verdict,
 		})
 	}
 	widths := make([]int, len(rows[0]))

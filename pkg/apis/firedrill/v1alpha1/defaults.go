@@ -101,7 +101,7 @@ func SetDefaults_DrillPlanSpec(s *DrillPlanSpec) { //nolint:revive,staticcheck /
 	}
 
 	defaultLoad(&s.Load, t.Platform)
-	defaultObjectives(&s.Objectives)
+	defaultObjectives(&s.Objectives, s.Load.Timeout.Duration)
 
 	if s.Abort.Window == nil {
 		s.Abort.Window = duration(DefaultAbortWindow)
@@ -205,7 +205,10 @@ func RequestName(path string) string {
 	return name
 }
 
-func defaultObjectives(o *Objectives) {
+// defaultObjectives fills objectives. The recovered p99 defaults to the
+// latency objective, or 1s, but never more than the request timeout, which
+// would make it unmeasurable.
+func defaultObjectives(o *Objectives, timeout time.Duration) {
 	if o.RTO == nil {
 		o.RTO = duration(DefaultRTO)
 	}
@@ -216,7 +219,7 @@ func defaultObjectives(o *Objectives) {
 		if o.LatencyP99 != nil {
 			o.Recovered.LatencyP99 = o.LatencyP99.DeepCopy()
 		} else {
-			o.Recovered.LatencyP99 = duration(DefaultRecoveredP99)
+			o.Recovered.LatencyP99 = duration(min(DefaultRecoveredP99, timeout))
 		}
 	}
 	if o.Recovered.For == nil {
@@ -288,5 +291,21 @@ func defaultStep(st *Step, o *Objectives) {
 	if f.Exec != nil {
 		defaultAction(&f.Exec.Inject)
 		defaultAction(f.Exec.Revert)
+	}
+}
+
+// SetDefaults_DrillRun fills every unset field of a run.
+func SetDefaults_DrillRun(r *DrillRun) { //nolint:revive,staticcheck // Kubernetes defaulter naming.
+	if r.APIVersion == "" {
+		r.APIVersion = GroupVersion.String()
+	}
+	if r.Kind == "" {
+		r.Kind = KindDrillRun
+	}
+	if r.Spec.Trigger == "" {
+		r.Spec.Trigger = TriggerManual
+	}
+	if r.Spec.Plan != nil {
+		SetDefaults_DrillPlanSpec(r.Spec.Plan)
 	}
 }

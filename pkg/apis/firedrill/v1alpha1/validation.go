@@ -49,6 +49,36 @@ func ValidateDrillPlan(p *DrillPlan) field.ErrorList {
 	return errs
 }
 
+// ValidateDrillRun returns every problem of a defaulted run at once.
+func ValidateDrillRun(r *DrillRun) field.ErrorList {
+	var errs field.ErrorList
+	sp := field.NewPath("spec")
+	switch {
+	case r.Spec.PlanRef == nil && r.Spec.Plan == nil:
+		errs = append(errs, field.Required(sp, "set planRef or an inline plan"))
+	case r.Spec.PlanRef != nil && r.Spec.Plan != nil:
+		errs = append(errs, field.Forbidden(sp.Child("plan"), "set planRef or an inline plan, not both"))
+	case r.Spec.PlanRef != nil && r.Spec.PlanRef.Name == "":
+		errs = append(errs, field.Required(sp.Child("planRef", "name"), ""))
+	case r.Spec.Plan != nil:
+		errs = append(errs, ValidateDrillPlanSpec(r.Spec.Plan, sp.Child("plan"))...)
+	}
+	switch r.Spec.Trigger {
+	case TriggerManual, TriggerSchedule, TriggerAPI:
+	default:
+		errs = append(errs, field.NotSupported(sp.Child("trigger"), r.Spec.Trigger, []Trigger{TriggerManual, TriggerSchedule, TriggerAPI}))
+	}
+	return errs
+}
+
+// maxItems mirrors the schema's list limits so drill validate refuses what
+// the API server would.
+func (v *validator) maxItems(p *field.Path, n, limit int) {
+	if n > limit {
+		v.add(field.TooMany(p, n, limit))
+	}
+}
+
 // ValidateDrillPlanSpec validates a defaulted spec rooted at path.
 func ValidateDrillPlanSpec(s *DrillPlanSpec, path *field.Path) field.ErrorList {
 	v := &validator{spec: s}
@@ -145,6 +175,7 @@ func (v *validator) target(p *field.Path) {
 
 func (v *validator) localSandbox(p *field.Path, l *LocalSandbox) {
 	rp := p.Child("regions")
+	v.maxItems(rp, len(l.Regions), 5)
 	if len(l.Regions) == 0 {
 		v.add(field.Required(rp, "the sandbox needs at least one region"))
 	}
@@ -199,6 +230,7 @@ func (v *validator) system(p *field.Path) {
 	} else {
 		v.httpURL(p.Child("endpoint"), s.Endpoint)
 	}
+	v.maxItems(p.Child("workloads"), len(s.Workloads), 50)
 	seen := sets.New[string]()
 	for i, w := range s.Workloads {
 		wp := p.Child("workloads").Index(i)
@@ -285,6 +317,7 @@ func (v *validator) load(p *field.Path) {
 	if len(l.Requests) == 0 {
 		v.add(field.Required(p.Child("requests"), "at least one request template"))
 	}
+	v.maxItems(p.Child("requests"), len(l.Requests), 20)
 	names := sets.New[string]()
 	for i, r := range l.Requests {
 		rp := p.Child("requests").Index(i)
@@ -443,6 +476,7 @@ func (v *validator) safety(p *field.Path) {
 }
 
 func (v *validator) steps(p *field.Path) {
+	v.maxItems(p, len(v.spec.Steps), 100)
 	if len(v.spec.Steps) == 0 {
 		v.add(field.Required(p, "a plan needs at least one step"))
 		return
