@@ -74,12 +74,14 @@ func Read(data []byte) (*Report, error) {
 	return r, nil
 }
 
-// FormatDuration prints a duration for people: milliseconds below ten
-// seconds, tenths of a second above.
+// FormatDuration prints a duration for people: milliseconds below a second,
+// hundredths of a second below ten seconds, tenths above.
 func FormatDuration(d time.Duration) string {
 	switch {
-	case d < 10*time.Second:
+	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
 	case d < time.Hour:
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	default:
