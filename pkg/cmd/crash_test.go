@@ -153,3 +153,50 @@ func TestInterruptRevertsAndWritesAbortedReport(t *testing.T) {
 	require.FileExists(t, filepath.Join(reports, "crash", "ctrl-c", "junit.xml"))
 	require.FileExists(t, filepath.Join(reports, "crash", "ctrl-c", "report.md"))
 }
+
+// TestResumeSkipsCompletedSteps: after a kill -9, --resume reverts the
+// leftover and runs only the steps the dead run had not completed.
+func TestResumeSkipsCompletedSteps(t *testing.T) {
+	state, reports, work := t.TempDir(), t.TempDir(), t.TempDir()
+	logFile, marker := filepath.Join(work, "actions.log"), filepath.Join(work, "second-active")
+	path := filepath.Join(work, "plan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: firedrill.dev/v1alpha1
+kind: DrillPlan
+metadata: {name: resume}
+spec:
+  target: {platform: none}
+  system: {endpoint: %q}
+  load: {rate: 20, timeout: 200ms, requests: [{path: /}]}
+  objectives: {rto: 30s, recovered: {for: 500ms}}
+  steps:
+    - {name: baseline, wait: 200ms}
+    - name: first
+      fault:
+        exec: {inject: {command: [sh, -c, "echo first >> %[2]s"]}}
+    - name: second
+      fault:
+        duration: 1s
+        exec:
+          inject: {command: [sh, -c, "echo second >> %[2]s && touch %[3]s"]}
+          revert: {command: [rm, %[3]q]}
+`, okServer(t), logFile, marker)), 0o644))
+
+	cmd, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, path)
+	require.NoError(t, cmd.Start())
+	waitFor(t, marker)
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+
+	resumed, rout := drillProcess(t, "run", "--resume", "--state-dir", state, "--report-dir", reports, path)
+	require.NoError(t, resumed.Run(), out.String()+rout.String())
+	require.Contains(t, rout.String(), "resuming run resume-")
+	require.Contains(t, rout.String(), "skipping baseline, first")
+	log, err := os.ReadFile(logFile)
+	require.NoError(t, err)
+	require.Equal(t, "first\nsecond\nsecond\n", string(log), "first ran once; second ran again")
+	require.NoFileExists(t, marker)
+
+	again, aout := drillProcess(t, "run", "--resume", "--state-dir", state, "--report-dir", reports, path)
+	require.Error(t, again.Run())
+	require.Contains(t, aout.String(), "nothing to resume")
+}

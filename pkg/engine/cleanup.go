@@ -129,7 +129,7 @@ func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
 			out = append(out, l)
 		}
 		if after := j.Record(); !opts.DryRun && rec.Finished == nil && len(after.Unfinished()) == 0 {
-			if err := j.Finish(); err != nil {
+			if err := j.Finish(""); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -133,7 +133,7 @@ func (e *Engine) Run(ctx context.Context, p *plan.Plan) (*report.Report, error) 
 	}
 	r.journal = j
 	r.execute(ctx)
-	if err := j.Finish(); err != nil {
+	if err := j.Finish(string(r.rep.Phase)); err != nil {
 		return r.rep, fmt.Errorf("closing the run journal: %w", err)
 	}
 	return r.rep, nil
@@ -337,10 +337,19 @@ func (r *run) steps(ctx context.Context, abort context.CancelCauseFunc) {
 		}
 		r.rep.Steps[i] = report.Step{Name: st.Name, Kind: kind, Phase: v1alpha1.RunPending}
 	}
+	done := map[string]bool{}
+	if o := r.opts.Resume; o != nil {
+		for _, name := range o.Completed {
+			done[name] = true
+		}
+	}
 	baselined := false
 	for _, g := range groups(r.spec.Steps) {
 		if ctx.Err() != nil {
 			return
+		}
+		if skipped := r.skip(g, done); skipped {
+			continue
 		}
 		hasFault := false
 		for _, i := range g {
@@ -367,7 +376,32 @@ func (r *run) steps(ctx context.Context, abort context.CancelCauseFunc) {
 	}
 }
 
+// skip marks a group as done by the resumed run when all of its steps
+// completed there.
+func (r *run) skip(g []int, done map[string]bool) bool {
+	for _, i := range g {
+		if !done[r.spec.Steps[i].Name] {
+			return false
+		}
+	}
+	for _, i := range g {
+		rs := &r.rep.Steps[i]
+		rs.Phase = v1alpha1.RunSucceeded
+		rs.Message = "completed by run " + r.opts.Resume.RunID
+		r.emit(Event{Type: EventStep, Step: rs.Name, Message: "skipped: " + rs.Message})
+		_ = r.journal.StepDone(rs.Name)
+	}
+	return true
+}
+
 func (r *run) step(ctx context.Context, abort context.CancelCauseFunc, i int) {
+	defer func() {
+		if rs := &r.rep.Steps[i]; rs.Phase == v1alpha1.RunSucceeded || rs.Phase == v1alpha1.RunFailed {
+			if err := r.journal.StepDone(rs.Name); err != nil {
+				log.FromContext(ctx).Error("journaling a finished step", "err", err)
+			}
+		}
+	}()
 	st := &r.spec.Steps[i]
 	rs := &r.rep.Steps[i]
 	rs.Started = r.opts.Clock.Now()

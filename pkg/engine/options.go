@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/firedrill/firedrill/pkg/action"
+	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
 )
@@ -29,6 +30,9 @@ type Options struct {
 	// HTTPClient fetches placeholder pools from the system under test;
 	// nil means a client with a 5 s timeout.
 	HTTPClient *http.Client
+	// Resume names an earlier run of the same plan whose completed steps
+	// are skipped; empty runs every step.
+	Resume *journal.Record
 	// Tool identifies the build in reports.
 	Tool report.Tool
 	// Tick is how often a fault's recovery is re-evaluated. Default 100ms.

@@ -80,6 +80,17 @@ type Record struct {
 	Finished *time.Time `json:"finished,omitempty"`
 	// Faults in the order they were begun.
 	Faults []Fault `json:"faults"`
+	// Completed lists the steps that finished, in order.
+	Completed []string `json:"completed,omitempty"`
+	// Outcome is the run's final phase; empty when the run died before
+	// it could record one.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Resumable says whether a run can be resumed: it crashed or was aborted
+// before finishing its steps.
+func (r *Record) Resumable() bool {
+	return r.Outcome == "" || r.Outcome == "Aborted" || r.Outcome == "Error"
 }
 
 // Unfinished lists the faults of r that may still be in effect.
@@ -162,12 +173,24 @@ func (j *Journal) Set(id string, s State, errMsg string) error {
 	return fmt.Errorf("fault %s is not in the journal", id)
 }
 
-// Finish marks the run finished.
-func (j *Journal) Finish() error {
+// StepDone records, durably, that a step finished.
+func (j *Journal) StepDone(name string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.rec.Completed = append(j.rec.Completed, name)
+	return j.flush()
+}
+
+// Finish marks the run finished with its outcome (empty when the outcome
+// is unknown, as in cleanup after a crash).
+func (j *Journal) Finish(outcome string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	now := j.clock.Now()
 	j.rec.Finished = &now
+	if outcome != "" {
+		j.rec.Outcome = outcome
+	}
 	return j.flush()
 }
 

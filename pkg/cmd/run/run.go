@@ -16,6 +16,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/engine"
+	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -30,6 +31,7 @@ type Options struct {
 	RunID     string
 	Output    string
 	DryRun    bool
+	Resume    bool
 	Stdin     io.Reader
 	Out, Err  io.Writer
 }
@@ -69,13 +71,16 @@ drill was aborted or could not run.`,
   # Show exactly what would be touched, touching nothing
   drill run --dry-run drills/http-service.yaml
 
+  # After a crash or Ctrl-C: revert leftovers and run the remaining steps
+  drill run --resume drills/http-service.yaml
+
   # Machine-readable report on stdout, progress on stderr
   drill run -o json drills/http-service.yaml > report.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts := Options{
 				File: args[0], ReportDir: v.GetString("report-dir"), StateDir: v.GetString("state-dir"),
-				RunID: v.GetString("run-id"), Output: v.GetString("output"), DryRun: v.GetBool("dry-run"),
+				RunID: v.GetString("run-id"), Output: v.GetString("output"), DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
 				Stdin: c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
 			}
 			return run(c.Context(), opts)
@@ -87,6 +92,7 @@ drill was aborted or could not run.`,
 	f.String("run-id", "", "run id (default <plan>-<UTC time>)")
 	f.StringP("output", "o", "text", "output format: text or json")
 	f.Bool("dry-run", false, "resolve targets and print what would happen, touching nothing")
+	f.Bool("resume", false, "continue the latest crashed or aborted run of this plan, skipping the steps it completed")
 	return cmd
 }
 
@@ -140,10 +146,17 @@ func run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("faults left by earlier runs could not be reverted; fix that first (drill cleanup): %w", err)
 	}
 
+	var resume *journal.Record
+	if opts.Resume {
+		if resume, err = resumable(journalDir, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(human, "resuming run %s: skipping %s\n", resume.RunID, strings.Join(resume.Completed, ", "))
+	}
 	prog := &progress{w: human, tty: isTerminal(human)}
 	info := version.Get()
 	eng, err := engine.New(engine.Options{
-		Platform: pf, JournalDir: journalDir, RunID: opts.RunID, Observer: prog.observe,
+		Platform: pf, JournalDir: journalDir, RunID: opts.RunID, Observer: prog.observe, Resume: resume,
 		Tool: report.Tool{Version: info.Version, Commit: info.Commit, GoVersion: info.GoVersion},
 	})
 	if err != nil {
@@ -183,6 +196,29 @@ func run(ctx context.Context, opts Options) error {
 		return &exitcode.Error{Code: code}
 	}
 	return nil
+}
+
+// resumable finds the latest run of the same plan that crashed or was
+// aborted.
+func resumable(journalDir string, p *plan.Plan) (*journal.Record, error) {
+	recs, err := journal.Load(journalDir)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Plan != p.Name {
+			continue
+		}
+		if r.PlanHash != p.Hash() {
+			return nil, fmt.Errorf("--resume: the latest run of plan %s (%s) ran a different version of the plan; run it from the start", p.Name, r.RunID)
+		}
+		if !r.Resumable() {
+			return nil, fmt.Errorf("--resume: the latest run of plan %s (%s) finished (%s); nothing to resume", p.Name, r.RunID, r.Outcome)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("--resume: no earlier run of plan %s in %s", p.Name, journalDir)
 }
 
 func dryRun(ctx context.Context, opts Options, p *plan.Plan, pf platform.Platform, w io.Writer) error {
