@@ -303,13 +303,13 @@ type Objectives struct {
 	// +optional
 	RPO *metav1.Duration `json:"rpo,omitempty"`
 
-	// Availability is the least success rate over each fault and the whole
-	// drill. Unset means not judged.
+	// Availability is the least success rate over the whole drill (faults
+	// included). Unset means not judged.
 	// +optional
 	Availability Percent `json:"availability,omitempty"`
 
-	// LatencyP99 is the highest p99 latency over each fault and the whole
-	// drill. Unset means not judged.
+	// LatencyP99 is the highest p99 latency over the whole drill (faults
+	// included). Unset means not judged.
 	// +optional
 	LatencyP99 *metav1.Duration `json:"latencyP99,omitempty"`
 

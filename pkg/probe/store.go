@@ -1,0 +1,140 @@
+package probe
+
+import (
+	"slices"
+	"time"
+
+	"github.com/firedrill/firedrill/pkg/slo"
+)
+
+// chunkLen is the number of records per storage chunk. Chunks are allocated
+// whole, so the store never copies on growth and its memory is
+// ceil(n/chunkLen) × chunkLen × 24 bytes.
+const chunkLen = 4096
+
+// record is a compact Sample: 24 bytes instead of 72. The send time is kept
+// as an offset from the store's base (the first sample's send time, which
+// carries vegeta's monotonic clock reading), so rebuilt times compare
+// correctly with the engine's own time.Now() values.
+type record struct {
+	off     int64 // send time − base, ns
+	latency int64 // ns
+	code    uint16
+	route   uint16
+	class   uint8
+}
+
+// classes maps a record's class byte to an ErrorClass; the index is the byte.
+var classes = [...]slo.ErrorClass{
+	slo.ClassNone, slo.ClassTimeout, slo.ClassRefused, slo.ClassReset, slo.ClassDNS, slo.ClassOther,
+}
+
+func classByte(c slo.ErrorClass) uint8 {
+	for i, k := range classes {
+		if k == c {
+			return uint8(i)
+		}
+	}
+	return uint8(len(classes) - 1) // other
+}
+
+// store holds records in completion order. It is not safe for concurrent
+// use; the Prober guards it.
+type store struct {
+	base   time.Time
+	routes []string
+	chunks [][]record
+	n      int
+}
+
+func newStore(routes []string) *store {
+	return &store{routes: routes}
+}
+
+func (s *store) add(smp slo.Sample, route uint16) {
+	if s.n == 0 {
+		s.base = smp.At
+	}
+	if s.n%chunkLen == 0 {
+		s.chunks = append(s.chunks, make([]record, 0, chunkLen))
+	}
+	c := &s.chunks[len(s.chunks)-1]
+	*c = append(*c, record{
+		off:     int64(smp.At.Sub(s.base)),
+		latency: int64(smp.Latency),
+		code:    uint16(max(0, min(smp.Code, 0xffff))),
+		route:   route,
+		class:   classByte(smp.Err),
+	})
+	s.n++
+}
+
+func (s *store) sample(r record) slo.Sample {
+	smp := slo.Sample{
+		At:      s.base.Add(time.Duration(r.off)),
+		Latency: time.Duration(r.latency),
+		Code:    int(r.code),
+		Err:     classes[r.class],
+	}
+	if int(r.route) < len(s.routes) {
+		smp.Route = s.routes[r.route]
+	}
+	return smp
+}
+
+// since returns the samples sent at or after t, ordered by send time.
+// Records are appended as requests complete, so completion times
+// (send + latency) almost never decrease along the store; the scan walks
+// back from the newest record and stops once records completed well before
+// t, which keeps live queries proportional to the window, not the drill.
+func (s *store) since(t time.Time, slack time.Duration) []slo.Sample {
+	if s.n == 0 {
+		return nil
+	}
+	cut := int64(t.Sub(s.base))
+	stop := cut - int64(slack)
+	var out []slo.Sample
+	for ci := len(s.chunks) - 1; ci >= 0; ci-- {
+		c := s.chunks[ci]
+		for i := len(c) - 1; i >= 0; i-- {
+			r := c[i]
+			if r.off+r.latency < stop {
+				ci = -1 // done with every older chunk too
+				break
+			}
+			if r.off >= cut {
+				out = append(out, s.sample(r))
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b slo.Sample) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// snapshot is a cheap copy of the store's records (24 bytes each), taken
+// under the Prober's lock so that building samples happens outside it.
+type snapshot struct {
+	s       store
+	records []record
+}
+
+func (s *store) snapshot() snapshot {
+	recs := make([]record, 0, s.n)
+	for _, c := range s.chunks {
+		recs = append(recs, c...)
+	}
+	return snapshot{s: store{base: s.base, routes: s.routes}, records: recs}
+}
+
+// samples returns every sample of the snapshot ordered by send time.
+func (sn snapshot) samples() []slo.Sample {
+	out := make([]slo.Sample, len(sn.records))
+	for i, r := range sn.records {
+		out[i] = sn.s.sample(r)
+	}
+	slices.SortStableFunc(out, func(a, b slo.Sample) int { return a.At.Compare(b.At) })
+	return out
+}
+
+// all returns every sample ordered by send time.
+func (s *store) all() []slo.Sample { return s.snapshot().samples() }

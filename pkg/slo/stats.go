@@ -1,0 +1,159 @@
+package slo
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// rank returns the 1-based nearest-rank position of the pct-th percentile
+// among n values: ceil(pct·n/100), at least 1. Integer arithmetic keeps it
+// exact (0.99·100 is not 99 in floating point).
+func rank(pct, n int) int {
+	r := (pct*n + 99) / 100
+	return max(r, 1)
+}
+
+// percentile returns the nearest-rank pct-th percentile of sorted.
+func percentile(sorted []time.Duration, pct int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[rank(pct, len(sorted))-1]
+}
+
+// meetsRate reports whether successes out of n meet a success rate in
+// percent. A rate of zero or less is not judged. The small tolerance keeps
+// 999/1000 ≥ 99.9 % true despite 99.9 having no exact binary form.
+func meetsRate(successes, n int, pct float64) bool {
+	if pct <= 0 {
+		return true
+	}
+	if n == 0 {
+		return false
+	}
+	return 100*float64(successes) >= pct*float64(n)-1e-9*float64(n)
+}
+
+// availability is the success rate in percent, 0 for no requests.
+func availability(successes, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return 100 * float64(successes) / float64(n)
+}
+
+// sortedByAt returns a copy of samples ordered by send time (stable, so
+// equal times keep their input order).
+func sortedByAt(samples []Sample) []Sample {
+	out := slices.Clone(samples)
+	if !slices.IsSortedFunc(out, cmpAt) {
+		slices.SortStableFunc(out, cmpAt)
+	}
+	return out
+}
+
+func cmpAt(a, b Sample) int { return a.At.Compare(b.At) }
+
+// lowerBound is the index of the first sorted sample sent at or after t.
+func lowerBound(sorted []Sample, t time.Time) int {
+	return sort.Search(len(sorted), func(i int) bool { return !sorted[i].At.Before(t) })
+}
+
+// inWindow reports whether at lies in [from, to).
+func inWindow(at, from, to time.Time) bool {
+	return !at.Before(from) && at.Before(to)
+}
+
+// Stats computes the SLIs over the samples sent in [from, to). Samples need
+// not be sorted. latencyObjective, when positive, counts samples slower than
+// it as Slow. Percentiles are exact nearest-rank values over a sorted copy of
+// every latency in the window.
+func Stats(samples []Sample, from, to time.Time, latencyObjective time.Duration) WindowStats {
+	st := WindowStats{From: from, To: to}
+	lat := make([]time.Duration, 0, 64)
+	for _, s := range samples {
+		if !inWindow(s.At, from, to) {
+			continue
+		}
+		st.Requests++
+		if s.Failed() {
+			st.Failures++
+		}
+		if s.Err == ClassTimeout {
+			st.Timeouts++
+		}
+		if latencyObjective > 0 && s.Latency > latencyObjective {
+			st.Slow++
+		}
+		lat = append(lat, s.Latency)
+	}
+	fillLatency(&st, lat)
+	return st
+}
+
+// statsSorted is Stats over a slice already sorted by At.
+func statsSorted(sorted []Sample, from, to time.Time, latencyObjective time.Duration) WindowStats {
+	if to.Before(from) {
+		to = from
+	}
+	lo, hi := lowerBound(sorted, from), lowerBound(sorted, to)
+	return Stats(sorted[lo:hi], from, to, latencyObjective)
+}
+
+func fillLatency(st *WindowStats, lat []time.Duration) {
+	st.Availability = availability(st.Requests-st.Failures, st.Requests)
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	st.P50 = percentile(lat, 50)
+	st.P90 = percentile(lat, 90)
+	st.P99 = percentile(lat, 99)
+	st.Max = lat[len(lat)-1]
+}
+
+// Series buckets the samples sent in [start, end) into steps of length step
+// and returns one Point per step, empty steps included, for charts and live
+// views. A non-positive step or an empty range yields nil.
+func Series(samples []Sample, start, end time.Time, step time.Duration) []Point {
+	if step <= 0 || !end.After(start) {
+		return nil
+	}
+	steps := int(math.Ceil(float64(end.Sub(start)) / float64(step)))
+	lat := make([][]time.Duration, steps)
+	pts := make([]Point, steps)
+	for i := range pts {
+		pts[i].At = start.Add(time.Duration(i) * step)
+	}
+	for _, s := range samples {
+		if !inWindow(s.At, start, end) {
+			continue
+		}
+		i := int(s.At.Sub(start) / step)
+		pts[i].Requests++
+		if s.Failed() {
+			pts[i].Failures++
+		}
+		lat[i] = append(lat[i], s.Latency)
+	}
+	for i := range pts {
+		p := &pts[i]
+		p.Availability = availability(p.Requests-p.Failures, p.Requests)
+		if len(lat[i]) > 0 {
+			slices.Sort(lat[i])
+			p.P50 = percentile(lat[i], 50)
+			p.P99 = percentile(lat[i], 99)
+		}
+	}
+	return pts
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
