@@ -54,6 +54,7 @@ fuzz: ## Fuzz the plan loader for FUZZTIME (default 30s).
 .PHONY: bench
 bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(GO) test ./pkg/probe -run '^$$' -bench ProbeAt -cpu 1 -benchtime 5x
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
