@@ -3,7 +3,6 @@ package slo
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/firedrill/firedrill/pkg/testing/golden"
+)
 
 // goldenResult is a FaultResult with every instant rendered relative to the
 // injection, so golden files do not depend on the anchor date.
@@ -121,14 +120,7 @@ func TestAnalyzeFaultGolden(t *testing.T) {
 			got, err := json.MarshalIndent(render(res), "", "  ")
 			require.NoError(t, err)
 			got = append(got, '\n')
-			golden := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-				require.NoError(t, os.WriteFile(golden, got, 0o644))
-			}
-			want, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test ./pkg/slo -update to create it")
-			require.Equal(t, string(want), string(got))
+			golden.Assert(t, filepath.Join("testdata", "golden", name+".json"), got)
 		})
 	}
 }
