@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
+	reccli "github.com/firedrill/firedrill/pkg/recommender/cli"
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
@@ -25,7 +27,7 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("FIREDRILL_TEST_AS_DRILL") == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		root := NewRootCommand(Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+		root := NewRootCommand(Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, reccli.NewCommand)
 		err := root.ExecuteContext(ctx)
 		stop()
 		if err != nil && !exitcode.IsReported(err) {
@@ -36,13 +38,34 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func drillProcess(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+// syncBuffer is a bytes.Buffer that a child process writes while the
+// test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
+
+func drillProcess(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "FIREDRILL_TEST_AS_DRILL=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	return cmd, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
 }
 
 func okServer(t *testing.T) string {
@@ -199,4 +222,51 @@ spec:
 	again, aout := drillProcess(t, "run", "--resume", "--state-dir", state, "--report-dir", reports, path)
 	require.Error(t, again.Run())
 	require.Contains(t, aout.String(), "nothing to resume")
+}
+
+// TestHTTPServiceExample runs drills/http-service.yaml, as its comments
+// tell a user to, against a real recommender process: the SIGSTOP/SIGCONT
+// runbook fault is measured and reverted.
+func TestHTTPServiceExample(t *testing.T) {
+	work := t.TempDir()
+	data, model := filepath.Join(work, "data"), filepath.Join(work, "model")
+	for _, args := range [][]string{
+		{"recommender", "gen", "--users", "500", "--items", "300", "--out", data},
+		{"recommender", "train", "--data", data, "--out", model, "--skip-eval"},
+	} {
+		c, out := drillProcess(t, args...)
+		require.NoError(t, c.Run(), out.String())
+	}
+	serve, sout := drillProcess(t, "recommender", "serve", "--model-dir", model, "--addr", "127.0.0.1:0", "--cache-dir", filepath.Join(work, "cache"))
+	require.NoError(t, serve.Start())
+	t.Cleanup(func() { _ = serve.Process.Kill(); _ = serve.Wait() })
+	var addr string
+	require.Eventually(t, func() bool {
+		for _, line := range bytes.Split(sout.Bytes(), []byte("\n")) {
+			if a, ok := bytes.CutPrefix(line, []byte("listening on ")); ok {
+				addr = string(a)
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "the recommender did not start")
+
+	plan, err := os.ReadFile("../../drills/http-service.yaml")
+	require.NoError(t, err)
+	path := filepath.Join(work, "http-service.yaml")
+	require.NoError(t, os.WriteFile(path, bytes.ReplaceAll(plan, []byte("127.0.0.1:8080"), []byte(addr)), 0o644))
+
+	reports := t.TempDir()
+	run, out := drillProcess(t, "run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "example", path)
+	run.Env = append(run.Env, fmt.Sprintf("SERVICE_PID=%d", serve.Process.Pid))
+	require.NoError(t, run.Run(), out.String())
+	data2, err := os.ReadFile(filepath.Join(reports, "http-service", "example", "report.json"))
+	require.NoError(t, err)
+	rep, err := report.Read(data2)
+	require.NoError(t, err)
+	f := rep.Steps[1].Fault
+	require.NotNil(t, f.Result.ServiceRTO, out.String())
+	require.InDelta(t, float64(3*time.Second), float64(*f.Result.ServiceRTO), float64(600*time.Millisecond),
+		"a 3 s freeze is measured as about 3 s of outage")
+	require.NotNil(t, f.Reverted)
 }
