@@ -8,12 +8,22 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/local"
 )
 
 // Options are what platforms need from the command line.
 type Options struct {
 	// StateDir holds firedrill's state (journal, sandbox runs).
 	StateDir string
+	// Kubeconfig is the kubeconfig file of the kubernetes platform; empty
+	// means $KUBECONFIG, ~/.kube/config, then in-cluster.
+	Kubeconfig string
+	// KubeContext is the kubeconfig context; a plan's target.context wins.
+	KubeContext string
+	// KubeQPS and KubeBurst bound the kubernetes client's request rate;
+	// zero means the platform's defaults.
+	KubeQPS   float32
+	KubeBurst int
 }
 
 // DefaultStateDir is $XDG_STATE_HOME/firedrill, or ~/.local/state/firedrill.
@@ -31,12 +41,23 @@ func DefaultStateDir() string {
 func JournalDir(stateDir string) string { return filepath.Join(stateDir, "journal") }
 
 // New builds the platform spec targets.
-func New(_ context.Context, spec *v1alpha1.DrillPlanSpec, _ Options) (platform.Platform, error) {
+func New(ctx context.Context, spec *v1alpha1.DrillPlanSpec, opts Options) (platform.Platform, error) {
 	switch spec.Target.Platform {
 	case v1alpha1.PlatformNone:
 		return platform.None{}, nil
-	case v1alpha1.PlatformLocal, v1alpha1.PlatformKubernetes:
-		return nil, fmt.Errorf("platform %s is not available in this build yet; use platform none with exec faults", spec.Target.Platform)
+	case v1alpha1.PlatformLocal:
+		p, err := local.New(local.Options{Sandbox: spec.Target.Local, StateDir: opts.StateDir})
+		if err != nil {
+			return nil, err
+		}
+		// Faults that cannot work on this topology fail before the sandbox
+		// starts (and the model is built), not minutes into the run.
+		if err := p.Preflight(ctx, spec); err != nil {
+			return nil, fmt.Errorf("the plan does not fit its sandbox: %w", err)
+		}
+		return p, nil
+	case v1alpha1.PlatformKubernetes:
+		return nil, fmt.Errorf("platform %s is not available in this build yet", spec.Target.Platform)
 	default:
 		return nil, fmt.Errorf("unknown platform %q", spec.Target.Platform)
 	}
