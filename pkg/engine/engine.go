@@ -82,6 +82,8 @@ type run struct {
 
 	mu         sync.Mutex
 	capacity   []slo.CapacityPoint
+	// sampledFrom is when the newest completed capacity sample started.
+	sampledFrom time.Time
 	models     []slo.ModelObservation
 	published  []slo.ModelObservation
 	active     map[string]*activeFault
@@ -535,15 +537,17 @@ func (r *run) sampleCapacity(ctx context.Context) {
 	defer t.Stop()
 	logger := log.FromContext(ctx)
 	for {
+		started := r.opts.Clock.Now()
 		points, err := r.opts.Platform.Capacity(ctx)
 		if err != nil && ctx.Err() == nil {
 			logger.Warn("sampling capacity", "err", err)
 		}
-		if len(points) > 0 {
-			r.mu.Lock()
-			r.capacity = append(r.capacity, points...)
-			r.mu.Unlock()
+		r.mu.Lock()
+		r.capacity = append(r.capacity, points...)
+		if err == nil {
+			r.sampledFrom = started
 		}
+		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
@@ -641,4 +645,13 @@ func seedOf(s string) int64 {
 		h = (h ^ int64(c)) * 1099511628211
 	}
 	return h
+}
+
+// capacitySeenSince says whether the platform's capacity was sampled
+// after t, so that a judgement at t cannot miss what happened at t. A
+// platform that tracks no capacity has nothing to wait for.
+func (r *run) capacitySeenSince(t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.capacity) == 0 || !r.sampledFrom.Before(t)
 }

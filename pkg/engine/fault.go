@@ -79,7 +79,7 @@ func (r *run) fault(ctx context.Context, abort context.CancelCauseFunc, st *v1al
 		if !r.analyze(af, injected, reverted, now).Recovered {
 			return false
 		}
-		return reverted.IsZero() || r.analyze(af, reverted, time.Time{}, now).Recovered
+		return reverted.IsZero() || (r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now).Recovered)
 	})
 	if ctx.Err() != nil {
 		rs.Phase = v1alpha1.RunAborted
@@ -95,7 +95,7 @@ func (r *run) fault(ctx context.Context, abort context.CancelCauseFunc, st *v1al
 		reverted = r.revert(ctx, af)
 		// Observe the system after the revert too: undoing a fault can hurt.
 		r.observe(ctx, reverted.Add(timeout), func(now time.Time) bool {
-			return r.analyze(af, reverted, time.Time{}, now).Recovered
+			return r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now).Recovered
 		})
 	}
 	r.measure(ctx, af, injected, reverted, clk.Now())
