@@ -80,15 +80,15 @@ type run struct {
 	// timeout): analysis only looks at samples that can no longer change.
 	settle time.Duration
 
-	mu         sync.Mutex
-	capacity   []slo.CapacityPoint
+	mu       sync.Mutex
+	capacity []slo.CapacityPoint
 	// sampledFrom is when the newest completed capacity sample started.
 	sampledFrom time.Time
-	models     []slo.ModelObservation
-	published  []slo.ModelObservation
-	active     map[string]*activeFault
-	stepErrors []string
-	lastEnd    time.Time
+	models      []slo.ModelObservation
+	published   []slo.ModelObservation
+	active      map[string]*activeFault
+	stepErrors  []string
+	lastEnd     time.Time
 
 	emitMu sync.Mutex
 }
