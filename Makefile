@@ -66,6 +66,8 @@ verify: generate manifests ## Fail when generated files or go.mod drift from the
 	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd || { echo "generated files or go.mod are out of date: run 'make generate manifests' and 'go mod tidy'"; exit 1; }
 	@test -z "$$(git status --porcelain -- pkg/apis config/crd)" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd; exit 1; }
 
+include hack/e2e.mk
+
 ##@ Tools
 
 $(CONTROLLER_GEN):

@@ -1,0 +1,618 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+)
+
+const (
+	// BinDirEnv names the environment variable that points at the directory
+	// holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+	// and kwok (the output of hack/kube-binaries.sh).
+	BinDirEnv = "FIREDRILL_KUBE_BIN"
+
+	// DefaultPodStartDelay is Options.PodStartDelay when it is zero.
+	DefaultPodStartDelay = 2 * time.Second
+
+	// DefaultPodCIDR is Options.PodCIDR when it is empty.
+	DefaultPodCIDR = "127.42.0.0/16"
+
+	// NodeIP is the InternalIP of every kwok node; it lies outside the pod
+	// CIDR so that no pod shares its node's address.
+	NodeIP = "127.0.0.1"
+
+	// serviceCIDR is the range of ClusterIP Services; apiServiceIP is the
+	// first address in it, taken by the "kubernetes" Service.
+	serviceCIDR  = "10.96.0.0/16"
+	apiServiceIP = "10.96.0.1"
+
+	// componentTimeout bounds how long one component may take to become
+	// healthy. The machines that run the suite are small and busy.
+	componentTimeout = 2 * time.Minute
+)
+
+// Options configures Start. The zero value is ready to use.
+type Options struct {
+	// BinDir holds the control plane binaries. Empty means $FIREDRILL_KUBE_BIN,
+	// else the directory printed by hack/kube-binaries.sh, found by walking up
+	// from the working directory to the module root (building the binaries
+	// when they are not cached yet, which takes 12-15 minutes once).
+	BinDir string
+	// WorkDir receives credentials, etcd data, the kubeconfig and one log
+	// per component (logs/<component>.log). Empty means tb.TempDir().
+	WorkDir string
+	// PodStartDelay is how long kwok keeps a scheduled pod Running but not
+	// Ready, modelling a GPU pod loading its model. Zero means
+	// DefaultPodStartDelay; a pod can override it with the annotation
+	// pod-ready.stage.kwok.x-k8s.io/delay (a Go duration string).
+	PodStartDelay time.Duration
+	// PodStartJitter adds a uniformly random extra delay in
+	// [0, PodStartJitter] to PodStartDelay. Zero means none: every pod takes
+	// exactly PodStartDelay.
+	PodStartJitter time.Duration
+	// PodCIDR is the range kwok gives pod IPs from. Empty means
+	// DefaultPodCIDR. Addresses in 127.0.0.0/8 can be bound on this machine,
+	// so a test may run a real server behind a pod IP.
+	PodCIDR string
+}
+
+// Cluster is a running control plane. Its fields are set by Start and must
+// not be changed.
+type Cluster struct {
+	// Kubeconfig is the path of an admin kubeconfig (static token in
+	// system:masters, server certificate verified against the cluster CA).
+	Kubeconfig string
+	// Config is the admin REST config.
+	Config *rest.Config
+	// Client is a controller-runtime client whose scheme holds client-go's
+	// kinds, apiextensions/v1 and firedrill.dev/v1alpha1.
+	Client client.Client
+	// Clientset is a client-go clientset for the same cluster.
+	Clientset kubernetes.Interface
+	// Scheme is Client's scheme.
+	Scheme *runtime.Scheme
+	// WorkDir holds the cluster's files; logs/<component>.log has each
+	// component's output.
+	WorkDir string
+	// APIServerURL is https://127.0.0.1:<port>.
+	APIServerURL string
+
+	opts    Options
+	pki     *pki
+	spawner *spawner
+	mu      sync.Mutex
+	procs   []*process
+	nodeSeq int
+}
+
+// component names, in start order.
+const (
+	compEtcd      = "etcd"
+	compAPIServer = "kube-apiserver"
+	compKCM       = "kube-controller-manager"
+	compScheduler = "kube-scheduler"
+	compKwok      = "kwok"
+)
+
+var components = []string{compEtcd, compAPIServer, compKCM, compScheduler, compKwok}
+
+// Start runs a control plane and returns once every component is healthy and
+// the controller manager has created the default ServiceAccount. It stops
+// everything in tb.Cleanup. When a component does not start, Start fails the
+// test with the tail of that component's log.
+func Start(ctx context.Context, tb testing.TB, opts Options) *Cluster {
+	tb.Helper()
+	begin := time.Now()
+	c, err := start(ctx, tb, opts)
+	if err != nil {
+		tb.Fatalf("starting the e2e control plane: %v", err)
+	}
+	tb.Logf("e2e control plane ready in %s (API server %s, work dir %s)",
+		time.Since(begin).Round(time.Millisecond), c.APIServerURL, c.WorkDir)
+	return c
+}
+
+func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
+	tb.Helper()
+	if opts.PodStartDelay < 0 || opts.PodStartJitter < 0 {
+		return nil, errors.New("PodStartDelay and PodStartJitter must not be negative")
+	}
+	if opts.PodStartDelay == 0 {
+		opts.PodStartDelay = DefaultPodStartDelay
+	}
+	if opts.PodCIDR == "" {
+		opts.PodCIDR = DefaultPodCIDR
+	}
+	if opts.BinDir == "" {
+		dir, err := defaultBinDir(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.BinDir = dir
+	}
+	for _, b := range components {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
+			return nil, fmt.Errorf("control plane binary %s missing (run hack/kube-binaries.sh): %w", b, err)
+		}
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = tb.TempDir()
+	}
+	if err := os.MkdirAll(filepath.Join(opts.WorkDir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating work dir: %w", err)
+	}
+
+	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: newSpawner()}
+	tb.Cleanup(func() { c.stop(tb) })
+
+	p, err := newPKI(filepath.Join(opts.WorkDir, "pki"), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.pki = p
+
+	etcdURL, err := c.startEtcd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startAPIServer(ctx, etcdURL); err != nil {
+		return nil, err
+	}
+	if err := c.writeKubeconfig(); err != nil {
+		return nil, err
+	}
+	if err := c.newClients(); err != nil {
+		return nil, err
+	}
+
+	// The last three only need the API server; start them together.
+	errs := make(chan error, 3)
+	go func() { errs <- c.startControllerManager(ctx) }()
+	go func() { errs <- c.startScheduler(ctx) }()
+	go func() { errs <- c.startKwok(ctx) }()
+	var all []error
+	for range 3 {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		return nil, err
+	}
+
+	// The ServiceAccount controller creating "default" shows that the
+	// controller manager is not only serving /healthz but reconciling.
+	err = poll(ctx, componentTimeout, func(ctx context.Context) (bool, error) {
+		_, err := c.Clientset.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, ignoreNotFound(err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.tailOf(compKCM))
+	}
+	return c, nil
+}
+
+// launch starts one component and waits until ready reports it healthy.
+// args is called for every attempt so that it can pick fresh ports: when the
+// component exits because another process took one of its ports, launch
+// tries again, up to three times.
+func (c *Cluster) launch(ctx context.Context, name string, args func() ([]string, error), ready func(ctx context.Context) error) error {
+	logPath := filepath.Join(c.WorkDir, "logs", name+".log")
+	for attempt := 1; ; attempt++ {
+		a, err := args()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		p, err := c.spawner.start(name, filepath.Join(c.opts.BinDir, name), a, c.WorkDir, logPath)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.procs = append(c.procs, p)
+		c.mu.Unlock()
+
+		err = waitHealthy(ctx, p, ready)
+		if err == nil {
+			return nil
+		}
+		p.stop(5 * time.Second)
+		if errors.Is(err, errExited) && strings.Contains(p.logTail(50), errAddrInUse.Error()) && attempt < 3 {
+			continue
+		}
+		return fmt.Errorf("%s did not become healthy: %w\n--- last lines of %s ---\n%s", name, err, logPath, p.logTail(40))
+	}
+}
+
+// errExited is returned by waitHealthy when the process exits first.
+var errExited = errors.New("process exited")
+
+// waitHealthy polls ready until it succeeds, the process exits or
+// componentTimeout passes.
+func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, componentTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		last = ready(rctx)
+		rcancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+			if p.err == nil {
+				return fmt.Errorf("%w with status 0", errExited)
+			}
+			return fmt.Errorf("%w: %w", errExited, p.err)
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last check: %w)", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
+	var clientURL string
+	args := func() ([]string, error) {
+		cp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		clientURL = "http://127.0.0.1:" + strconv.Itoa(cp)
+		peerURL := "http://127.0.0.1:" + strconv.Itoa(pp)
+		dataDir := filepath.Join(c.WorkDir, "etcd")
+		// A retry starts from an empty data dir: the failed member may
+		// have recorded the port it could not bind.
+		if err := os.RemoveAll(dataDir); err != nil {
+			return nil, fmt.Errorf("clearing etcd data dir: %w", err)
+		}
+		return []string{
+			"--name=e2e",
+			"--data-dir=" + dataDir,
+			"--listen-client-urls=" + clientURL,
+			"--advertise-client-urls=" + clientURL,
+			"--listen-peer-urls=" + peerURL,
+			"--initial-advertise-peer-urls=" + peerURL,
+			"--initial-cluster=e2e=" + peerURL,
+			// Test data need not survive a power cut; fsync on a shared
+			// disk costs seconds.
+			"--unsafe-no-fsync=true",
+			"--log-level=warn",
+		}, nil
+	}
+	hc := &http.Client{}
+	ready := func(ctx context.Context) error {
+		return getOK(ctx, hc, clientURL+"/health", "", `"health":"true"`)
+	}
+	if err := c.launch(ctx, compEtcd, args, ready); err != nil {
+		return "", err
+	}
+	return clientURL, nil
+}
+
+func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
+	certDir := filepath.Join(c.WorkDir, "apiserver")
+	args := func() ([]string, error) {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		c.APIServerURL = "https://127.0.0.1:" + strconv.Itoa(port)
+		return []string{
+			"--etcd-servers=" + etcdURL,
+			"--bind-address=127.0.0.1",
+			"--advertise-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(port),
+			"--cert-dir=" + certDir,
+			"--tls-cert-file=" + c.pki.certFile,
+			"--tls-private-key-file=" + c.pki.keyFile,
+			"--token-auth-file=" + c.pki.tokenFile,
+			"--authorization-mode=RBAC",
+			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+			"--service-account-key-file=" + c.pki.saPubFile,
+			"--service-account-signing-key-file=" + c.pki.saKeyFile,
+			"--service-cluster-ip-range=" + serviceCIDR,
+			// The "kubernetes" Service's endpoint would be a loopback
+			// address, which no pod could use anyway.
+			"--endpoint-reconciler-type=none",
+			"--allow-privileged=true",
+			"--profiling=false",
+		}, nil
+	}
+	hc, err := c.pki.httpClient()
+	if err != nil {
+		return err
+	}
+	ready := func(ctx context.Context) error {
+		return getOK(ctx, hc, c.APIServerURL+"/readyz", c.pki.token, "")
+	}
+	return c.launch(ctx, compAPIServer, args, ready)
+}
+
+func (c *Cluster) startControllerManager(ctx context.Context) error {
+	var port int
+	args := func() ([]string, error) {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+		return []string{
+			"--kubeconfig=" + c.Kubeconfig,
+			"--authentication-kubeconfig=" + c.Kubeconfig,
+			"--authorization-kubeconfig=" + c.Kubeconfig,
+			"--bind-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(port),
+			"--cert-dir=" + filepath.Join(c.WorkDir, compKCM),
+			"--leader-elect=false",
+			"--service-account-private-key-file=" + c.pki.saKeyFile,
+			"--root-ca-file=" + c.pki.caCertFile,
+			"--use-service-account-credentials=false",
+			"--cluster-name=firedrill-e2e",
+			"--profiling=false",
+		}, nil
+	}
+	ready := func(ctx context.Context) error {
+		return getOK(ctx, insecureHTTPClient, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
+	}
+	return c.launch(ctx, compKCM, args, ready)
+}
+
+func (c *Cluster) startScheduler(ctx context.Context) error {
+	var port int
+	args := func() ([]string, error) {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+		return []string{
+			"--kubeconfig=" + c.Kubeconfig,
+			"--authentication-kubeconfig=" + c.Kubeconfig,
+			"--authorization-kubeconfig=" + c.Kubeconfig,
+			"--bind-address=127.0.0.1",
+			"--secure-port=" + strconv.Itoa(port),
+			"--cert-dir=" + filepath.Join(c.WorkDir, compScheduler),
+			"--leader-elect=false",
+			"--profiling=false",
+		}, nil
+	}
+	ready := func(ctx context.Context) error {
+		return getOK(ctx, insecureHTTPClient, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
+	}
+	return c.launch(ctx, compScheduler, args, ready)
+}
+
+func (c *Cluster) startKwok(ctx context.Context) error {
+	stages, err := renderStages(filepath.Join(c.opts.BinDir, "..", "stages"), stageDelays{
+		podStart:       c.opts.PodStartDelay,
+		podStartJitter: c.opts.PodStartJitter,
+	})
+	if err != nil {
+		return err
+	}
+	stagesPath := filepath.Join(c.WorkDir, "kwok-stages.yaml")
+	if err := os.WriteFile(stagesPath, stages, 0o600); err != nil {
+		return fmt.Errorf("writing kwok stages: %w", err)
+	}
+	var port int
+	args := func() ([]string, error) {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
+		return []string{
+			"--kubeconfig=" + c.Kubeconfig,
+			"--config=" + stagesPath,
+			"--manage-all-nodes=false",
+			"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
+			"--manage-nodes-with-label-selector=",
+			"--manage-single-node=",
+			"--cidr=" + c.opts.PodCIDR,
+			"--node-ip=" + NodeIP,
+			"--server-address=127.0.0.1:" + strconv.Itoa(port),
+		}, nil
+	}
+	ready := func(ctx context.Context) error {
+		return getOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
+	}
+	return c.launch(ctx, compKwok, args, ready)
+}
+
+// writeKubeconfig writes the admin kubeconfig into the work dir.
+func (c *Cluster) writeKubeconfig() error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.pki.caCert}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.pki.token}
+	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "admin"}
+	cfg.CurrentContext = "e2e"
+	c.Kubeconfig = filepath.Join(c.WorkDir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, c.Kubeconfig); err != nil {
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	return nil
+}
+
+// newClients builds Config, Scheme, Client and Clientset from the kubeconfig.
+func (c *Cluster) newClients() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	// Tests create bursts of objects; client-go's default of 5 QPS would
+	// make them wait on the client instead of the cluster.
+	cfg.QPS, cfg.Burst = 100, 200
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return fmt.Errorf("building scheme: %w", err)
+		}
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating clientset: %w", err)
+	}
+	c.Config, c.Scheme, c.Client, c.Clientset = cfg, scheme, cl, cs
+	return nil
+}
+
+// stop ends every component, newest first, and reports their logs when the
+// test failed.
+func (c *Cluster) stop(tb testing.TB) {
+	tb.Helper()
+	c.mu.Lock()
+	procs := c.procs
+	c.procs = nil
+	c.mu.Unlock()
+	if tb.Failed() {
+		for _, p := range procs {
+			tb.Logf("--- last lines of %s ---\n%s", p.logPath, p.logTail(15))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
+		if p.name == compEtcd {
+			// etcd last, so the API server can shut down cleanly.
+			wg.Wait()
+		}
+		wg.Go(func() { p.stop(10 * time.Second) })
+	}
+	wg.Wait()
+	c.spawner.close()
+}
+
+// MemoryRSS returns the resident set size in bytes of each running
+// component, keyed by component name.
+func (c *Cluster) MemoryRSS() (map[string]uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]uint64{}
+	for _, p := range c.procs {
+		if p.exited() {
+			continue
+		}
+		rss, err := p.rss()
+		if err != nil {
+			return nil, err
+		}
+		out[p.name] = rss
+	}
+	return out, nil
+}
+
+// LogPath returns the path of a component's log: one of "etcd",
+// "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok".
+func (c *Cluster) LogPath(component string) string {
+	return filepath.Join(c.WorkDir, "logs", component+".log")
+}
+
+// tailOf returns the last lines of a component's log, for error messages.
+func (c *Cluster) tailOf(component string) string {
+	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), tail(c.LogPath(component), 30))
+}
+
+// httpClient returns a client that trusts the cluster CA.
+func (p *pki) httpClient() (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(p.caCert) {
+		return nil, errors.New("adding the cluster CA to a pool")
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
+}
+
+// insecureHTTPClient probes /healthz of the controller manager and the
+// scheduler, which serve a self-signed certificate of their own. Nothing
+// secret is sent.
+var insecureHTTPClient = &http.Client{Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // health probe only
+}}
+
+// getOK GETs url and returns nil when it answers 200 and its body contains
+// want.
+func getOK(ctx context.Context, hc *http.Client, url, token, want string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("building request: %w", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return fmt.Errorf("GET %s: reading body: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// poll calls cond every 100 ms until it returns true, an error, or timeout
+// passes.
+func poll(ctx context.Context, timeout time.Duration, cond wait.ConditionWithContextFunc) error {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond); err != nil {
+		return fmt.Errorf("after %s: %w", timeout, err)
+	}
+	return nil
+}
+
+// ignoreNotFound returns nil for a NotFound error.
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// PIDs returns the process id of each running component, keyed by
+// component name.
+func (c *Cluster) PIDs() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range c.procs {
+		if !p.exited() {
+			out[p.name] = p.cmd.Process.Pid
+		}
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package framework
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// stageDirs are the kwok Stage sets the test bed runs, as copied by
+// hack/kube-binaries.sh into <cache>/stages: nodes become Ready at once and
+// keep a lease, pods go through the "general" lifecycle.
+var stageDirs = []string{"node-fast", "node-heartbeat-with-lease", "pod-general"}
+
+// stageDelays is how long kwok waits before it moves a pod into a stage.
+type stageDelays struct {
+	// podStart is the delay between a pod getting its IP (at once after it
+	// is scheduled) and becoming Ready.
+	podStart time.Duration
+	// podStartJitter is added to podStart, uniformly random in [0, jitter].
+	podStartJitter time.Duration
+}
+
+// renderStages reads every Stage of stageDirs under dir and returns them as
+// one multi-document YAML for kwok's --config, with the pod start delays
+// replaced:
+//
+//   - pod-create (the pod gets its IP, containers "creating") happens without
+//     delay, so a scheduled pod is Running-but-not-Ready at once;
+//   - pod-ready waits podStart (plus up to podStartJitter).
+//
+// Both keep kwok's per-pod annotations, so a test can make one pod slower
+// with pod-ready.stage.kwok.x-k8s.io/delay: "20s" (and .../jitter-delay).
+// Other stages keep kwok's defaults; pod-delete, for instance, waits between
+// 1 s and the pod's termination grace period.
+func renderStages(dir string, d stageDelays) ([]byte, error) {
+	var out bytes.Buffer
+	for _, sub := range stageDirs {
+		files, err := filepath.Glob(filepath.Join(dir, sub, "*.yaml"))
+		if err != nil {
+			return nil, fmt.Errorf("listing stages in %s: %w", sub, err)
+		}
+		slices.Sort(files)
+		n := 0
+		for _, f := range files {
+			if filepath.Base(f) == "kustomization.yaml" {
+				continue
+			}
+			doc, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading stage: %w", err)
+			}
+			stage, err := setStageDelay(doc, d)
+			if err != nil {
+				return nil, fmt.Errorf("stage %s: %w", f, err)
+			}
+			if stage == nil {
+				continue
+			}
+			out.WriteString("---\n")
+			out.Write(stage)
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("no kwok stages in %s (run hack/kube-binaries.sh)", filepath.Join(dir, sub))
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// setStageDelay returns the Stage in doc with its delay adjusted, or nil when
+// doc is not a Stage.
+func setStageDelay(doc []byte, d stageDelays) ([]byte, error) {
+	var obj map[string]any
+	if err := yaml.Unmarshal(doc, &obj); err != nil {
+		return nil, fmt.Errorf("decoding: %w", err)
+	}
+	if obj["kind"] != "Stage" {
+		return nil, nil
+	}
+	name, _ := nested(obj, "metadata")["name"].(string)
+	spec := nested(obj, "spec")
+	switch name {
+	case "pod-create":
+		setDelay(spec, 0, 0)
+	case "pod-ready":
+		setDelay(spec, d.podStart, d.podStartJitter)
+	default:
+		return doc, nil
+	}
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	return out, nil
+}
+
+// setDelay sets a Stage's fixed delay and, when jitter is positive, its
+// upper bound (kwok draws uniformly from [duration, jitterDuration]). With no
+// jitter the fixed upper bound is removed so the delay is exact, and kwok's
+// jitter annotation, when a pod has one, still applies.
+func setDelay(spec map[string]any, delay, jitter time.Duration) {
+	dl, ok := spec["delay"].(map[string]any)
+	if !ok {
+		dl = map[string]any{}
+		spec["delay"] = dl
+	}
+	dl["durationMilliseconds"] = delay.Milliseconds()
+	if jitter > 0 {
+		dl["jitterDurationMilliseconds"] = (delay + jitter).Milliseconds()
+	} else {
+		delete(dl, "jitterDurationMilliseconds")
+	}
+}
+
+// nested returns obj[key] as a map, or an empty map.
+func nested(obj map[string]any, key string) map[string]any {
+	m, ok := obj[key].(map[string]any)
+	if !ok {
+		return map[string]any{}
+	}
+	return m
+}
