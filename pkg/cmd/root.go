@@ -7,9 +7,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
@@ -63,6 +65,9 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 				return err
 			}
 			c.SetContext(log.IntoContext(c.Context(), logger))
+			// controller-runtime (the kubernetes platform) logs through logr;
+			// route it into the same logger.
+			ctrllog.SetLogger(logr.FromSlogHandler(logger.Handler()))
 			return nil
 		},
 	}

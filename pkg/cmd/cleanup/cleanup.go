@@ -17,9 +17,10 @@ import (
 
 // Options are the flags of drill cleanup.
 type Options struct {
-	StateDir string
-	DryRun   bool
-	Out      io.Writer
+	StateDir  string
+	Platforms platforms.Options
+	DryRun    bool
+	Out       io.Writer
 }
 
 // NewCommand returns the cleanup command.
@@ -41,11 +42,11 @@ reverted.`,
   drill cleanup --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return run(c.Context(), Options{StateDir: v.GetString("state-dir"), DryRun: v.GetBool("dry-run"), Out: c.OutOrStdout()})
+			return run(c.Context(), Options{StateDir: v.GetString("state-dir"), Platforms: platforms.FromViper(v), DryRun: v.GetBool("dry-run"), Out: c.OutOrStdout()})
 		},
 	}
-	cmd.Flags().String("state-dir", platforms.DefaultStateDir(), "directory holding the run journal")
 	cmd.Flags().Bool("dry-run", false, "list leftover faults without reverting them")
+	platforms.AddFlags(cmd.Flags())
 	return cmd
 }
 
@@ -54,7 +55,7 @@ func run(ctx context.Context, opts Options) error {
 		JournalDir: platforms.JournalDir(opts.StateDir),
 		DryRun:     opts.DryRun,
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
-			return platforms.New(ctx, spec, platforms.Options{StateDir: opts.StateDir})
+			return platforms.New(ctx, spec, opts.Platforms)
 		},
 	})
 	for _, l := range leftovers {

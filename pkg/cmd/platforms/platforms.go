@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 )
 
@@ -57,8 +61,25 @@ func New(ctx context.Context, spec *v1alpha1.DrillPlanSpec, opts Options) (platf
 		}
 		return p, nil
 	case v1alpha1.PlatformKubernetes:
-		return nil, fmt.Errorf("platform %s is not available in this build yet", spec.Target.Platform)
+		return kube.New(kube.Options{Spec: spec, Kubeconfig: opts.Kubeconfig, Context: opts.KubeContext, QPS: opts.KubeQPS, Burst: opts.KubeBurst})
 	default:
 		return nil, fmt.Errorf("unknown platform %q", spec.Target.Platform)
+	}
+}
+
+// AddFlags adds the platform flags to a command.
+func AddFlags(f *pflag.FlagSet) {
+	f.String("state-dir", DefaultStateDir(), "directory for the run journal and sandbox state")
+	f.String("kubeconfig", "", "kubeconfig for platform kubernetes (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	f.String("context", "", "kubeconfig context for platform kubernetes; a plan's target.context wins")
+	f.Float32("kube-qps", kube.DefaultQPS, "Kubernetes client requests per second")
+	f.Int("kube-burst", kube.DefaultBurst, "Kubernetes client request burst")
+}
+
+// FromViper reads the platform flags bound into v.
+func FromViper(v *viper.Viper) Options {
+	return Options{
+		StateDir: v.GetString("state-dir"), Kubeconfig: v.GetString("kubeconfig"), KubeContext: v.GetString("context"),
+		KubeQPS: float32(v.GetFloat64("kube-qps")), KubeBurst: v.GetInt("kube-burst"),
 	}
 }

@@ -32,6 +32,8 @@ type Options struct {
 	Output    string
 	DryRun    bool
 	Resume    bool
+	// Platforms carries the platform flags (kubeconfig, context, QPS).
+	Platforms platforms.Options
 	Stdin     io.Reader
 	Out, Err  io.Writer
 }
@@ -81,17 +83,18 @@ drill was aborted or could not run.`,
 			opts := Options{
 				File: args[0], ReportDir: v.GetString("report-dir"), StateDir: v.GetString("state-dir"),
 				RunID: v.GetString("run-id"), Output: v.GetString("output"), DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
-				Stdin: c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
+				Platforms: platforms.FromViper(v),
+				Stdin:     c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
 			}
 			return run(c.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
 	f.String("report-dir", "reports", "directory the report is written under (<dir>/<plan>/<run-id>/)")
-	f.String("state-dir", platforms.DefaultStateDir(), "directory for the run journal and sandbox state")
 	f.String("run-id", "", "run id (default <plan>-<UTC time>)")
 	f.StringP("output", "o", "text", "output format: text or json")
 	f.Bool("dry-run", false, "resolve targets and print what would happen, touching nothing")
+	platforms.AddFlags(f)
 	f.Bool("resume", false, "continue the latest crashed or aborted run of this plan, skipping the steps it completed")
 	return cmd
 }
@@ -120,7 +123,7 @@ func run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("%s holds %d plans; drill run runs one plan at a time", opts.File, len(plans))
 	}
 	p := plans[0]
-	pf, err := platforms.New(ctx, &p.Spec, platforms.Options{StateDir: opts.StateDir})
+	pf, err := platforms.New(ctx, &p.Spec, opts.Platforms)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,7 @@ func run(ctx context.Context, opts Options) error {
 	leftovers, err := engine.Cleanup(ctx, engine.CleanupOptions{
 		JournalDir: journalDir,
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
-			return platforms.New(ctx, spec, platforms.Options{StateDir: opts.StateDir})
+			return platforms.New(ctx, spec, opts.Platforms)
 		},
 	})
 	for _, l := range leftovers {

@@ -1,0 +1,155 @@
+package kube
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Annotations firedrill writes on the objects it changes, so that any later
+// process can find and restore them.
+const (
+	// AnnotationRunID names the run that changed the object.
+	AnnotationRunID = "firedrill.dev/run-id"
+	// AnnotationFault names the fault (step) of that run.
+	AnnotationFault = "firedrill.dev/fault"
+	// AnnotationWasUnschedulable holds a node's spec.unschedulable before
+	// the drill cordoned it ("true" or "false").
+	AnnotationWasUnschedulable = "firedrill.dev/was-unschedulable"
+	// AnnotationReplicas holds a workload's spec.replicas before the drill
+	// scaled it.
+	AnnotationReplicas = "firedrill.dev/replicas"
+	// LabelRunID labels objects firedrill creates (Chaos Mesh objects).
+	LabelRunID = "firedrill.dev/run-id"
+	// LabelFault labels objects firedrill creates with their fault.
+	LabelFault = "firedrill.dev/fault"
+)
+
+// mark is the bookkeeping of one fault on one object.
+type mark struct {
+	RunID string
+	Fault string
+}
+
+// owner says which run and fault changed an object, from its annotations.
+// ok is false when no firedrill run touched it.
+func owner(annotations map[string]string) (mark, bool) {
+	run, ok := annotations[AnnotationRunID]
+	if !ok || run == "" {
+		return mark{}, false
+	}
+	return mark{RunID: run, Fault: annotations[AnnotationFault]}, true
+}
+
+// ownership classifies an object's marks against the fault about to act on
+// it.
+type ownership int
+
+const (
+	// unowned objects carry no firedrill marks.
+	unowned ownership = iota
+	// ours are marked by this very run and fault: a repeated inject.
+	ours
+	// foreign objects are marked by another run or fault.
+	foreign
+)
+
+func ownershipOf(annotations map[string]string, m mark) ownership {
+	got, ok := owner(annotations)
+	switch {
+	case !ok:
+		return unowned
+	case got == m:
+		return ours
+	default:
+		return foreign
+	}
+}
+
+// cordonPatch is the merge patch that records a node's prior state and
+// cordons it, guarded by resourceVersion so a concurrent change fails.
+func cordonPatch(m mark, wasUnschedulable bool, resourceVersion string) map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": resourceVersion,
+			"annotations": map[string]any{
+				AnnotationRunID:            m.RunID,
+				AnnotationFault:            m.Fault,
+				AnnotationWasUnschedulable: strconv.FormatBool(wasUnschedulable),
+			},
+		},
+		"spec": map[string]any{"unschedulable": true},
+	}
+}
+
+// uncordonPatch restores a node's prior schedulability and removes the
+// marks. A node without a readable prior state is made schedulable: the
+// drill only cordons nodes that were schedulable.
+func uncordonPatch(annotations map[string]string, resourceVersion string) map[string]any {
+	was, err := strconv.ParseBool(annotations[AnnotationWasUnschedulable])
+	if err != nil {
+		was = false
+	}
+	var unschedulable any = was
+	if !was {
+		unschedulable = nil // drop the field, as kubectl uncordon does
+	}
+	return map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": resourceVersion,
+			"annotations": map[string]any{
+				AnnotationRunID:            nil,
+				AnnotationFault:            nil,
+				AnnotationWasUnschedulable: nil,
+			},
+		},
+		"spec": map[string]any{"unschedulable": unschedulable},
+	}
+}
+
+// scalePatch records a workload's prior replicas and sets new ones.
+func scalePatch(m mark, prior, replicas int32, resourceVersion string) map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": resourceVersion,
+			"annotations": map[string]any{
+				AnnotationRunID:    m.RunID,
+				AnnotationFault:    m.Fault,
+				AnnotationReplicas: strconv.FormatInt(int64(prior), 10),
+			},
+		},
+		"spec": map[string]any{"replicas": replicas},
+	}
+}
+
+// restoreScalePatch restores a workload's recorded replicas and removes
+// the marks.
+func restoreScalePatch(annotations map[string]string, resourceVersion string) (map[string]any, error) {
+	prior, err := priorReplicas(annotations)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": resourceVersion,
+			"annotations": map[string]any{
+				AnnotationRunID:    nil,
+				AnnotationFault:    nil,
+				AnnotationReplicas: nil,
+			},
+		},
+		"spec": map[string]any{"replicas": prior},
+	}, nil
+}
+
+// priorReplicas reads the replicas recorded before a scale.
+func priorReplicas(annotations map[string]string) (int32, error) {
+	v, ok := annotations[AnnotationReplicas]
+	if !ok {
+		return 0, fmt.Errorf("annotation %s is missing: the prior replica count is unknown", AnnotationReplicas)
+	}
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("annotation %s=%q is not a replica count", AnnotationReplicas, v)
+	}
+	return int32(n), nil
+}
