@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/firedrill/firedrill/pkg/httpdrain"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/recommender/model"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
@@ -106,7 +107,7 @@ type Server struct {
 	served  chan struct{}
 	srvErr  error
 	started bool
-	idle    newConns
+	idle    httpdrain.IdleConns
 }
 
 // New validates opts and returns a server that is not yet listening.
@@ -166,7 +167,7 @@ func (s *Server) Start(ctx context.Context) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-		ConnState:         s.idle.track,
+		ConnState:         s.idle.Track,
 	}
 	s.served = make(chan struct{})
 	go func() {
@@ -229,7 +230,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	cancel()
 	srv.SetKeepAlivesEnabled(false)
-	s.idle.closeAll()
+	s.idle.CloseAll()
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		_ = srv.Close()

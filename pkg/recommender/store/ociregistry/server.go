@@ -15,9 +15,11 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
+
 	// Registers the filesystem storage driver with the driver factory.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
+	"github.com/firedrill/firedrill/pkg/httpdrain"
 	"github.com/firedrill/firedrill/pkg/log"
 )
 
@@ -62,7 +64,7 @@ type Server struct {
 	ln     net.Listener
 	done   chan struct{}
 	srvErr error
-	idle   newConns
+	idle   httpdrain.IdleConns
 }
 
 // New validates opts and returns a Server that is not yet listening.
@@ -114,7 +116,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.app = app
 	s.ln = ln
-	s.srv = &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, ConnState: s.idle.track}
+	s.srv = &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second, ConnState: s.idle.Track}
 	s.done = make(chan struct{})
 	go func() {
 		defer close(s.done)
@@ -160,7 +162,7 @@ func (s *Server) Stop(ctx context.Context) error {
 		return nil
 	}
 	srv.SetKeepAlivesEnabled(false)
-	s.idle.closeAll()
+	s.idle.CloseAll()
 	err := srv.Shutdown(ctx)
 	if err != nil {
 		_ = srv.Close()
