@@ -15,7 +15,6 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-
 	// Registers the filesystem storage driver with the driver factory.
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
