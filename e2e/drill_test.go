@@ -1,0 +1,172 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/pkg/report"
+)
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// buildDrill builds the drill binary once for the test.
+func buildDrill(t *testing.T) string {
+	t.Helper()
+	root, err := framework.RepoRoot()
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "drill")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/drill")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func okEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func writePlan(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "plan.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+	return path
+}
+
+// TestDrillRunOnKubernetes drives the kubernetes platform through the
+// real drill binary: a pod kill is measured end to end, and a drill killed
+// with SIGKILL in the middle of a drain is undone by drill cleanup.
+//
+// The probes hit a local HTTP server, not the kwok pods (which run no
+// process), so these tests measure capacity recovery; service SLIs through
+// the cluster are covered by the local sandbox.
+func TestDrillRunOnKubernetes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+	defer cancel()
+	drill := buildDrill(t)
+	c := framework.Start(ctx, t, framework.Options{PodStartDelay: podStartDelay})
+	c.AddNodes(ctx, t,
+		framework.NodeSpec{Name: "gpu-east-1", Region: "us-east", Zone: "us-east-1a", GPUs: 4},
+		framework.NodeSpec{Name: "gpu-east-2", Region: "us-east", Zone: "us-east-1b", GPUs: 4},
+	)
+	c.CreateNamespace(ctx, t, ns)
+	c.DeployRecommender(ctx, t, ns, "us-east", 3)
+	c.WaitReady(ctx, t, ns, "recommender-us-east")
+	endpoint := okEndpoint(t)
+	header := fmt.Sprintf(`apiVersion: firedrill.dev/v1alpha1
+kind: DrillPlan
+metadata: {name: %%s}
+spec:
+  target: {platform: kubernetes, namespace: %s}
+  system:
+    endpoint: %q
+    workloads: [{kind: Deployment, name: recommender-us-east}]
+  load: {rate: 20, timeout: 200ms, requests: [{path: /}]}
+  objectives: {rto: 60s, recovered: {for: 1s}}
+  safety: {maxPodsPercent: 50, maxNodes: 1, namespaces: [%s]}
+  steps:
+    - {name: baseline, wait: 1s}
+`, ns, endpoint, ns)
+	run := func(args ...string) (*exec.Cmd, *lockedBuffer) {
+		cmd := exec.Command(drill, append(args, "--kubeconfig", c.Kubeconfig)...)
+		out := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		return cmd, out
+	}
+
+	t.Run("a pod kill is measured through drill run", func(t *testing.T) {
+		plan := writePlan(t, fmt.Sprintf(header, "kube-pod-kill")+`    - name: kill
+      fault:
+        podKill: {selector: {matchLabels: {app: recommender}}, gpuOnly: true, mode: one}
+`)
+		reports := t.TempDir()
+		cmd, out := run("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "kill", plan)
+		require.NoError(t, cmd.Run(), out.String())
+		data, err := os.ReadFile(filepath.Join(reports, "kube-pod-kill", "kill", "report.json"))
+		require.NoError(t, err)
+		rep, err := report.Read(data)
+		require.NoError(t, err)
+		f := rep.Steps[1].Fault
+		require.Len(t, f.Targets, 1)
+		require.NotNil(t, f.Result.CapacityRTO, out.String())
+		t.Logf("measure: pod kill capacity RTO through drill run %s", *f.Result.CapacityRTO)
+		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay, "a replacement pod takes at least the kwok start delay")
+		require.Less(t, *f.Result.CapacityRTO, 30*time.Second)
+		require.NotNil(t, f.Result.Instants.Replaced, "the replacement pod is reported")
+	})
+
+	t.Run("kill -9 of drill mid-drain, then drill cleanup uncordons the node", func(t *testing.T) {
+		plan := writePlan(t, fmt.Sprintf(header, "kube-drain")+`    - name: drain
+      fault:
+        nodeDrain: {selector: {matchLabels: {nvidia.com/gpu.present: "true"}}, mode: one}
+        duration: 5m
+`)
+		state := t.TempDir()
+		cmd, out := run("run", "--state-dir", state, "--report-dir", t.TempDir(), plan)
+		require.NoError(t, cmd.Start())
+		var drained string
+		require.Eventually(t, func() bool {
+			nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false
+			}
+			for _, n := range nodes.Items {
+				if n.Spec.Unschedulable && n.Annotations["firedrill.dev/run-id"] != "" {
+					drained = n.Name
+					return true
+				}
+			}
+			return false
+		}, 2*time.Minute, 100*time.Millisecond, "no node was cordoned: %s", out.String())
+		require.NoError(t, cmd.Process.Kill())
+		_ = cmd.Wait()
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, drained, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.True(t, n.Spec.Unschedulable, "kill -9 leaves the node cordoned")
+
+		cleanup, cout := run("cleanup", "--state-dir", state)
+		require.NoError(t, cleanup.Run(), cout.String())
+		require.Contains(t, cout.String(), "reverted")
+		n, err = c.Clientset.CoreV1().Nodes().Get(ctx, drained, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.False(t, n.Spec.Unschedulable, "drill cleanup uncordons the node")
+		require.Empty(t, n.Annotations["firedrill.dev/run-id"], "and removes firedrill's bookkeeping")
+	})
+}
