@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,9 +87,17 @@ func TestDrillRunOnKubernetes(t *testing.T) {
 		framework.NodeSpec{Name: "gpu-east-1", Region: "us-east", Zone: "us-east-1a", GPUs: 4},
 		framework.NodeSpec{Name: "gpu-east-2", Region: "us-east", Zone: "us-east-1b", GPUs: 4},
 	)
+	c.AddNodes(ctx, t,
+		framework.NodeSpec{Name: "gpu-west-1", Region: "us-west", Zone: "us-west-2a", GPUs: 4},
+		framework.NodeSpec{Name: "gpu-west-2", Region: "us-west", Zone: "us-west-2b", GPUs: 4},
+	)
 	c.CreateNamespace(ctx, t, ns)
 	c.DeployRecommender(ctx, t, ns, "us-east", 3)
-	c.WaitReady(ctx, t, ns, "recommender-us-east")
+	c.DeployRecommender(ctx, t, ns, "us-west", 3)
+	c.DeployModelStore(ctx, t, ns)
+	for _, d := range []string{"recommender-us-east", "recommender-us-west", "model-store"} {
+		c.WaitReady(ctx, t, ns, d)
+	}
 	endpoint := okEndpoint(t)
 	header := fmt.Sprintf(`apiVersion: firedrill.dev/v1alpha1
 kind: DrillPlan
@@ -135,7 +144,7 @@ spec:
 	t.Run("kill -9 of drill mid-drain, then drill cleanup uncordons the node", func(t *testing.T) {
 		plan := writePlan(t, fmt.Sprintf(header, "kube-drain")+`    - name: drain
       fault:
-        nodeDrain: {selector: {matchLabels: {nvidia.com/gpu.present: "true"}}, mode: one}
+        nodeDrain: {region: us-east, mode: one}
         duration: 5m
 `)
 		state := t.TempDir()
@@ -168,5 +177,81 @@ spec:
 		require.NoError(t, err)
 		require.False(t, n.Spec.Unschedulable, "drill cleanup uncordons the node")
 		require.Empty(t, n.Annotations["firedrill.dev/run-id"], "and removes firedrill's bookkeeping")
+	})
+
+	// runPlan runs a plan to the end and returns its report.
+	runPlan := func(t *testing.T, name, steps string, wantExit int) (*report.Report, string) {
+		t.Helper()
+		plan := writePlan(t, strings.Replace(fmt.Sprintf(header, name), "    workloads: [{kind: Deployment, name: recommender-us-east}]",
+			"    workloads: [{kind: Deployment, name: recommender-us-east}, {kind: Deployment, name: recommender-us-west}]\n    modelStore: {workload: {kind: Deployment, name: model-store}}", 1)+steps)
+		reports := t.TempDir()
+		cmd, out := run("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err, out.String())
+		}
+		require.Equal(t, wantExit, code, out.String())
+		data, err := os.ReadFile(filepath.Join(reports, name, "r", "report.json"))
+		if err != nil {
+			return nil, out.String()
+		}
+		rep, err := report.Read(data)
+		require.NoError(t, err)
+		return rep, out.String()
+	}
+
+	t.Run("a drain runs to the end and is reverted", func(t *testing.T) {
+		rep, out := runPlan(t, "kube-drain-full", `    - name: drain
+      fault:
+        nodeDrain: {region: us-east, mode: one}
+`, 0)
+		f := rep.Steps[1].Fault
+		require.NotNil(t, f.Reverted, out)
+		require.True(t, f.Result.Recovered, out)
+		node := f.Targets[0].Name
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.False(t, n.Spec.Unschedulable, "the revert uncordons %s", node)
+		t.Logf("measure: drain of %s, capacity RTO %s", node, report.OptDuration(f.Result.CapacityRTO))
+	})
+
+	t.Run("a model store outage with a pod restart is reverted", func(t *testing.T) {
+		rep, out := runPlan(t, "kube-store", `    - name: store
+      fault:
+        modelStoreOutage: {mode: unavailable, restartReplicas: 1}
+        duration: 3s
+`, 0)
+		f := rep.Steps[1].Fault
+		require.NotNil(t, f.Reverted, out)
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "model-store", metav1.GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, int32(1), *d.Spec.Replicas, "the store's replicas are restored")
+		t.Logf("measure: store outage recovery %s", report.OptDuration(f.Result.RecoveryTime))
+	})
+
+	t.Run("a region cutover by scaling to zero fails back", func(t *testing.T) {
+		rep, out := runPlan(t, "kube-cutover", `    - name: cutover
+      fault:
+        regionCutover: {from: us-east, to: us-west, method: scaleToZero}
+        duration: 3s
+`, 0)
+		f := rep.Steps[1].Fault
+		require.NotNil(t, f.Reverted, out)
+		require.NotNil(t, f.AfterRevert, out)
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "recommender-us-east", metav1.GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, int32(3), *d.Spec.Replicas, "fail-back restores us-east")
+		t.Logf("measure: cutover recovery %s, after fail-back %s", report.OptDuration(f.Result.RecoveryTime), report.OptDuration(f.AfterRevert.RecoveryTime))
+	})
+
+	t.Run("a Chaos Mesh fault without its CRDs stops the drill with a clear error", func(t *testing.T) {
+		_, out := runPlan(t, "kube-chaos", `    - name: chaos
+      fault:
+        chaosMesh: {kind: PodChaos, spec: {action: pod-kill, mode: one, selector: {labelSelectors: {app: recommender}}}}
+`, 2)
+		require.Contains(t, out, "Chaos Mesh")
 	})
 }
