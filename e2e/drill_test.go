@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"fmt"
 	"net"
@@ -188,7 +189,8 @@ spec:
 		cmd, out := run("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
 		err := cmd.Run()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else {
 			require.NoError(t, err, out.String())
