@@ -87,6 +87,29 @@ func TestRoundRobinSkipsUnreadyAndRetries(t *testing.T) {
 		code, _ := call(t, s)
 		require.Equal(t, http.StatusOK, code, "a connection error is retried on another replica")
 	}
+	// Either a request met the dead replica and was retried, or the health
+	// check saw it die first; no request failed either way.
+	st := s.State()
+	require.True(t, st.Retries >= 1 || !st.Regions[0].Backends[2].Healthy, "the dead replica was neither retried around nor marked unhealthy")
+}
+
+// TestConnectionErrorsAreRetried holds the retry itself: health checks are
+// too rare to notice the dead replica, so every request that meets it must
+// be retried on another.
+func TestConnectionErrorsAreRetried(t *testing.T) {
+	a, c := newReplica(t), newReplica(t)
+	s, err := frontdoor.New(frontdoor.Options{Primary: "east", HealthInterval: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(context.Background()))
+	t.Cleanup(func() { require.NoError(t, s.Stop(context.Background())) })
+	client := &frontdoor.Client{Base: "http://" + s.ControlAddr()}
+	require.NoError(t, client.SetRegions(context.Background(), []frontdoor.Region{{Name: "east", Backends: []frontdoor.Backend{{Name: "a", URL: a.URL}, {Name: "c", URL: c.URL}}}}))
+	require.Eventually(t, func() bool { return s.State().Active == "east" }, 5*time.Second, 5*time.Millisecond)
+	c.Close()
+	for range 4 {
+		code, _ := call(t, s)
+		require.Equal(t, http.StatusOK, code, "a connection error is retried on another replica")
+	}
 	require.GreaterOrEqual(t, s.State().Retries, int64(1))
 }
 
