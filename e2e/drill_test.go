@@ -205,21 +205,6 @@ spec:
 		return rep, out.String()
 	}
 
-	t.Run("a drain runs to the end and is reverted", func(t *testing.T) {
-		rep, out := runPlan(t, "kube-drain-full", `    - name: drain
-      fault:
-        nodeDrain: {region: us-east, mode: one}
-`, 0)
-		f := rep.Steps[1].Fault
-		require.NotNil(t, f.Reverted, out)
-		require.True(t, f.Result.Recovered, out)
-		node := f.Targets[0].Name
-		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		require.NoError(t, err)
-		require.False(t, n.Spec.Unschedulable, "the revert uncordons %s", node)
-		t.Logf("measure: drain of %s, capacity RTO %s", node, report.OptDuration(f.Result.CapacityRTO))
-	})
-
 	t.Run("a model store outage with a pod restart is reverted", func(t *testing.T) {
 		rep, out := runPlan(t, "kube-store", `    - name: store
       fault:
