@@ -126,30 +126,17 @@ func viewAs[T float32 | int32](b []byte, n int) ([]T, bool) {
 }
 
 func decodeF32(name string, b []byte, wantCols int) ([]float32, int, error) {
-	rows, cols, err := checkHeader(name, b, kindF32)
-	if err != nil {
-		return nil, 0, err
-	}
-	if wantCols >= 0 && cols != wantCols {
-		return nil, 0, fmt.Errorf("%w: %s: %d columns, want %d", ErrCorrupt, name, cols, wantCols)
-	}
-	n := rows * cols
-	if len(b) != headerSize+4*n {
-		return nil, 0, fmt.Errorf("%w: %s: size %d, want %d", ErrCorrupt, name, len(b), headerSize+4*n)
-	}
-	body := b[headerSize:]
-	if v, ok := viewAs[float32](body, n); ok {
-		return v, rows, nil
-	}
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-	}
-	return out, rows, nil
+	return decodeTable(name, b, kindF32, wantCols, math.Float32frombits)
 }
 
 func decodeI32(name string, b []byte, wantCols int) ([]int32, int, error) {
-	rows, cols, err := checkHeader(name, b, kindI32)
+	return decodeTable(name, b, kindI32, wantCols, func(u uint32) int32 { return int32(u) })
+}
+
+// decodeTable checks a 4-byte-element table and returns its body, viewed in
+// place when aligned, or converted element by element with conv.
+func decodeTable[T float32 | int32](name string, b []byte, kind byte, wantCols int, conv func(uint32) T) ([]T, int, error) {
+	rows, cols, err := checkHeader(name, b, kind)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -161,12 +148,12 @@ func decodeI32(name string, b []byte, wantCols int) ([]int32, int, error) {
 		return nil, 0, fmt.Errorf("%w: %s: size %d, want %d", ErrCorrupt, name, len(b), headerSize+4*n)
 	}
 	body := b[headerSize:]
-	if v, ok := viewAs[int32](body, n); ok {
+	if v, ok := viewAs[T](body, n); ok {
 		return v, rows, nil
 	}
-	out := make([]int32, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(body[4*i:]))
+		out[i] = conv(binary.LittleEndian.Uint32(body[4*i:]))
 	}
 	return out, rows, nil
 }
