@@ -120,7 +120,7 @@ func SetDefaults_DrillPlanSpec(s *DrillPlanSpec) { //nolint:revive,staticcheck /
 	}
 
 	for i := range s.Steps {
-		defaultStep(&s.Steps[i], &s.Objectives)
+		defaultStep(&s.Steps[i], &s.Objectives, t)
 	}
 }
 
@@ -245,7 +245,28 @@ func defaultAction(a *Action) {
 	}
 }
 
-func defaultStep(st *Step, o *Objectives) {
+// DefaultSelectorKey is the Service selector key a traffic switch rewrites.
+const DefaultSelectorKey = "region"
+
+func defaultSwitch(sw *CutoverSwitch, namespace string) {
+	switch {
+	case sw.Service != nil:
+		if sw.Service.Namespace == "" {
+			sw.Service.Namespace = namespace
+		}
+		if sw.Service.SelectorKey == "" {
+			sw.Service.SelectorKey = DefaultSelectorKey
+		}
+	case sw.HTTPRoute != nil:
+		if sw.HTTPRoute.Namespace == "" {
+			sw.HTTPRoute.Namespace = namespace
+		}
+	default:
+		defaultAction(&sw.Action)
+	}
+}
+
+func defaultStep(st *Step, o *Objectives, t *Target) {
 	f := st.Fault
 	if f == nil {
 		return
@@ -278,7 +299,9 @@ func defaultStep(st *Step, o *Objectives) {
 		if f.RegionCutover.Method == "" {
 			f.RegionCutover.Method = CutoverDrain
 		}
-		defaultAction(f.RegionCutover.Switch)
+		if sw := f.RegionCutover.Switch; sw != nil {
+			defaultSwitch(sw, t.Namespace)
+		}
 	}
 	if f.ModelStoreOutage != nil {
 		if f.ModelStoreOutage.Mode == "" {
@@ -286,6 +309,12 @@ func defaultStep(st *Step, o *Objectives) {
 		}
 		if f.ModelStoreOutage.Mode == OutageSlow && f.ModelStoreOutage.Latency == nil {
 			f.ModelStoreOutage.Latency = duration(DefaultSlowLatency)
+		}
+		if f.ModelStoreOutage.Method == "" && t.Platform == PlatformKubernetes {
+			f.ModelStoreOutage.Method = OutageScaleToZero
+			if f.ModelStoreOutage.Mode != OutageUnavailable {
+				f.ModelStoreOutage.Method = OutageChaosMesh
+			}
 		}
 	}
 	if f.Exec != nil {

@@ -83,9 +83,33 @@ type Target struct {
 	// +optional
 	Context string `json:"context,omitempty"`
 
+	// Clusters spreads the system over several clusters, one per region,
+	// each reached through its own kubeconfig context (kubernetes only,
+	// instead of context). A fault naming a region acts in that region's
+	// cluster; a region cutover takes the from cluster down.
+	// +kubebuilder:validation:MaxItems=5
+	// +listType=map
+	// +listMapKey=region
+	// +optional
+	Clusters []Cluster `json:"clusters,omitempty"`
+
 	// Local describes the sandbox topology when Platform is local.
 	// +optional
 	Local *LocalSandbox `json:"local,omitempty"`
+}
+
+// Cluster is one region's cluster in a multi-cluster target.
+type Cluster struct {
+	// Region served by the cluster. Its nodes need no region label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Region string `json:"region"`
+
+	// Context is the kubeconfig context of the cluster.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Context string `json:"context"`
 }
 
 // LocalSandbox describes the embedded sandbox: regions of simulated nodes
@@ -590,10 +614,83 @@ type RegionCutover struct {
 	// +optional
 	Method CutoverMethod `json:"method,omitempty"`
 
-	// Switch is the runbook action that moves traffic when Traffic is
-	// manual on kubernetes.
+	// Switch moves traffic when Traffic is manual on kubernetes: a runbook
+	// command or webhook, a Service's selector, or an HTTPRoute's weights.
 	// +optional
-	Switch *Action `json:"switch,omitempty"`
+	Switch *CutoverSwitch `json:"switch,omitempty"`
+}
+
+// CutoverSwitch moves traffic from one region to another. Exactly one of
+// command, webhook, service and httpRoute is set. Revert moves it back.
+type CutoverSwitch struct {
+	// Action is a runbook command or webhook; it learns the direction from
+	// FIREDRILL_TRAFFIC_FROM and FIREDRILL_TRAFFIC_TO.
+	Action `json:",inline"`
+
+	// Service points a Service's selector at the surviving region's pods.
+	// +optional
+	Service *ServiceSwitch `json:"service,omitempty"`
+
+	// HTTPRoute moves a Gateway API HTTPRoute's backend weight to the
+	// surviving region's Services.
+	// +optional
+	HTTPRoute *HTTPRouteSwitch `json:"httpRoute,omitempty"`
+}
+
+// ServiceSwitch switches traffic by rewriting one key of a Service's
+// selector to the surviving region's name. Revert restores the value the
+// selector had, which is also kept in an annotation so that a later drill
+// process can restore it after a crash.
+type ServiceSwitch struct {
+	// Name of the Service.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Name string `json:"name"`
+
+	// Namespace of the Service. Defaults to the target namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// SelectorKey is the selector key whose value is the region. Defaults
+	// to "region".
+	// +optional
+	SelectorKey string `json:"selectorKey,omitempty"`
+}
+
+// HTTPRouteSwitch switches traffic by setting the weights of an HTTPRoute's
+// backends: every backend of the lost region gets weight 0 and the
+// surviving region's backends get the weight the lost ones had. Revert
+// restores the weights, which are also kept in an annotation.
+type HTTPRouteSwitch struct {
+	// Name of the HTTPRoute.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Name string `json:"name"`
+
+	// Namespace of the HTTPRoute. Defaults to the target namespace.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+
+	// Backends names each region's backend Service in the route's rules.
+	// +kubebuilder:validation:MinItems=2
+	// +kubebuilder:validation:MaxItems=10
+	// +listType=map
+	// +listMapKey=region
+	// +required
+	Backends []RegionBackend `json:"backends"`
+}
+
+// RegionBackend is the backend Service of one region in an HTTPRoute.
+type RegionBackend struct {
+	// Region the backend serves.
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Region string `json:"region"`
+
+	// Service is the name of the backendRef (a Service).
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Service string `json:"service"`
 }
 
 // OutageMode says how the model store fails.
@@ -609,11 +706,34 @@ const (
 	OutageHang OutageMode = "hang"
 )
 
+// OutageMethod says how a model-store outage is made on kubernetes.
+// +kubebuilder:validation:Enum=scaleToZero;networkPolicy;chaosMesh
+type OutageMethod string
+
+const (
+	// OutageScaleToZero scales the store workload to zero; revert restores
+	// its replicas. Only for mode unavailable.
+	OutageScaleToZero OutageMethod = "scaleToZero"
+	// OutageNetworkPolicy applies a NetworkPolicy that denies egress from
+	// the inference pods to the store's pods. Only for mode unavailable;
+	// it needs a network plugin that enforces NetworkPolicy.
+	OutageNetworkPolicy OutageMethod = "networkPolicy"
+	// OutageChaosMesh creates a Chaos Mesh NetworkChaos on the store's
+	// pods: loss of every packet (unavailable, hang) or a delay (slow).
+	OutageChaosMesh OutageMethod = "chaosMesh"
+)
+
 // ModelStoreOutage makes the model store fail for a while.
 type ModelStoreOutage struct {
 	// Mode is unavailable, slow or hang. Defaults to unavailable.
 	// +optional
 	Mode OutageMode `json:"mode,omitempty"`
+
+	// Method makes the outage on kubernetes: scaleToZero (the default for
+	// mode unavailable), networkPolicy, or chaosMesh (the default, and
+	// the only method, for modes slow and hang).
+	// +optional
+	Method OutageMethod `json:"method,omitempty"`
 
 	// Latency added in slow mode. Defaults to 2s.
 	// +optional

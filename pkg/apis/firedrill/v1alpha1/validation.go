@@ -130,14 +130,60 @@ func (v *validator) regionNames() []string {
 	return names
 }
 
-// checkRegion validates a reference to a sandbox region. On kubernetes a
-// region is a topology label value and cannot be checked offline.
+// checkRegion validates a reference to a sandbox region or to a cluster
+// of a multi-cluster target. On a single cluster a region is a topology
+// label value and cannot be checked offline.
 func (v *validator) checkRegion(p *field.Path, name string) {
-	if name == "" || v.local() == nil {
+	if name == "" {
 		return
 	}
-	if v.region(name) == nil {
+	if cl := v.spec.Target.Clusters; len(cl) > 0 {
+		names := make([]string, 0, len(cl))
+		for _, c := range cl {
+			if c.Region == name {
+				return
+			}
+			names = append(names, c.Region)
+		}
+		v.add(field.NotSupported(p, name, names))
+		return
+	}
+	if v.local() != nil && v.region(name) == nil {
 		v.add(field.NotSupported(p, name, v.regionNames()))
+	}
+}
+
+// clusters validates a multi-cluster target.
+func (v *validator) clusters(p *field.Path) {
+	t := &v.spec.Target
+	if len(t.Clusters) == 0 {
+		return
+	}
+	if t.Platform != PlatformKubernetes {
+		v.add(field.Forbidden(p, "only allowed when platform is kubernetes"))
+		return
+	}
+	if t.Context != "" {
+		v.add(field.Forbidden(field.NewPath("spec", "target", "context"), "set target.clusters or target.context, not both"))
+	}
+	if len(t.Clusters) < 2 {
+		v.add(field.Invalid(p, len(t.Clusters), "a multi-cluster target needs at least two clusters; use target.context for one"))
+	}
+	v.maxItems(p, len(t.Clusters), 5)
+	regions, contexts := map[string]bool{}, map[string]bool{}
+	for i, c := range t.Clusters {
+		cp := p.Index(i)
+		if c.Region == "" {
+			v.add(field.Required(cp.Child("region"), ""))
+		} else if regions[c.Region] {
+			v.add(field.Duplicate(cp.Child("region"), c.Region))
+		}
+		if c.Context == "" {
+			v.add(field.Required(cp.Child("context"), ""))
+		} else if contexts[c.Context] {
+			v.add(field.Duplicate(cp.Child("context"), c.Context))
+		}
+		regions[c.Region], contexts[c.Context] = true, true
 	}
 }
 
@@ -168,6 +214,7 @@ func (v *validator) target(p *field.Path) {
 	if t.Platform != PlatformKubernetes && t.Context != "" {
 		v.add(field.Forbidden(p.Child("context"), "only allowed when platform is kubernetes"))
 	}
+	v.clusters(p.Child("clusters"))
 	if l := v.local(); l != nil {
 		v.localSandbox(p.Child("local"), l)
 	}
@@ -748,7 +795,7 @@ func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
 		if v.local() != nil {
 			v.add(field.Forbidden(p.Child("switch"), "the local front door is switched by firedrill itself; set traffic: manual instead"))
 		} else {
-			v.action(p.Child("switch"), c.Switch)
+			v.cutoverSwitch(p, c)
 		}
 	}
 	if v.spec.Target.Platform == PlatformKubernetes && c.Traffic == TrafficManual && c.Switch == nil {
@@ -756,6 +803,93 @@ func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
 	}
 	if l := v.local(); l != nil && len(l.Regions) < 2 {
 		v.add(field.Invalid(p, c.From, "a cutover needs at least two regions in target.local.regions"))
+	}
+}
+
+func (v *validator) cutoverSwitch(cp *field.Path, c *RegionCutover) {
+	p, sw := cp.Child("switch"), c.Switch
+	var set []string
+	if len(sw.Command) > 0 {
+		set = append(set, "command")
+	}
+	if sw.Webhook != nil {
+		set = append(set, "webhook")
+	}
+	if sw.Service != nil {
+		set = append(set, "service")
+	}
+	if sw.HTTPRoute != nil {
+		set = append(set, "httpRoute")
+	}
+	switch {
+	case len(set) == 0:
+		v.add(field.Required(p, "set one of command, webhook, service or httpRoute"))
+		return
+	case len(set) > 1:
+		v.add(field.Forbidden(p.Child(set[1]), fmt.Sprintf("set one of command, webhook, service or httpRoute, not %s", strings.Join(set, " and "))))
+		return
+	}
+	if sw.Service == nil && sw.HTTPRoute == nil {
+		v.action(p, &sw.Action)
+		return
+	}
+	if len(sw.Env) > 0 {
+		v.add(field.Forbidden(p.Child("env"), "only allowed with command"))
+	}
+	if len(v.spec.Target.Clusters) > 0 {
+		v.add(field.Forbidden(p.Child(set[0]), "with target.clusters, traffic between clusters is switched by a command or webhook"))
+	}
+	if s := sw.Service; s != nil {
+		sp := p.Child("service")
+		v.objectName(sp.Child("name"), s.Name)
+		if s.Namespace != "" {
+			v.namespace(sp.Child("namespace"), s.Namespace)
+		}
+		if s.SelectorKey != "" {
+			for _, msg := range validation.IsQualifiedName(s.SelectorKey) {
+				v.add(field.Invalid(sp.Child("selectorKey"), s.SelectorKey, msg))
+			}
+		}
+		for _, r := range []struct{ name, value string }{{"from", c.From}, {"to", c.To}} {
+			for _, msg := range validation.IsValidLabelValue(r.value) {
+				v.add(field.Invalid(cp.Child(r.name), r.value, "a region switched by a Service selector must be a label value: "+msg))
+			}
+		}
+	}
+	if h := sw.HTTPRoute; h != nil {
+		hp := p.Child("httpRoute")
+		v.objectName(hp.Child("name"), h.Name)
+		if h.Namespace != "" {
+			v.namespace(hp.Child("namespace"), h.Namespace)
+		}
+		bp := hp.Child("backends")
+		v.maxItems(bp, len(h.Backends), 10)
+		seen := map[string]bool{}
+		for i, b := range h.Backends {
+			if b.Region == "" {
+				v.add(field.Required(bp.Index(i).Child("region"), ""))
+			} else if seen[b.Region] {
+				v.add(field.Duplicate(bp.Index(i).Child("region"), b.Region))
+			}
+			seen[b.Region] = true
+			v.objectName(bp.Index(i).Child("service"), b.Service)
+		}
+		for _, r := range []string{c.From, c.To} {
+			if r != "" && !seen[r] {
+				v.add(field.Required(bp, fmt.Sprintf("no backend for region %s", r)))
+			}
+		}
+	}
+}
+
+// objectName checks a Kubernetes object name (a DNS subdomain).
+func (v *validator) objectName(p *field.Path, name string) {
+	if name == "" {
+		v.add(field.Required(p, ""))
+		return
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(name) {
+		v.add(field.Invalid(p, name, msg))
 	}
 }
 
@@ -771,6 +905,18 @@ func (v *validator) modelStoreOutage(p *field.Path, o *ModelStoreOutage) {
 		}
 	default:
 		v.add(field.NotSupported(p.Child("mode"), o.Mode, []OutageMode{OutageUnavailable, OutageSlow, OutageHang}))
+	}
+	switch {
+	case o.Method == "":
+	case v.spec.Target.Platform != PlatformKubernetes:
+		v.add(field.Forbidden(p.Child("method"), "only allowed when platform is kubernetes"))
+	case o.Method == OutageChaosMesh:
+	case o.Method == OutageScaleToZero || o.Method == OutageNetworkPolicy:
+		if o.Mode == OutageSlow || o.Mode == OutageHang {
+			v.add(field.Invalid(p.Child("method"), o.Method, fmt.Sprintf("mode %s needs method chaosMesh (a NetworkChaos delay or packet loss)", o.Mode)))
+		}
+	default:
+		v.add(field.NotSupported(p.Child("method"), o.Method, []OutageMethod{OutageScaleToZero, OutageNetworkPolicy, OutageChaosMesh}))
 	}
 	v.checkRegion(p.Child("region"), o.Region)
 	if o.RestartReplicas < 0 {
