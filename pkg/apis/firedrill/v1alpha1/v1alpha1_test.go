@@ -115,3 +115,79 @@ func TestValidateDrillRun(t *testing.T) {
 		})
 	}
 }
+
+func TestKubernetesFaultDefaults(t *testing.T) {
+	kube := Target{Platform: PlatformKubernetes, Namespace: "recsys"}
+	cases := []struct {
+		name   string
+		target Target
+		fault  Fault
+		check  func(t *testing.T, f *Fault)
+	}{{
+		name:   "unavailable store is scaled to zero",
+		target: kube,
+		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{}},
+		check: func(t *testing.T, f *Fault) {
+			require.Equal(t, OutageUnavailable, f.ModelStoreOutage.Mode)
+			require.Equal(t, OutageScaleToZero, f.ModelStoreOutage.Method)
+		},
+	}, {
+		name:   "slow store goes through chaos mesh",
+		target: kube,
+		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{Mode: OutageSlow}},
+		check: func(t *testing.T, f *Fault) {
+			require.Equal(t, OutageChaosMesh, f.ModelStoreOutage.Method)
+			require.Equal(t, DefaultSlowLatency, f.ModelStoreOutage.Latency.Duration)
+		},
+	}, {
+		name:   "hung store goes through chaos mesh",
+		target: kube,
+		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{Mode: OutageHang}},
+		check:  func(t *testing.T, f *Fault) { require.Equal(t, OutageChaosMesh, f.ModelStoreOutage.Method) },
+	}, {
+		name:   "no method off kubernetes",
+		target: Target{Platform: PlatformLocal},
+		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{}},
+		check:  func(t *testing.T, f *Fault) { require.Empty(t, f.ModelStoreOutage.Method) },
+	}, {
+		name:   "service switch in the target namespace on the region key",
+		target: kube,
+		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
+			Switch: &CutoverSwitch{Service: &ServiceSwitch{Name: "recommender"}}}},
+		check: func(t *testing.T, f *Fault) {
+			sw := f.RegionCutover.Switch
+			require.Equal(t, "recsys", sw.Service.Namespace)
+			require.Equal(t, DefaultSelectorKey, sw.Service.SelectorKey)
+			require.Nil(t, sw.Timeout, "an action timeout means nothing to a service switch")
+		},
+	}, {
+		name:   "route switch in the target namespace",
+		target: kube,
+		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
+			Switch: &CutoverSwitch{HTTPRoute: &HTTPRouteSwitch{Name: "recs", Backends: []RegionBackend{{Region: "a", Service: "ra"}, {Region: "b", Service: "rb"}}}}}},
+		check: func(t *testing.T, f *Fault) { require.Equal(t, "recsys", f.RegionCutover.Switch.HTTPRoute.Namespace) },
+	}, {
+		name:   "command switch gets the action timeout",
+		target: kube,
+		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
+			Switch: &CutoverSwitch{Action: Action{Command: []string{"./switch"}}}}},
+		check: func(t *testing.T, f *Fault) {
+			require.Equal(t, DefaultActionTimeout, f.RegionCutover.Switch.Timeout.Duration)
+		},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &DrillPlan{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: DrillPlanSpec{
+				Target: tc.target,
+				System: System{Endpoint: "http://recs:8080", ModelStore: &ModelStoreRef{Workload: &WorkloadRef{Name: "store"}}},
+				Load:   Load{Requests: []RequestTemplate{{Name: "r", Path: "/"}}},
+				Steps:  []Step{{Name: "s", Fault: tc.fault.DeepCopy()}},
+			}}
+			SetDefaults_DrillPlan(p)
+			tc.check(t, p.Spec.Steps[0].Fault)
+			once := p.DeepCopy()
+			SetDefaults_DrillPlan(p)
+			require.Equal(t, once, p, "defaulting is idempotent")
+		})
+	}
+}

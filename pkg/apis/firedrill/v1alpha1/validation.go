@@ -138,14 +138,14 @@ func (v *validator) checkRegion(p *field.Path, name string) {
 		return
 	}
 	if cl := v.spec.Target.Clusters; len(cl) > 0 {
-		names := make([]string, 0, len(cl))
+		names := sets.New[string]()
 		for _, c := range cl {
 			if c.Region == name {
 				return
 			}
-			names = append(names, c.Region)
+			names.Insert(c.Region)
 		}
-		v.add(field.NotSupported(p, name, names))
+		v.add(field.NotSupported(p, name, sets.List(names)))
 		return
 	}
 	if v.local() != nil && v.region(name) == nil {
