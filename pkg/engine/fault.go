@@ -229,7 +229,13 @@ func (r *run) inject(ctx context.Context, af *activeFault) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("%s %s: %w", t.Kind, t.Name, err)
 		}
 	}
-	return r.opts.Clock.Now(), nil
+	now := r.opts.Clock.Now()
+	if er, ok := r.opts.Platform.(platform.EffectReporter); ok {
+		if t, ok := er.TookEffect(af.fault); ok && t.Before(now) {
+			return t, nil
+		}
+	}
+	return now, nil
 }
 
 // revert undoes a fault on every target it was injected on and returns

@@ -77,6 +77,17 @@ type ReplacementReporter interface {
 	Replaced(ctx context.Context, f Fault, since time.Time) (*time.Time, error)
 }
 
+// EffectReporter reports when a fault took effect, for platforms whose
+// Inject returns some time after that: a drain evicts pods and then waits
+// for them to be gone, a cutover drains a whole region. The engine then
+// measures from the first disruptive API call that succeeded, not from the
+// end of the injection.
+type EffectReporter interface {
+	// TookEffect returns the instant f first took effect, or false when
+	// the platform did not record one.
+	TookEffect(f Fault) (time.Time, bool)
+}
+
 // Noter adds platform observations about a fault to the report (a replica
 // that started from its cache during a store outage, for example).
 type Noter interface {
