@@ -125,6 +125,12 @@ func (d *decoder) value(n *yaml.Node, t reflect.Type, path string, depth int) (a
 			d.problem(n, path, "must be a percentage like \"99.9\", got %s", kindName(n))
 			return nil, false
 		}
+		if tag := n.ShortTag(); tag == "!!int" || tag == "!!float" {
+			// kubectl apply would send a number, which the CRD's string
+			// schema refuses: one file must mean the same to both.
+			d.problem(n, path, "must be a quoted percentage like \"%s\" (the API server refuses an unquoted number)", n.Value)
+			return nil, false
+		}
 		return n.Value, true
 	case reflect.PointerTo(t).Implements(unmarshalerType):
 		return d.opaque(n, t, path, depth)

@@ -398,6 +398,9 @@ func (v *validator) load(p *field.Path) {
 // ParsePercent parses a Percent. It returns an error naming the rule when
 // the value is not a number between 0 and 100.
 func ParsePercent(p Percent) (float64, error) {
+	if !percentRx.MatchString(string(p)) {
+		return 0, fmt.Errorf("must be a percentage between 0 and 100")
+	}
 	f, err := strconv.ParseFloat(string(p), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("must be a percentage between 0 and 100")
@@ -966,6 +969,10 @@ func (v *validator) action(p *field.Path, a *Action) {
 		v.durationRange(p.Child("timeout"), a.Timeout, time.Millisecond, time.Hour)
 	}
 }
+
+// percentRx is the CRD schema's pattern of a Percent, so that the CLI
+// and the API server accept the same texts.
+var percentRx = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]+)?$`)
 
 var envNameRx = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
