@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/recommender/topk"
 )
 
 // ErrUnknownItem is returned by Similar for an item the model was not trained on.
@@ -358,19 +360,19 @@ func (m *Model) Recommend(user string, k int) []Result {
 	top := m.recommend(u, k)
 	out := make([]Result, len(top))
 	for j, c := range top {
-		out[j] = m.result(c.idx, float64(c.score))
+		out[j] = m.result(c.Idx, float64(c.Score))
 	}
 	return out
 }
 
 // recommend is the exact top-k scan for user index u.
-func (m *Model) recommend(u int32, k int) []cand {
+func (m *Model) recommend(u int32, k int) []topk.Item {
 	sp := m.scratch.Get().(*[]float32)
 	defer m.scratch.Put(sp)
 	scores := *sp
 	m.scoreAll(u, scores)
 	seen := m.seen[m.seenPtr[u]:m.seenPtr[u+1]]
-	h := newTopK(k)
+	h := topk.New(k)
 	next := 0
 	for i, s := range scores {
 		if next < len(seen) && seen[next] == int32(i) {
@@ -380,9 +382,9 @@ func (m *Model) recommend(u int32, k int) []cand {
 			}
 			continue
 		}
-		h.push(cand{score: s, idx: int32(i)})
+		h.Push(topk.Item{Score: s, Idx: int32(i)})
 	}
-	return h.sorted()
+	return h.Sorted()
 }
 
 // userVec returns user u's factor row.

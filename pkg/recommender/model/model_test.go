@@ -131,33 +131,6 @@ func TestRecommendMatchesBruteForce(t *testing.T) {
 	}
 }
 
-func TestTopKIsExactWithTies(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	for n := range 200 {
-		scores := make([]float32, n)
-		for i := range scores {
-			scores[i] = float32(r.IntN(5)) // many ties
-		}
-		for _, k := range []int{1, 3, 10, 300} {
-			h := newTopK(k)
-			for i, s := range scores {
-				h.push(cand{score: s, idx: int32(i)})
-			}
-			got := h.sorted()
-			idx := make([]int, n)
-			for i := range idx {
-				idx[i] = i
-			}
-			sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
-			want := idx[:min(k, n)]
-			require.Len(t, got, len(want))
-			for j := range want {
-				require.Equal(t, int32(want[j]), got[j].idx, "n %d k %d rank %d", n, k, j)
-			}
-		}
-	}
-}
-
 func TestQueries(t *testing.T) {
 	m := newTestModel(t, 20, 200, 8)
 	t.Run("an unknown user gets the global popularity ranking", func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+	"github.com/firedrill/firedrill/pkg/recommender/topk"
 )
 
 // searchFile is the artifact file holding the bleve index as a tar archive.
@@ -221,20 +222,20 @@ func (m *Model) Search(query, user string, k int) []Result {
 		return []Result{}
 	}
 	scored := m.blendHits(hits, user)
-	h := newTopK(k)
+	h := topk.New(k)
 	for _, c := range scored {
-		h.push(c)
+		h.Push(c)
 	}
-	top := h.sorted()
+	top := h.Sorted()
 	out := make([]Result, len(top))
 	for j, c := range top {
-		out[j] = m.result(c.idx, float64(c.score))
+		out[j] = m.result(c.Idx, float64(c.Score))
 	}
 	return out
 }
 
 // blendHits scores BM25 hits with the search blend.
-func (m *Model) blendHits(hits []hit, user string) []cand {
+func (m *Model) blendHits(hits []hit, user string) []topk.Item {
 	maxText := 0.0
 	for _, h := range hits {
 		maxText = max(maxText, h.score)
@@ -261,14 +262,14 @@ func (m *Model) blendHits(hits []hit, user string) []cand {
 			wp = float32(m.blend.Personal)
 		}
 	}
-	out := make([]cand, len(hits))
+	out := make([]topk.Item, len(hits))
 	for j, h := range hits {
 		text := float32(0)
 		if maxText > 0 {
 			text = float32(h.score / maxText)
 		}
 		s := float32(m.blend.Text)*text + wp*personal[j] + float32(m.blend.Popularity)*m.popNorm[h.idx]
-		out[j] = cand{score: s, idx: h.idx}
+		out[j] = topk.Item{Score: s, Idx: h.idx}
 	}
 	return out
 }

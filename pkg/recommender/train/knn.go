@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/firedrill/firedrill/pkg/recommender/topk"
 )
 
 // KNNOptions configure ItemKNN.
@@ -94,7 +96,7 @@ func ItemKNN(ctx context.Context, m *Matrix, opts KNNOptions) (*Neighbors, error
 		wg.Go(func() {
 			acc := make([]float32, m.Items)
 			touched := make([]int32, 0, 1024)
-			var h topK
+			var h topk.Heap
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= m.Items || ctx.Err() != nil {
@@ -114,15 +116,15 @@ func ItemKNN(ctx context.Context, m *Matrix, opts KNNOptions) (*Neighbors, error
 						acc[j] += vi * vals[q]
 					}
 				}
-				h.reset(k)
+				h.Reset(k)
 				for _, j := range touched {
 					s := acc[j] / (norm[i]*norm[j] + shrink)
 					acc[j] = 0
-					h.push(scored{idx: j, score: s})
+					h.Push(topk.Item{Idx: j, Score: s})
 				}
-				for r, c := range h.sorted() {
-					nb.Items[i*k+r] = c.idx
-					nb.Scores[i*k+r] = c.score
+				for r, c := range h.Sorted() {
+					nb.Items[i*k+r] = c.Idx
+					nb.Scores[i*k+r] = c.Score
 				}
 			}
 		})
