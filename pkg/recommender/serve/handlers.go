@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -169,6 +170,20 @@ func intParam(q map[string][]string, name string, limit int) (int, error) {
 	return n, nil
 }
 
+// keyAndK reads a route's required parameter and k, answering 400 when
+// either is missing or invalid.
+func (s *Server) keyAndK(w http.ResponseWriter, q url.Values, name string) (string, int, bool) {
+	v, err := required(q, name)
+	if badRequest(w, err) {
+		return "", 0, false
+	}
+	k, err := intParam(q, "k", s.opts.MaxK)
+	if badRequest(w, err) {
+		return "", 0, false
+	}
+	return v, k, true
+}
+
 func badRequest(w http.ResponseWriter, err error) bool {
 	if err == nil {
 		return false
@@ -184,12 +199,8 @@ func badRequest(w http.ResponseWriter, err error) bool {
 
 func (s *Server) handleRecommendations(w http.ResponseWriter, r *http.Request, st *served) {
 	q := r.URL.Query()
-	user, err := required(q, "user")
-	if badRequest(w, err) {
-		return
-	}
-	k, err := intParam(q, "k", s.opts.MaxK)
-	if badRequest(w, err) {
+	user, k, ok := s.keyAndK(w, q, "user")
+	if !ok {
 		return
 	}
 	resp := Response{Version: st.info.Version, Degraded: st.model == nil}
@@ -257,12 +268,8 @@ func writeBody(w http.ResponseWriter, code int, body []byte) {
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, st *served) {
 	q := r.URL.Query()
-	query, err := required(q, "q")
-	if badRequest(w, err) {
-		return
-	}
-	k, err := intParam(q, "k", s.opts.MaxK)
-	if badRequest(w, err) {
+	query, k, ok := s.keyAndK(w, q, "q")
+	if !ok {
 		return
 	}
 	user := first(q["user"])
@@ -281,12 +288,8 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, st *served
 
 func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request, st *served) {
 	q := r.URL.Query()
-	item, err := required(q, "item")
-	if badRequest(w, err) {
-		return
-	}
-	k, err := intParam(q, "k", s.opts.MaxK)
-	if badRequest(w, err) {
+	item, k, ok := s.keyAndK(w, q, "item")
+	if !ok {
 		return
 	}
 	resp := Response{Version: st.info.Version, Degraded: st.model == nil}
