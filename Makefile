@@ -56,6 +56,11 @@ bench: ## Run the benchmarks (numbers go to docs/benchmarks.md).
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	$(GO) test ./pkg/probe -run '^$$' -bench ProbeAt -cpu 1 -benchtime 5x
 
+.PHONY: bench-kube
+bench-kube: ## Kubernetes scale benchmark: 200 kwok GPU nodes, 2,000 pods, drill cuts a region over (10-15 min).
+	@bin="$$(nice -n 15 hack/kube-binaries.sh)" && \
+	FIREDRILL_KUBE_BIN="$$bin" $(GO) test -tags 'e2e scale' -count=1 -timeout 80m -run '^TestKubernetesScale$$' -v ./e2e/ $(BENCH_KUBE_FLAGS)
+
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...

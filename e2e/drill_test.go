@@ -42,6 +42,12 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// lazy formats as its result at the time it is printed, so a failure
+// message can show the last state a poll saw.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
 // buildDrill builds the drill binary once for the test.
 func buildDrill(t *testing.T) string {
 	t.Helper()
@@ -180,6 +186,51 @@ spec:
 		require.Empty(t, n.Annotations["firedrill.dev/run-id"], "and removes firedrill's bookkeeping")
 	})
 
+	// settle waits until the previous scenario's effects are gone: no
+	// node cordoned, every Deployment back at its replicas, and every
+	// disruption budget allowing a disruption again (the disruption
+	// controller updates it some time after the pods are Ready).
+	settle := func(t *testing.T) {
+		t.Helper()
+		var why string
+		require.Eventually(t, func() bool {
+			nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			for _, n := range nodes.Items {
+				if n.Spec.Unschedulable {
+					why = "node " + n.Name + " is cordoned"
+					return false
+				}
+			}
+			deps, err := c.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			for _, d := range deps.Items {
+				if d.Status.ReadyReplicas != *d.Spec.Replicas || d.Status.UpdatedReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
+					why = fmt.Sprintf("deployment %s: %d/%d ready, %d in all", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Status.Replicas)
+					return false
+				}
+			}
+			pdbs, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			for _, b := range pdbs.Items {
+				if b.Status.DisruptionsAllowed < 1 || b.Status.ObservedGeneration < b.Generation {
+					why = fmt.Sprintf("budget %s allows %d disruptions", b.Name, b.Status.DisruptionsAllowed)
+					return false
+				}
+			}
+			return true
+		}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
+	}
+
 	// runPlan runs a plan to the end and returns its report.
 	runPlan := func(t *testing.T, name, steps string, wantExit int) (*report.Report, string) {
 		t.Helper()
@@ -205,7 +256,27 @@ spec:
 		return rep, out.String()
 	}
 
+	t.Run("a drain is measured from its first eviction and reverted", func(t *testing.T) {
+		settle(t)
+		rep, out := runPlan(t, "kube-drain-full", `    - name: drain
+      fault:
+        nodeDrain: {region: us-east, mode: one}
+`, 0)
+		f := rep.Steps[1].Fault
+		require.NotNil(t, f.Reverted, out)
+		require.True(t, f.Result.Recovered, out)
+		node := f.Targets[0].Name
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.False(t, n.Spec.Unschedulable, "the revert uncordons %s", node)
+		require.NotNil(t, f.Result.CapacityRTO, out)
+		t.Logf("measure: drain of %s, capacity RTO %s", node, *f.Result.CapacityRTO)
+		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay,
+			"an evicted pod's replacement takes at least the kwok start delay, counted from the first eviction")
+	})
+
 	t.Run("a model store outage with a pod restart is reverted", func(t *testing.T) {
+		settle(t)
 		rep, out := runPlan(t, "kube-store", `    - name: store
       fault:
         modelStoreOutage: {mode: unavailable, restartReplicas: 1}
@@ -220,6 +291,7 @@ spec:
 	})
 
 	t.Run("a region cutover by scaling to zero fails back", func(t *testing.T) {
+		settle(t)
 		rep, out := runPlan(t, "kube-cutover", `    - name: cutover
       fault:
         regionCutover: {from: us-east, to: us-west, method: scaleToZero}

@@ -26,7 +26,9 @@ func main() {
 		func() *cobra.Command { return frontdoor.NewCommand() },
 		func() *cobra.Command { return sandbox.NewCommand() },
 	)
+	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)
+	stopProfiles()
 	stop()
 	if err != nil && !exitcode.IsReported(err) {
 		fmt.Fprintln(os.Stderr, "Error:", err)

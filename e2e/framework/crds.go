@@ -34,6 +34,14 @@ func (c *Cluster) InstallCRDs(ctx context.Context, tb testing.TB) {
 	if err != nil || len(files) == 0 {
 		tb.Fatalf("installing CRDs: no files in config/crd/bases (err %v)", err)
 	}
+	c.ApplyCRDs(ctx, tb, files...)
+}
+
+// ApplyCRDs applies the CustomResourceDefinitions in files with
+// server-side apply, waits until each is Established and until the client
+// can map its kinds.
+func (c *Cluster) ApplyCRDs(ctx context.Context, tb testing.TB, files ...string) {
+	tb.Helper()
 	var crds []*unstructured.Unstructured
 	for _, f := range files {
 		objs, err := ReadObjects(f)

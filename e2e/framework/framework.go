@@ -80,7 +80,25 @@ type Options struct {
 	// DefaultPodCIDR. Addresses in 127.0.0.0/8 can be bound on this machine,
 	// so a test may run a real server behind a pod IP.
 	PodCIDR string
+	// ComponentQPS and ComponentBurst set --kube-api-qps and
+	// --kube-api-burst of the controller manager and the scheduler. Zero
+	// keeps their defaults (20/30 and 50/100), which make a cluster of
+	// thousands of pods wait on its own controllers for minutes.
+	ComponentQPS   float32
+	ComponentBurst int
+	// NodeLeaseDuration is the Lease kwok keeps for every node
+	// (--node-lease-duration-seconds); kwok renews it well within that
+	// time, which is the heartbeat the node lifecycle controller checks.
+	// Zero means DefaultNodeLeaseDuration. Without a lease kwok posts node
+	// status only every ten minutes, so after the controller manager's
+	// 50 s grace period every node flaps NotReady and its pods lose
+	// Ready.
+	NodeLeaseDuration time.Duration
 }
+
+// DefaultNodeLeaseDuration is Options.NodeLeaseDuration when it is zero
+// (the kubelet's default).
+const DefaultNodeLeaseDuration = 40 * time.Second
 
 // Cluster is a running control plane. Its fields are set by Start and must
 // not be changed.
@@ -149,6 +167,9 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 	if opts.PodCIDR == "" {
 		opts.PodCIDR = DefaultPodCIDR
 	}
+	if opts.NodeLeaseDuration <= 0 {
+		opts.NodeLeaseDuration = DefaultNodeLeaseDuration
+	}
 	if opts.BinDir == "" {
 		dir, err := defaultBinDir(ctx)
 		if err != nil {
@@ -214,6 +235,22 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.tailOf(compKCM))
 	}
 	return c, nil
+}
+
+// componentRateFlags are the client rate flags of the controller manager
+// and the scheduler, when ComponentQPS is set.
+func (o Options) componentRateFlags() []string {
+	if o.ComponentQPS <= 0 {
+		return nil
+	}
+	burst := o.ComponentBurst
+	if burst <= 0 {
+		burst = int(2 * o.ComponentQPS)
+	}
+	return []string{
+		"--kube-api-qps=" + strconv.FormatFloat(float64(o.ComponentQPS), 'f', -1, 32),
+		"--kube-api-burst=" + strconv.Itoa(burst),
+	}
 }
 
 // launch starts one component and waits until ready reports it healthy.
@@ -367,7 +404,7 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 		if port, err = freePort(); err != nil {
 			return nil, err
 		}
-		return []string{
+		return append([]string{
 			"--kubeconfig=" + c.Kubeconfig,
 			"--authentication-kubeconfig=" + c.Kubeconfig,
 			"--authorization-kubeconfig=" + c.Kubeconfig,
@@ -380,7 +417,7 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 			"--use-service-account-credentials=false",
 			"--cluster-name=firedrill-e2e",
 			"--profiling=false",
-		}, nil
+		}, c.opts.componentRateFlags()...), nil
 	}
 	ready := func(ctx context.Context) error {
 		return getOK(ctx, insecureHTTPClient, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
@@ -395,7 +432,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 		if port, err = freePort(); err != nil {
 			return nil, err
 		}
-		return []string{
+		return append([]string{
 			"--kubeconfig=" + c.Kubeconfig,
 			"--authentication-kubeconfig=" + c.Kubeconfig,
 			"--authorization-kubeconfig=" + c.Kubeconfig,
@@ -404,7 +441,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 			"--cert-dir=" + filepath.Join(c.WorkDir, compScheduler),
 			"--leader-elect=false",
 			"--profiling=false",
-		}, nil
+		}, c.opts.componentRateFlags()...), nil
 	}
 	ready := func(ctx context.Context) error {
 		return getOK(ctx, insecureHTTPClient, "https://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
@@ -440,6 +477,7 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 			"--cidr=" + c.opts.PodCIDR,
 			"--node-ip=" + NodeIP,
 			"--server-address=127.0.0.1:" + strconv.Itoa(port),
+			"--node-lease-duration-seconds=" + strconv.Itoa(int(c.opts.NodeLeaseDuration.Seconds())),
 		}, nil
 	}
 	ready := func(ctx context.Context) error {

@@ -22,7 +22,8 @@ type Options struct {
 	// Kubeconfig is the kubeconfig file of the kubernetes platform; empty
 	// means $KUBECONFIG, ~/.kube/config, then in-cluster.
 	Kubeconfig string
-	// KubeContext is the kubeconfig context; a plan's target.context wins.
+	// KubeContext is the kubeconfig context; a plan's target.context wins,
+	// and a plan with target.clusters uses the contexts it names.
 	KubeContext string
 	// KubeQPS and KubeBurst bound the kubernetes client's request rate;
 	// zero means the platform's defaults.
@@ -61,7 +62,14 @@ func New(ctx context.Context, spec *v1alpha1.DrillPlanSpec, opts Options) (platf
 		}
 		return p, nil
 	case v1alpha1.PlatformKubernetes:
-		return kube.New(kube.Options{Spec: spec, Kubeconfig: opts.Kubeconfig, Context: opts.KubeContext, QPS: opts.KubeQPS, Burst: opts.KubeBurst})
+		ko := kube.Options{Spec: spec, Kubeconfig: opts.Kubeconfig, Context: opts.KubeContext, QPS: opts.KubeQPS, Burst: opts.KubeBurst}
+		if len(spec.Target.Clusters) > 0 {
+			// One cluster per region, each through its own context of
+			// the kubeconfig; --context does not apply.
+			ko.Context = ""
+			return kube.NewFleet(ko)
+		}
+		return kube.New(ko)
 	default:
 		return nil, fmt.Errorf("unknown platform %q", spec.Target.Platform)
 	}
@@ -71,7 +79,7 @@ func New(ctx context.Context, spec *v1alpha1.DrillPlanSpec, opts Options) (platf
 func AddFlags(f *pflag.FlagSet) {
 	f.String("state-dir", DefaultStateDir(), "directory for the run journal and sandbox state")
 	f.String("kubeconfig", "", "kubeconfig for platform kubernetes (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	f.String("context", "", "kubeconfig context for platform kubernetes; a plan's target.context wins")
+	f.String("context", "", "kubeconfig context for platform kubernetes; a plan's target.context (or target.clusters) wins")
 	f.Float32("kube-qps", kube.DefaultQPS, "Kubernetes client requests per second")
 	f.Int("kube-burst", kube.DefaultBurst, "Kubernetes client request burst")
 }

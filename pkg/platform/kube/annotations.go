@@ -3,6 +3,8 @@ package kube
 import (
 	"fmt"
 	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Annotations firedrill writes on the objects it changes, so that any later
@@ -18,7 +20,12 @@ const (
 	// AnnotationReplicas holds a workload's spec.replicas before the drill
 	// scaled it.
 	AnnotationReplicas = "firedrill.dev/replicas"
-	// LabelRunID labels objects firedrill creates (Chaos Mesh objects).
+	// AnnotationStore names, on the objects a model store outage creates,
+	// the store workload they cut off (Kind/namespace/name).
+	AnnotationStore = "firedrill.dev/store"
+	// LabelRunID labels objects firedrill creates (Chaos Mesh objects,
+	// NetworkPolicies) with their run, made a valid label value; the
+	// annotation AnnotationRunID holds it verbatim.
 	LabelRunID = "firedrill.dev/run-id"
 	// LabelFault labels objects firedrill creates with their fault.
 	LabelFault = "firedrill.dev/fault"
@@ -38,6 +45,52 @@ func owner(annotations map[string]string) (mark, bool) {
 		return mark{}, false
 	}
 	return mark{RunID: run, Fault: annotations[AnnotationFault]}, true
+}
+
+// markCreated labels and annotates an object firedrill creates, so that
+// Marked finds it by label and owner reads the exact run and fault.
+func markCreated(obj metav1.Object, m mark) {
+	lbls := obj.GetLabels()
+	if lbls == nil {
+		lbls = map[string]string{}
+	}
+	lbls[LabelRunID] = labelValue(m.RunID)
+	lbls[LabelFault] = labelValue(m.Fault)
+	obj.SetLabels(lbls)
+	ann := obj.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationRunID] = m.RunID
+	ann[AnnotationFault] = m.Fault
+	obj.SetAnnotations(ann)
+}
+
+// createdOwner says which run and fault created an object: from its
+// annotations, else (objects of older versions) from its labels.
+func createdOwner(obj metav1.Object) (mark, bool) {
+	if m, ok := owner(obj.GetAnnotations()); ok {
+		return m, true
+	}
+	lbls := obj.GetLabels()
+	if run := lbls[LabelRunID]; run != "" {
+		return mark{RunID: run, Fault: lbls[LabelFault]}, true
+	}
+	return mark{}, false
+}
+
+// createdBy says whether an object was created for fault m. Labels hold
+// sanitised values, so they are compared as such.
+func createdBy(obj metav1.Object, m mark) bool {
+	got, ok := createdOwner(obj)
+	if !ok {
+		return false
+	}
+	if got == m {
+		return true
+	}
+	_, annotated := owner(obj.GetAnnotations())
+	return !annotated && got.RunID == labelValue(m.RunID) && got.Fault == labelValue(m.Fault)
 }
 
 // ownership classifies an object's marks against the fault about to act on

@@ -47,6 +47,56 @@ func newChaosObject(kind v1alpha1.ChaosKind) (chaosObject, error) {
 	return nil, fmt.Errorf("chaos mesh kind %q: %w", kind, platform.ErrUnsupported)
 }
 
+// chaosKindOf is the kind of a typed Chaos Mesh object.
+func chaosKindOf(obj chaosObject) v1alpha1.ChaosKind {
+	switch obj.(type) {
+	case *chaosv1alpha1.PodChaos:
+		return "PodChaos"
+	case *chaosv1alpha1.NetworkChaos:
+		return "NetworkChaos"
+	case *chaosv1alpha1.IOChaos:
+		return "IOChaos"
+	case *chaosv1alpha1.StressChaos:
+		return "StressChaos"
+	}
+	return ""
+}
+
+// chaosKinds are the Chaos Mesh kinds firedrill creates.
+var chaosKinds = []v1alpha1.ChaosKind{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}
+
+// newChaosList returns an empty list of a supported Chaos Mesh kind and a
+// function that reads its items.
+func newChaosList(kind v1alpha1.ChaosKind) (client.ObjectList, func() []chaosObject) {
+	switch kind {
+	case "PodChaos":
+		l := &chaosv1alpha1.PodChaosList{}
+		return l, func() []chaosObject { return itemsOf(l.Items) }
+	case "NetworkChaos":
+		l := &chaosv1alpha1.NetworkChaosList{}
+		return l, func() []chaosObject { return itemsOf(l.Items) }
+	case "IOChaos":
+		l := &chaosv1alpha1.IOChaosList{}
+		return l, func() []chaosObject { return itemsOf(l.Items) }
+	case "StressChaos":
+		l := &chaosv1alpha1.StressChaosList{}
+		return l, func() []chaosObject { return itemsOf(l.Items) }
+	}
+	return nil, nil
+}
+
+// itemsOf takes the address of each item of a typed list.
+func itemsOf[T any, PT interface {
+	*T
+	chaosObject
+}](items []T) []chaosObject {
+	out := make([]chaosObject, len(items))
+	for i := range items {
+		out[i] = PT(&items[i])
+	}
+	return out
+}
+
 // checkChaosMesh asks discovery whether the cluster serves kind.
 func (p *Platform) checkChaosMesh(_ context.Context, kind v1alpha1.ChaosKind) error {
 	if _, err := newChaosObject(kind); err != nil {
@@ -82,11 +132,8 @@ func buildChaos(f platform.Fault, namespace string) (chaosObject, error) {
 	doc, err := json.Marshal(map[string]any{
 		"apiVersion": chaosv1alpha1.SchemeGroupVersion.String(),
 		"kind":       string(cm.Kind),
-		"metadata": map[string]any{
-			"name": chaosName(f), "namespace": namespace,
-			"labels": map[string]string{LabelRunID: labelValue(f.RunID), LabelFault: labelValue(f.ID)},
-		},
-		"spec": json.RawMessage(spec),
+		"metadata":   map[string]any{"name": chaosName(f), "namespace": namespace},
+		"spec":       json.RawMessage(spec),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", cm.Kind, err)
@@ -96,7 +143,14 @@ func buildChaos(f platform.Fault, namespace string) (chaosObject, error) {
 	if err := dec.Decode(obj); err != nil {
 		return nil, fmt.Errorf("chaosMesh %s spec: %w", cm.Kind, err)
 	}
+	markCreated(obj, mark{RunID: f.RunID, Fault: f.ID})
 	return obj, nil
+}
+
+// chaosTargetName is the target name of a Chaos Mesh object:
+// Kind/namespace/name.
+func chaosTargetName(kind v1alpha1.ChaosKind, namespace, name string) string {
+	return string(kind) + "/" + namespace + "/" + name
 }
 
 // labelValue makes s a valid label value.
@@ -118,24 +172,46 @@ func (p *Platform) createChaos(ctx context.Context, f platform.Fault, t platform
 	if err != nil {
 		return err
 	}
-	if err := p.client.Create(ctx, obj, client.FieldOwner(fieldManager)); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating %s: %w", t.Name, err)
+	return p.applyChaos(ctx, f, obj, t.Name)
+}
+
+// applyChaos creates a Chaos Mesh object (a repeated inject finds the one
+// it created) and waits until Chaos Mesh reports every selected target
+// injected. name is the object as Kind/namespace/name, for messages.
+func (p *Platform) applyChaos(ctx context.Context, f platform.Fault, obj chaosObject, name string) error {
+	m := mark{RunID: f.RunID, Fault: f.ID}
+	if err := p.client.Create(ctx, obj, client.FieldOwner(fieldManager)); err != nil {
+		if !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %s: %w", name, err)
+		}
+		existing, err := newChaosObject(chaosKindOf(obj))
+		if err != nil {
+			return err
+		}
+		if err := p.client.Get(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		if !createdBy(existing, m) {
+			o, _ := createdOwner(existing)
+			return fmt.Errorf("%s exists but was not created by run %s step %s (it carries run %q step %q); delete it or run drill cleanup",
+				name, f.RunID, f.ID, o.RunID, o.Fault)
+		}
 	}
 	start := p.opts.Clock.Now()
 	key := client.ObjectKeyFromObject(obj)
 	var last []chaosv1alpha1.ChaosCondition
-	err = wait.PollUntilContextTimeout(ctx, p.opts.PollInterval, p.opts.ChaosTimeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, p.opts.PollInterval, p.opts.ChaosTimeout, true, func(ctx context.Context) (bool, error) {
 		if err := p.client.Get(ctx, key, obj); err != nil {
-			return false, fmt.Errorf("reading %s: %w", t.Name, err)
+			return false, fmt.Errorf("reading %s: %w", name, err)
 		}
 		last = obj.GetStatus().Conditions
 		return chaosInjected(last), nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s was not reported injected within %s (conditions %s); is the Chaos Mesh controller running and does the selector match pods? %w",
-			t.Name, p.opts.ChaosTimeout, describeConditions(last), err)
+			name, p.opts.ChaosTimeout, describeConditions(last), err)
 	}
-	p.note(f.ID, "%s reported AllInjected %s after it was created", t.Name, p.opts.Clock.Since(start).Round(time.Millisecond))
+	p.note(f.ID, "%s reported AllInjected %s after it was created", name, p.opts.Clock.Since(start).Round(time.Millisecond))
 	return nil
 }
 

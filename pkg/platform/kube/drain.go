@@ -30,6 +30,9 @@ type drainSettings struct {
 	// movable says which evicted pods are expected to reschedule; nil
 	// means all.
 	movable func(*corev1.Pod) bool
+	// deletePods deletes the node's pods instead of evicting them, so
+	// disruption budgets do not hold the drain back (a lost region).
+	deletePods bool
 }
 
 // drainNode checks capacity, records the node's state in annotations,
@@ -84,6 +87,33 @@ func (p *Platform) drainNode(ctx context.Context, f platform.Fault, name string,
 	return p.evict(ctx, f, name, ds, !again)
 }
 
+// cordonNode records a node's state in annotations and cordons it, with
+// no preflight (the caller ran one). A node this fault already holds is
+// left as it is.
+func (p *Platform) cordonNode(ctx context.Context, name string, m mark) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		node, err := p.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("getting node %s: %w", name, err)
+		}
+		switch ownershipOf(node.Annotations, m) {
+		case ours:
+			return nil
+		case foreign:
+			o, _ := owner(node.Annotations)
+			return fmt.Errorf("node %s is held by run %s (step %s); run drill cleanup if that run is dead", name, o.RunID, o.Fault)
+		}
+		patch, err := json.Marshal(cordonPatch(m, node.Spec.Unschedulable, node.ResourceVersion))
+		if err != nil {
+			return fmt.Errorf("encoding cordon patch: %w", err)
+		}
+		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+			return fmt.Errorf("cordoning node %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
 // fieldManager names firedrill's changes in managedFields.
 const fieldManager = "firedrill"
 
@@ -102,7 +132,8 @@ func (p *Platform) evict(ctx context.Context, f platform.Fault, name string, ds 
 	out := logWriter(func(line string) { logger.Debug("drain", "output", line) })
 	defer func() { _ = out.Close() }()
 	h := &drain.Helper{
-		Ctx: ctx, Client: p.cs,
+		Ctx: ctx, Client: evictionRecorder{Interface: p.cs, onEvicted: func() { p.tookEffect(f.ID) }},
+		DisableEviction:      ds.deletePods,
 		GracePeriodSeconds:   grace,
 		IgnoreAllDaemonSets:  true,
 		DeleteEmptyDirData:   true,
@@ -110,12 +141,22 @@ func (p *Platform) evict(ctx context.Context, f platform.Fault, name string, ds 
 		EvictErrorRetryDelay: min(5*time.Second, p.opts.PollInterval*2),
 		Out:                  out, ErrOut: out,
 	}
+	if ds.deletePods {
+		// Deletions are not evictions: the fault takes effect as the
+		// first delete is sent (kubectl's helper offers no later hook
+		// short of the pod being gone).
+		h.OnPodDeletionOrEvictionStarted = func(*corev1.Pod, bool) { p.tookEffect(f.ID) }
+	}
 	start := p.opts.Clock.Now()
 	if err := drain.RunNodeDrain(h, name); err != nil {
 		return fmt.Errorf("draining node %s: %w", name, err)
 	}
 	if first {
-		p.note(f.ID, "node %s drained through the Eviction API in %s", name, p.opts.Clock.Since(start).Round(time.Millisecond))
+		how := "through the Eviction API"
+		if ds.deletePods {
+			how = "by deleting its pods (disruption budgets do not hold a lost region)"
+		}
+		p.note(f.ID, "node %s drained %s in %s", name, how, p.opts.Clock.Since(start).Round(time.Millisecond))
 	}
 	return nil
 }

@@ -302,7 +302,7 @@ func (s *suite) cutoverScaleToZero(t *testing.T) {
 	traffic := filepath.Join(t.TempDir(), "traffic")
 	f := platform.Fault{ID: "cutover", RunID: "e2e-co", Spec: &v1alpha1.Fault{RegionCutover: &v1alpha1.RegionCutover{
 		From: "co-east", To: "co-west", Method: v1alpha1.CutoverScaleToZero, Traffic: v1alpha1.TrafficManual,
-		Switch: &v1alpha1.Action{Command: []string{"sh", "-c", `echo "$FIREDRILL_PHASE $FIREDRILL_TRAFFIC_TO" >> ` + traffic}},
+		Switch: &v1alpha1.CutoverSwitch{Action: v1alpha1.Action{Command: []string{"sh", "-c", `echo "$FIREDRILL_PHASE $FIREDRILL_TRAFFIC_TO" >> ` + traffic}}},
 	}}}
 	targets, err := p.Targets(ctx, f)
 	require.NoError(t, err)

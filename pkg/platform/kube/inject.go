@@ -40,6 +40,14 @@ func (p *Platform) Revert(ctx context.Context, f platform.Fault, t platform.Targ
 		return err
 	}
 	if f.Spec.RegionCutover != nil {
+		st := p.state(f.ID)
+		p.mu.Lock()
+		delete(st.down, t.Kind+"/"+t.Name)
+		left := len(st.down)
+		p.mu.Unlock()
+		if left > 0 {
+			return nil // targets this process took down are still down
+		}
 		return p.maybeFailBack(ctx, f, false)
 	}
 	return nil

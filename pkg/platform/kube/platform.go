@@ -32,14 +32,17 @@ type Platform struct {
 	allowed []string
 
 	cfg    *rest.Config
+	api    *apiCounter // nil for platforms built from fakes
 	cs     kubernetes.Interface
 	client client.Client
 	disco  discovery.DiscoveryInterface
 
 	mu      sync.Mutex
 	started bool
-	stopCh  chan struct{}
-	watch   *watcher
+	// statsLogged says Stop logged the API statistics.
+	statsLogged bool
+	stopCh      chan struct{}
+	watch       *watcher
 	// state per fault (by step name).
 	faults map[string]*faultState
 }
@@ -51,6 +54,11 @@ type faultState struct {
 	killed   map[string]types.UID // pod -> uid deleted, for idempotence
 	restarts bool                 // restartReplicas done
 	switched bool                 // traffic switched away
+	effect   time.Time            // first disruptive call that succeeded
+	// cordoned: a drain cutover cordoned its whole region (once).
+	cordoned bool
+	// down are the cutover targets this process took down (Kind/Name).
+	down map[string]bool
 }
 
 var (
@@ -58,6 +66,7 @@ var (
 	_ platform.ReplacementReporter = (*Platform)(nil)
 	_ platform.Noter               = (*Platform)(nil)
 	_ platform.Recoverer           = (*Platform)(nil)
+	_ platform.EffectReporter      = (*Platform)(nil)
 )
 
 // NewScheme is the scheme of the platform's controller-runtime client:
@@ -69,6 +78,9 @@ func NewScheme() (*runtime.Scheme, error) {
 	}
 	if err := chaosv1alpha1.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("registering Chaos Mesh types: %w", err)
+	}
+	if err := addGatewayAPI(s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -92,10 +104,16 @@ func New(opts Options) (*Platform, error) {
 		}
 	} else {
 		cfg = rest.CopyConfig(cfg)
-		if cfg.QPS == 0 {
+		if cfg.QPS == 0 && cfg.RateLimiter == nil {
 			cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 		}
 	}
+	qps, burst := cfg.QPS, cfg.Burst
+	if cfg.RateLimiter != nil {
+		qps, burst = cfg.RateLimiter.QPS(), 0 // a limiter given by the caller does not tell its burst
+	}
+	api := newAPICounter(opts.Clock, qps, burst)
+	api.instrument(cfg)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building clientset: %w", err)
@@ -108,7 +126,9 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building controller-runtime client: %w", err)
 	}
-	return newPlatform(opts, cfg, cs, c, cs.Discovery()), nil
+	p := newPlatform(opts, cfg, cs, c, cs.Discovery())
+	p.api = api
+	return p, nil
 }
 
 // newPlatform assembles a platform from clients; unit tests pass fakes.
@@ -196,9 +216,10 @@ func (p *Platform) info() platform.Info {
 	return platform.Info{Details: map[string]string{"cluster": p.host(), "namespace": p.namespace}}
 }
 
-// Stop implements platform.Platform: it stops the informers. It reverts
+// Stop implements platform.Platform: it stops the informers and logs, once,
+// what the client asked of the API server (see APIStats). It reverts
 // nothing; the engine does that before.
-func (p *Platform) Stop(context.Context) error {
+func (p *Platform) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.started {
@@ -206,7 +227,26 @@ func (p *Platform) Stop(context.Context) error {
 		p.watch.shutdown()
 		p.started = false
 	}
+	if p.api != nil && !p.statsLogged {
+		p.statsLogged = true
+		s := p.api.snapshot()
+		log.FromContext(ctx).Info("kubernetes API client",
+			"requests", s.Requests, "peakPerSecond", s.PeakPerSecond, "qps", s.QPS, "burst", s.Burst,
+			"status429", s.TooManyRequests(), "throttledWait", s.LimiterWait, "throttledMaxWait", s.LimiterMaxWait,
+			"transportErrors", s.TransportErrors, "verbs", s.Verbs(), "statuses", s.Statuses(), "calls", s.Calls())
+	}
 	return nil
+}
+
+// APIStats returns what the platform's client has asked of the API server
+// since New: requests by verb and status, the densest second and the time
+// spent waiting for the client's rate limiter. A platform not built by New
+// returns the zero value.
+func (p *Platform) APIStats() APIStats {
+	if p.api == nil {
+		return APIStats{}
+	}
+	return p.api.snapshot()
 }
 
 // state returns the platform's memory of a fault, creating it.
@@ -215,7 +255,7 @@ func (p *Platform) state(id string) *faultState {
 	defer p.mu.Unlock()
 	s, ok := p.faults[id]
 	if !ok {
-		s = &faultState{first: p.opts.Clock.Now(), killed: map[string]types.UID{}}
+		s = &faultState{first: p.opts.Clock.Now(), killed: map[string]types.UID{}, down: map[string]bool{}}
 		p.faults[id] = s
 	}
 	return s

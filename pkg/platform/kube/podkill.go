@@ -47,6 +47,9 @@ func (p *Platform) killPod(ctx context.Context, f platform.Fault, name string, g
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting pod %s: %w", name, err)
 	}
+	if err == nil {
+		p.tookEffect(f.ID)
+	}
 	p.mu.Lock()
 	st.killed[name] = pod.UID
 	p.mu.Unlock()

@@ -7,14 +7,15 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
 
-// MarkedObject is a node or workload that carries a run's marks: a fault
-// of that run is (or was left) in effect on it.
+// MarkedObject is an object that carries a run's marks: a fault of that
+// run is (or was left) in effect on it, or the run created it.
 type MarkedObject struct {
 	// Target is the object as a target of this platform.
 	Target platform.Target
@@ -22,26 +23,93 @@ type MarkedObject struct {
 	RunID, Fault string
 }
 
-// Marked lists the nodes, Deployments and StatefulSets that carry marks.
-// Empty runID or faultID match any. Workloads are looked for in the
+// markFilter matches marks against a run and fault; empty matches any.
+type markFilter struct{ runID, faultID string }
+
+// changed matches an object firedrill changed, by its annotations.
+func (mf markFilter) changed(ann map[string]string) (mark, bool) {
+	m, ok := owner(ann)
+	if !ok || (mf.runID != "" && m.RunID != mf.runID) || (mf.faultID != "" && m.Fault != mf.faultID) {
+		return mark{}, false
+	}
+	return m, true
+}
+
+// created matches an object firedrill created, by its annotations or,
+// failing those, its labels.
+func (mf markFilter) created(obj metav1.Object) (mark, bool) {
+	m, ok := createdOwner(obj)
+	if !ok {
+		return mark{}, false
+	}
+	_, annotated := owner(obj.GetAnnotations())
+	same := func(got, want string) bool {
+		return want == "" || got == want || (!annotated && got == labelValue(want))
+	}
+	if !same(m.RunID, mf.runID) || !same(m.Fault, mf.faultID) {
+		return mark{}, false
+	}
+	return m, true
+}
+
+// markedKind is one kind of object firedrill marks: list finds the marked
+// objects, and revertOne undoes a fault on the targets it returns. To
+// teach recovery a new kind, add it to markedKinds.
+type markedKind struct {
+	name string
+	list func(ctx context.Context, p *Platform, mf markFilter) ([]MarkedObject, error)
+}
+
+// markedKinds are the kinds Marked looks at, in the order recovery visits
+// them.
+func markedKinds() []markedKind {
+	return []markedKind{
+		{name: "nodes", list: markedNodes},
+		{name: "workloads", list: markedWorkloads},
+		{name: "networkpolicies", list: markedNetpols},
+		{name: "chaos mesh objects", list: markedChaos},
+		{name: "traffic switch objects", list: markedSwitches},
+	}
+}
+
+// Marked lists the nodes, Deployments and StatefulSets that carry marks
+// and the NetworkPolicies and Chaos Mesh objects firedrill created. Empty
+// runID or faultID match any. Namespaced objects are looked for in the
 // namespaces the platform watches.
 func (p *Platform) Marked(ctx context.Context, runID, faultID string) ([]MarkedObject, error) {
-	match := func(ann map[string]string) (mark, bool) {
-		m, ok := owner(ann)
-		if !ok || (runID != "" && m.RunID != runID) || (faultID != "" && m.Fault != faultID) {
-			return mark{}, false
-		}
-		return m, true
-	}
+	mf := markFilter{runID: runID, faultID: faultID}
 	var out []MarkedObject
+	for _, k := range markedKinds() {
+		found, err := k.list(ctx, p, mf)
+		if err != nil {
+			return nil, fmt.Errorf("finding marked %s: %w", k.name, err)
+		}
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+func markedNodes(ctx context.Context, p *Platform, mf markFilter) ([]MarkedObject, error) {
 	nodes, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
+	var out []MarkedObject
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		if m, ok := match(n.Annotations); ok {
+		if m, ok := mf.changed(n.Annotations); ok {
 			out = append(out, MarkedObject{Target: platform.Target{Kind: KindNode, Name: n.Name, Region: regionOfNode(n)}, RunID: m.RunID, Fault: m.Fault})
+		}
+	}
+	return out, nil
+}
+
+func markedWorkloads(ctx context.Context, p *Platform, mf markFilter) ([]MarkedObject, error) {
+	var out []MarkedObject
+	add := func(kind v1alpha1.WorkloadKind, om *metav1.ObjectMeta) {
+		if m, ok := mf.changed(om.Annotations); ok {
+			ref := v1alpha1.WorkloadRef{Kind: kind, Namespace: om.Namespace, Name: om.Name}
+			out = append(out, MarkedObject{Target: platform.Target{Kind: KindWorkload, Name: workloadName(ref)}, RunID: m.RunID, Fault: m.Fault})
 		}
 	}
 	for _, ns := range p.watchedNamespaces() {
@@ -50,21 +118,57 @@ func (p *Platform) Marked(ctx context.Context, runID, faultID string) ([]MarkedO
 			return nil, fmt.Errorf("listing deployments in %s: %w", ns, err)
 		}
 		for i := range deps.Items {
-			d := &deps.Items[i]
-			if m, ok := match(d.Annotations); ok {
-				ref := v1alpha1.WorkloadRef{Kind: v1alpha1.WorkloadDeployment, Namespace: d.Namespace, Name: d.Name}
-				out = append(out, MarkedObject{Target: platform.Target{Kind: KindWorkload, Name: workloadName(ref)}, RunID: m.RunID, Fault: m.Fault})
-			}
+			add(v1alpha1.WorkloadDeployment, &deps.Items[i].ObjectMeta)
 		}
 		sts, err := p.cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("listing statefulsets in %s: %w", ns, err)
 		}
 		for i := range sts.Items {
-			s := &sts.Items[i]
-			if m, ok := match(s.Annotations); ok {
-				ref := v1alpha1.WorkloadRef{Kind: v1alpha1.WorkloadStatefulSet, Namespace: s.Namespace, Name: s.Name}
-				out = append(out, MarkedObject{Target: platform.Target{Kind: KindWorkload, Name: workloadName(ref)}, RunID: m.RunID, Fault: m.Fault})
+			add(v1alpha1.WorkloadStatefulSet, &sts.Items[i].ObjectMeta)
+		}
+	}
+	return out, nil
+}
+
+func markedNetpols(ctx context.Context, p *Platform, mf markFilter) ([]MarkedObject, error) {
+	var out []MarkedObject
+	for _, ns := range p.watchedNamespaces() {
+		nps, err := p.listMarkedNetpols(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		for i := range nps {
+			if m, ok := mf.created(&nps[i]); ok {
+				out = append(out, MarkedObject{Target: platform.Target{Kind: KindNetworkPolicy, Name: nps[i].Namespace + "/" + nps[i].Name}, RunID: m.RunID, Fault: m.Fault})
+			}
+		}
+	}
+	return out, nil
+}
+
+// markedChaos lists the Chaos Mesh objects firedrill created, of the kinds
+// the cluster serves; a cluster without Chaos Mesh has none.
+func markedChaos(ctx context.Context, p *Platform, mf markFilter) ([]MarkedObject, error) {
+	var out []MarkedObject
+	for _, kind := range chaosKinds {
+		if err := p.checkChaosMesh(ctx, kind); errors.Is(err, ErrChaosMeshMissing) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		for _, ns := range p.watchedNamespaces() {
+			list, items := newChaosList(kind)
+			if err := p.client.List(ctx, list, client.InNamespace(ns), client.HasLabels{LabelRunID}); err != nil {
+				if isNoKind(err) {
+					break
+				}
+				return nil, fmt.Errorf("listing %s in %s: %w", kind, ns, err)
+			}
+			for _, obj := range items() {
+				if m, ok := mf.created(obj); ok {
+					out = append(out, MarkedObject{Target: platform.Target{Kind: KindChaos, Name: chaosTargetName(kind, obj.GetNamespace(), obj.GetName())}, RunID: m.RunID, Fault: m.Fault})
+				}
 			}
 		}
 	}
@@ -120,20 +224,10 @@ func (p *Platform) RecoverAll(ctx context.Context, dead func(runID string) bool)
 			continue
 		}
 		found = append(found, mo)
-		m := mark{RunID: mo.RunID, Fault: mo.Fault}
-		var err error
-		switch mo.Target.Kind {
-		case KindNode:
-			err = p.uncordon(ctx, mo.Target.Name, m)
-		case KindWorkload:
-			ref, perr := parseWorkload(mo.Target.Name)
-			if perr != nil {
-				err = perr
-				break
-			}
-			err = p.restoreScale(ctx, ref, m)
-		}
-		if err != nil {
+		// Without the journal the fault's spec is unknown; every kind
+		// Marked returns reverts from the object's own marks.
+		f := platform.Fault{RunID: mo.RunID, ID: mo.Fault}
+		if err := p.revertOne(ctx, f, mo.Target); err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", mo.Target.Kind, mo.Target.Name, err))
 		}
 	}
@@ -148,14 +242,20 @@ func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t platform.T
 		return nil
 	case KindNode:
 		return p.uncordon(ctx, t.Name, m)
-	case KindWorkload, KindStore:
+	case KindWorkload:
 		ref, err := parseWorkload(t.Name)
 		if err != nil {
 			return err
 		}
 		return p.restoreScale(ctx, ref, m)
+	case KindStore:
+		return p.revertStore(ctx, f, t)
 	case KindChaos:
 		return p.deleteChaos(ctx, t.Name)
+	case KindNetworkPolicy:
+		return p.deleteNetpol(ctx, t.Name)
+	case KindService, KindHTTPRoute:
+		return p.restoreSwitch(ctx, t, m)
 	}
 	return fmt.Errorf("target %s/%s: %w", t.Kind, t.Name, platform.ErrUnsupported)
 }

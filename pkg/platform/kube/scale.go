@@ -87,6 +87,7 @@ func (p *Platform) scaleToZero(ctx context.Context, ref v1alpha1.WorkloadRef, m 
 		if err := p.patchWorkload(ctx, ref, patch); err != nil {
 			return fmt.Errorf("scaling %s to zero: %w", workloadName(ref), err)
 		}
+		p.tookEffect(m.Fault)
 		return nil
 	})
 }

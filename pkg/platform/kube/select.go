@@ -186,3 +186,13 @@ func replicasOf(r *int32) int32 {
 	}
 	return *r
 }
+
+// regionOr is region, or fallback when region is empty: in a multi-cluster
+// target, a node or workload without a region of its own belongs to its
+// cluster's region.
+func regionOr(region, fallback string) string {
+	if region == "" {
+		return fallback
+	}
+	return region
+}
