@@ -88,3 +88,25 @@ spec:
 	require.Positive(t, *f.Result.CapacityRTO, "capacity was lost while the drain ran")
 	require.Less(t, *f.Result.CapacityRTO, drain.injectFor, "and was back before the drain returned")
 }
+
+func TestKeepCapacityKeepsChangesOnly(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	pt := func(s int, w string, desired, ready int) slo.CapacityPoint {
+		return slo.CapacityPoint{At: at(s), Workload: w, Desired: desired, Ready: ready}
+	}
+	r := &run{}
+	r.keepCapacity([]slo.CapacityPoint{pt(0, "a", 3, 3), pt(0, "b", 2, 2)})
+	r.keepCapacity([]slo.CapacityPoint{pt(1, "a", 3, 3), pt(1, "b", 2, 2)})
+	r.keepCapacity([]slo.CapacityPoint{pt(2, "a", 3, 2), pt(2, "b", 2, 2)})
+	r.keepCapacity([]slo.CapacityPoint{pt(3, "a", 3, 2), pt(3, "b", 2, 2)})
+	r.keepCapacity([]slo.CapacityPoint{pt(4, "a", 3, 3), pt(4, "b", 1, 1)})
+	require.Equal(t, []slo.CapacityPoint{
+		pt(0, "a", 3, 3), pt(0, "b", 2, 2),
+		pt(2, "a", 3, 2),
+		pt(4, "a", 3, 3), pt(4, "b", 1, 1),
+	}, r.capacity)
+	res := slo.AnalyzeFault(slo.FaultInput{Injected: at(1), End: at(10), Capacity: r.capacity}, slo.Objectives{RTO: time.Minute})
+	require.NotNil(t, res.CapacityRTO)
+	require.Equal(t, 3*time.Second, *res.CapacityRTO, "the kept changes give the same capacity RTO as every sample")
+}

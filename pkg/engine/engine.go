@@ -82,6 +82,10 @@ type run struct {
 
 	mu       sync.Mutex
 	capacity []slo.CapacityPoint
+	// lastCapacity is the newest kept point of each workload: a sample
+	// that changes nothing is not kept, so the series (and each analysis
+	// of it, every tick) grows with changes, not with time.
+	lastCapacity map[string]slo.CapacityPoint
 	// sampledFrom is when the newest completed capacity sample started.
 	sampledFrom time.Time
 	models      []slo.ModelObservation
@@ -543,7 +547,7 @@ func (r *run) sampleCapacity(ctx context.Context) {
 			logger.Warn("sampling capacity", "err", err)
 		}
 		r.mu.Lock()
-		r.capacity = append(r.capacity, points...)
+		r.keepCapacity(points)
 		if err == nil {
 			r.sampledFrom = started
 		}
@@ -553,6 +557,21 @@ func (r *run) sampleCapacity(ctx context.Context) {
 			return
 		case <-t.C():
 		}
+	}
+}
+
+// keepCapacity appends the points that change a workload's desired or
+// ready replicas. The caller holds r.mu.
+func (r *run) keepCapacity(points []slo.CapacityPoint) {
+	if r.lastCapacity == nil {
+		r.lastCapacity = map[string]slo.CapacityPoint{}
+	}
+	for _, pt := range points {
+		if last, ok := r.lastCapacity[pt.Workload]; ok && last.Desired == pt.Desired && last.Ready == pt.Ready {
+			continue
+		}
+		r.lastCapacity[pt.Workload] = pt
+		r.capacity = append(r.capacity, pt)
 	}
 }
 
