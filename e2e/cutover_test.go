@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,42 +25,6 @@ import (
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
-
-// drillRunner runs the drill binary against a kubeconfig.
-type drillRunner struct {
-	bin, kubeconfig string
-}
-
-func (d drillRunner) cmd(args ...string) (*exec.Cmd, *lockedBuffer) {
-	cmd := exec.Command(d.bin, append(args, "--kubeconfig", d.kubeconfig)...)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	return cmd, out
-}
-
-// run runs a plan to its end, checks the exit code and returns the report
-// (nil when none was written) and the output.
-func (d drillRunner) run(t *testing.T, plan, name string, wantExit int) (*report.Report, string) {
-	t.Helper()
-	reports := t.TempDir()
-	cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err, out.String())
-	}
-	require.Equal(t, wantExit, code, out.String())
-	data, err := os.ReadFile(filepath.Join(reports, name, "r", "report.json"))
-	if err != nil {
-		return nil, out.String()
-	}
-	rep, err := report.Read(data)
-	require.NoError(t, err)
-	return rep, out.String()
-}
 
 // TestCutoverTrafficSwitches drives region cutovers through the real drill
 // binary whose traffic switch rewrites a Service selector or an HTTPRoute's

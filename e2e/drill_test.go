@@ -48,6 +48,42 @@ type lazy func() string
 
 func (l lazy) String() string { return l() }
 
+// drillRunner runs the drill binary against a kubeconfig.
+type drillRunner struct {
+	bin, kubeconfig string
+}
+
+func (d drillRunner) cmd(args ...string) (*exec.Cmd, *lockedBuffer) {
+	cmd := exec.Command(d.bin, append(args, "--kubeconfig", d.kubeconfig)...)
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
+}
+
+// run runs a plan to its end, checks the exit code and returns the report
+// (nil when none was written) and the output.
+func (d drillRunner) run(t *testing.T, plan, name string, wantExit int) (*report.Report, string) {
+	t.Helper()
+	reports := t.TempDir()
+	cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err, out.String())
+	}
+	require.Equal(t, wantExit, code, out.String())
+	data, err := os.ReadFile(filepath.Join(reports, name, "r", "report.json"))
+	if err != nil {
+		return nil, out.String()
+	}
+	rep, err := report.Read(data)
+	require.NoError(t, err)
+	return rep, out.String()
+}
+
 // buildDrill builds the drill binary once for the test.
 func buildDrill(t *testing.T) string {
 	t.Helper()
@@ -120,12 +156,8 @@ spec:
   steps:
     - {name: baseline, wait: 1s}
 `, ns, endpoint, ns)
-	run := func(args ...string) (*exec.Cmd, *lockedBuffer) {
-		cmd := exec.Command(drill, append(args, "--kubeconfig", c.Kubeconfig)...)
-		out := &lockedBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		return cmd, out
-	}
+	d := drillRunner{bin: drill, kubeconfig: c.Kubeconfig}
+	run := d.cmd
 
 	t.Run("a pod kill is measured through drill run", func(t *testing.T) {
 		plan := writePlan(t, fmt.Sprintf(header, "kube-pod-kill")+`    - name: kill
@@ -231,29 +263,13 @@ spec:
 		}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
 	}
 
-	// runPlan runs a plan to the end and returns its report.
+	// runPlan runs a plan, with both regions and the store watched, to the
+	// end and returns its report.
 	runPlan := func(t *testing.T, name, steps string, wantExit int) (*report.Report, string) {
 		t.Helper()
 		plan := writePlan(t, strings.Replace(fmt.Sprintf(header, name), "    workloads: [{kind: Deployment, name: recommender-us-east}]",
 			"    workloads: [{kind: Deployment, name: recommender-us-east}, {kind: Deployment, name: recommender-us-west}]\n    modelStore: {workload: {kind: Deployment, name: model-store}}", 1)+steps)
-		reports := t.TempDir()
-		cmd, out := run("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else {
-			require.NoError(t, err, out.String())
-		}
-		require.Equal(t, wantExit, code, out.String())
-		data, err := os.ReadFile(filepath.Join(reports, name, "r", "report.json"))
-		if err != nil {
-			return nil, out.String()
-		}
-		rep, err := report.Read(data)
-		require.NoError(t, err)
-		return rep, out.String()
+		return d.run(t, plan, name, wantExit)
 	}
 
 	t.Run("a drain is measured from its first eviction and reverted", func(t *testing.T) {

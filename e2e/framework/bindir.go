@@ -12,43 +12,53 @@ import (
 	"sync"
 )
 
-// binDirCache remembers the output of hack/kube-binaries.sh so that a test
-// binary runs the script at most once, even with clusters started in
-// parallel.
-var binDirCache struct {
-	sync.Mutex
+// printedDir is a directory a repository command prints on its last line
+// (a build cache it fills), run at most once per test binary, even with
+// clusters started in parallel, unless an environment variable names it.
+type printedDir struct {
+	mu  sync.Mutex
 	dir string
 }
 
-// defaultBinDir returns $FIREDRILL_KUBE_BIN, else the directory that
-// hack/kube-binaries.sh prints, running it (and so building the binaries
-// when they are not cached).
-func defaultBinDir(ctx context.Context) (string, error) {
-	if dir := os.Getenv(BinDirEnv); dir != "" {
+// get returns $env when set, else the last line the command argv prints
+// when run in the repository root.
+func (c *printedDir) get(ctx context.Context, env string, argv ...string) (string, error) {
+	if dir := os.Getenv(env); dir != "" {
 		return dir, nil
 	}
-	binDirCache.Lock()
-	defer binDirCache.Unlock()
-	if binDirCache.dir != "" {
-		return binDirCache.dir, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir != "" {
+		return c.dir, nil
 	}
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "kube-binaries.sh"))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	what := strings.Join(argv, " ")
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("hack/kube-binaries.sh (set %s to skip it): %w\n%s", BinDirEnv, err, lastLines(stderr.String(), 30))
+		return "", fmt.Errorf("%s (set %s to skip it): %w\n%s", what, env, err, lastLines(stderr.String(), 30))
 	}
-	dir := strings.TrimSpace(stdout.String())
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	dir := strings.TrimSpace(lines[len(lines)-1])
 	if dir == "" {
-		return "", errors.New("hack/kube-binaries.sh printed no directory")
+		return "", fmt.Errorf("%s printed no directory", what)
 	}
-	binDirCache.dir = dir
+	c.dir = dir
 	return dir, nil
+}
+
+var binDir printedDir
+
+// defaultBinDir returns $FIREDRILL_KUBE_BIN, else the directory that
+// hack/kube-binaries.sh prints, running it (and so building the binaries
+// when they are not cached).
+func defaultBinDir(ctx context.Context) (string, error) {
+	return binDir.get(ctx, BinDirEnv, filepath.Join("hack", "kube-binaries.sh"))
 }
 
 // RepoRoot returns the firedrill module root: the nearest directory at or

@@ -1,15 +1,10 @@
 package framework
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -23,44 +18,14 @@ const ChaosMeshCRDsEnv = "FIREDRILL_CHAOS_MESH_CRDS"
 // InstallChaosMeshCRDs installs.
 var ChaosMeshKinds = []string{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}
 
-// chaosCRDCache remembers the directory so a test binary generates at most
-// once.
-var chaosCRDCache struct {
-	sync.Mutex
-	dir string
-}
+var chaosCRDDir printedDir
 
 // ChaosMeshCRDDir returns the directory of Chaos Mesh's CRDs, generated
 // from the github.com/chaos-mesh/chaos-mesh/api module this repository
 // builds with: $FIREDRILL_CHAOS_MESH_CRDS, else what
 // `make -f hack/e2e.mk chaos-mesh-crds` prints.
 func ChaosMeshCRDDir(ctx context.Context) (string, error) {
-	if dir := os.Getenv(ChaosMeshCRDsEnv); dir != "" {
-		return dir, nil
-	}
-	chaosCRDCache.Lock()
-	defer chaosCRDCache.Unlock()
-	if chaosCRDCache.dir != "" {
-		return chaosCRDCache.dir, nil
-	}
-	root, err := RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
-	cmd.Dir = root
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("make -f hack/e2e.mk chaos-mesh-crds (set %s to skip it): %w\n%s", ChaosMeshCRDsEnv, err, lastLines(stderr.String(), 30))
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	dir := strings.TrimSpace(lines[len(lines)-1])
-	if dir == "" {
-		return "", errors.New("make chaos-mesh-crds printed no directory")
-	}
-	chaosCRDCache.dir = dir
-	return dir, nil
+	return chaosCRDDir.get(ctx, ChaosMeshCRDsEnv, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
 }
 
 // InstallChaosMeshCRDs installs the CRDs of ChaosMeshKinds, generated from

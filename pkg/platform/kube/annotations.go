@@ -121,16 +121,32 @@ func ownershipOf(annotations map[string]string, m mark) ownership {
 // cordonPatch is the merge patch that records a node's prior state and
 // cordons it, guarded by resourceVersion so a concurrent change fails.
 func cordonPatch(m mark, wasUnschedulable bool, resourceVersion string) map[string]any {
+	return markPatch(m, AnnotationWasUnschedulable, strconv.FormatBool(wasUnschedulable), resourceVersion,
+		map[string]any{"unschedulable": true})
+}
+
+// markPatch is a merge patch that marks an object with m and its record
+// (the state firedrill changes, kept in annotation key) and changes spec,
+// guarded by resourceVersion so that a concurrent change fails.
+func markPatch(m mark, key, record, resourceVersion string, spec map[string]any) map[string]any {
 	return map[string]any{
 		"metadata": map[string]any{
 			"resourceVersion": resourceVersion,
-			"annotations": map[string]any{
-				AnnotationRunID:            m.RunID,
-				AnnotationFault:            m.Fault,
-				AnnotationWasUnschedulable: strconv.FormatBool(wasUnschedulable),
-			},
+			"annotations":     map[string]any{AnnotationRunID: m.RunID, AnnotationFault: m.Fault, key: record},
 		},
-		"spec": map[string]any{"unschedulable": true},
+		"spec": spec,
+	}
+}
+
+// unmarkPatch is a merge patch that removes the marks and the record in
+// annotation key and changes spec back, guarded by resourceVersion.
+func unmarkPatch(key, resourceVersion string, spec map[string]any) map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{
+			"resourceVersion": resourceVersion,
+			"annotations":     map[string]any{AnnotationRunID: nil, AnnotationFault: nil, key: nil},
+		},
+		"spec": spec,
 	}
 }
 
@@ -146,32 +162,12 @@ func uncordonPatch(annotations map[string]string, resourceVersion string) map[st
 	if !was {
 		unschedulable = nil // drop the field, as kubectl uncordon does
 	}
-	return map[string]any{
-		"metadata": map[string]any{
-			"resourceVersion": resourceVersion,
-			"annotations": map[string]any{
-				AnnotationRunID:            nil,
-				AnnotationFault:            nil,
-				AnnotationWasUnschedulable: nil,
-			},
-		},
-		"spec": map[string]any{"unschedulable": unschedulable},
-	}
+	return unmarkPatch(AnnotationWasUnschedulable, resourceVersion, map[string]any{"unschedulable": unschedulable})
 }
 
 // scalePatch records a workload's prior replicas and sets new ones.
 func scalePatch(m mark, prior, replicas int32, resourceVersion string) map[string]any {
-	return map[string]any{
-		"metadata": map[string]any{
-			"resourceVersion": resourceVersion,
-			"annotations": map[string]any{
-				AnnotationRunID:    m.RunID,
-				AnnotationFault:    m.Fault,
-				AnnotationReplicas: strconv.FormatInt(int64(prior), 10),
-			},
-		},
-		"spec": map[string]any{"replicas": replicas},
-	}
+	return markPatch(m, AnnotationReplicas, strconv.FormatInt(int64(prior), 10), resourceVersion, map[string]any{"replicas": replicas})
 }
 
 // restoreScalePatch restores a workload's recorded replicas and removes
@@ -181,17 +177,7 @@ func restoreScalePatch(annotations map[string]string, resourceVersion string) (m
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
-		"metadata": map[string]any{
-			"resourceVersion": resourceVersion,
-			"annotations": map[string]any{
-				AnnotationRunID:    nil,
-				AnnotationFault:    nil,
-				AnnotationReplicas: nil,
-			},
-		},
-		"spec": map[string]any{"replicas": prior},
-	}, nil
+	return unmarkPatch(AnnotationReplicas, resourceVersion, map[string]any{"replicas": prior}), nil
 }
 
 // priorReplicas reads the replicas recorded before a scale.

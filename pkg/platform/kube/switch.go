@@ -251,17 +251,7 @@ func selectorRestorePatch(annotations map[string]string, resourceVersion string)
 			sel[k] = *v
 		}
 	}
-	return map[string]any{
-		"metadata": map[string]any{
-			"resourceVersion": resourceVersion,
-			"annotations": map[string]any{
-				AnnotationRunID:    nil,
-				AnnotationFault:    nil,
-				AnnotationSelector: nil,
-			},
-		},
-		"spec": map[string]any{"selector": sel},
-	}, nil
+	return unmarkPatch(AnnotationSelector, resourceVersion, map[string]any{"selector": sel}), nil
 }
 
 // gatewayClient is a client whose scheme knows HTTPRoute: the platform's
