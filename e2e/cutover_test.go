@@ -58,6 +58,7 @@ func TestCutoverTrafficSwitches(t *testing.T) {
 	require.NoError(t, err)
 	d := drillRunner{bin: drill, kubeconfig: c.Kubeconfig}
 	plan := func(t *testing.T, name, sw, duration string) string {
+		t.Helper()
 		return writePlan(t, fmt.Sprintf(`apiVersion: firedrill.dev/v1alpha1
 kind: DrillPlan
 metadata: {name: %s}

@@ -416,21 +416,6 @@ func (p *Platform) cutoverCandidates(ctx context.Context, f platform.Fault, scop
 	return out, nil
 }
 
-// workloadTargets lists the Deployments and StatefulSets of the allowed
-// namespaces that run in region (see workloadRegion) and have replicas to
-// lose, or that this fault already scaled down.
-func (p *Platform) workloadTargets(ctx context.Context, region string, m mark) ([]platform.Target, error) {
-	cands, err := p.workloadCandidates(ctx, nil, region, cutoverScope{}, m)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]platform.Target, 0, len(cands))
-	for _, c := range cands {
-		out = append(out, c.target)
-	}
-	return out, nil
-}
-
 // workloadCandidates lists the workloads of region in scope, from w's
 // caches when w is set.
 func (p *Platform) workloadCandidates(ctx context.Context, w *watcher, region string, scope cutoverScope, m mark) ([]candidate, error) {

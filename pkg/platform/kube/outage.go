@@ -182,7 +182,7 @@ func storeChaos(f platform.Fault, store v1alpha1.WorkloadRef, selector *metav1.L
 		}
 		nc.Spec.Action = chaosv1alpha1.DelayAction
 		// Chaos Mesh takes a number and one unit ("1500ms"), not Go's "1m30s".
-		latency := strconv.FormatInt(o.Latency.Duration.Milliseconds(), 10) + "ms"
+		latency := strconv.FormatInt(o.Latency.Milliseconds(), 10) + "ms"
 		nc.Spec.Delay = &chaosv1alpha1.DelaySpec{Latency: latency, Correlation: "0", Jitter: "0ms"}
 	default:
 		nc.Spec.Action = chaosv1alpha1.LossAction

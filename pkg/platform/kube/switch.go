@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -258,7 +259,7 @@ func selectorRestorePatch(annotations map[string]string, resourceVersion string)
 // own when its scheme registers the Gateway API, else one built for the
 // occasion from the platform's REST config.
 func (p *Platform) gatewayClient() (client.Client, error) {
-	if p.client != nil && p.client.Scheme().Recognizes(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
+	if p.client != nil && p.client.Scheme().Recognizes(schema.GroupVersionKind{Group: gatewayv1.GroupVersion.Group, Version: gatewayv1.GroupVersion.Version, Kind: "HTTPRoute"}) {
 		return p.client, nil
 	}
 	if p.cfg == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/mapping"
 	index "github.com/blevesearch/bleve_index_api"
+
 	"github.com/firedrill/firedrill/pkg/recommender/topk"
 )
 

@@ -128,6 +128,7 @@ func TestKubernetesFaultDefaults(t *testing.T) {
 		target: kube,
 		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{}},
 		check: func(t *testing.T, f *Fault) {
+			t.Helper()
 			require.Equal(t, OutageUnavailable, f.ModelStoreOutage.Mode)
 			require.Equal(t, OutageScaleToZero, f.ModelStoreOutage.Method)
 		},
@@ -136,6 +137,7 @@ func TestKubernetesFaultDefaults(t *testing.T) {
 		target: kube,
 		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{Mode: OutageSlow}},
 		check: func(t *testing.T, f *Fault) {
+			t.Helper()
 			require.Equal(t, OutageChaosMesh, f.ModelStoreOutage.Method)
 			require.Equal(t, DefaultSlowLatency, f.ModelStoreOutage.Latency.Duration)
 		},
@@ -143,18 +145,25 @@ func TestKubernetesFaultDefaults(t *testing.T) {
 		name:   "hung store goes through chaos mesh",
 		target: kube,
 		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{Mode: OutageHang}},
-		check:  func(t *testing.T, f *Fault) { require.Equal(t, OutageChaosMesh, f.ModelStoreOutage.Method) },
+		check: func(t *testing.T, f *Fault) {
+			t.Helper()
+			require.Equal(t, OutageChaosMesh, f.ModelStoreOutage.Method)
+		},
 	}, {
 		name:   "no method off kubernetes",
 		target: Target{Platform: PlatformLocal},
 		fault:  Fault{ModelStoreOutage: &ModelStoreOutage{}},
-		check:  func(t *testing.T, f *Fault) { require.Empty(t, f.ModelStoreOutage.Method) },
+		check: func(t *testing.T, f *Fault) {
+			t.Helper()
+			require.Empty(t, f.ModelStoreOutage.Method)
+		},
 	}, {
 		name:   "service switch in the target namespace on the region key",
 		target: kube,
 		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
 			Switch: &CutoverSwitch{Service: &ServiceSwitch{Name: "recommender"}}}},
 		check: func(t *testing.T, f *Fault) {
+			t.Helper()
 			sw := f.RegionCutover.Switch
 			require.Equal(t, "recsys", sw.Service.Namespace)
 			require.Equal(t, DefaultSelectorKey, sw.Service.SelectorKey)
@@ -165,13 +174,17 @@ func TestKubernetesFaultDefaults(t *testing.T) {
 		target: kube,
 		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
 			Switch: &CutoverSwitch{HTTPRoute: &HTTPRouteSwitch{Name: "recs", Backends: []RegionBackend{{Region: "a", Service: "ra"}, {Region: "b", Service: "rb"}}}}}},
-		check: func(t *testing.T, f *Fault) { require.Equal(t, "recsys", f.RegionCutover.Switch.HTTPRoute.Namespace) },
+		check: func(t *testing.T, f *Fault) {
+			t.Helper()
+			require.Equal(t, "recsys", f.RegionCutover.Switch.HTTPRoute.Namespace)
+		},
 	}, {
 		name:   "command switch gets the action timeout",
 		target: kube,
 		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,
 			Switch: &CutoverSwitch{Action: Action{Command: []string{"./switch"}}}}},
 		check: func(t *testing.T, f *Fault) {
+			t.Helper()
 			require.Equal(t, DefaultActionTimeout, f.RegionCutover.Switch.Timeout.Duration)
 		},
 	}}
