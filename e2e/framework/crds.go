@@ -50,6 +50,13 @@ func (c *Cluster) ApplyCRDs(ctx context.Context, tb testing.TB, files ...string)
 		}
 		crds = append(crds, objs...)
 	}
+	c.applyCRDObjects(ctx, tb, crds)
+}
+
+// applyCRDObjects applies CRDs and waits until each is established and
+// every served version maps through discovery.
+func (c *Cluster) applyCRDObjects(ctx context.Context, tb testing.TB, crds []*unstructured.Unstructured) {
+	tb.Helper()
 	for _, u := range crds {
 		if err := c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
 			tb.Fatalf("applying CRD %s: %v", u.GetName(), err)

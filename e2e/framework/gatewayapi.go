@@ -9,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // GatewayAPIModule is the Go module whose config/crd/standard holds the
@@ -71,34 +68,5 @@ func (c *Cluster) InstallGatewayAPI(ctx context.Context, tb testing.TB) {
 	if len(crds) == 0 {
 		tb.Fatalf("installing the Gateway API: no CustomResourceDefinition in %s", dir)
 	}
-	for _, u := range crds {
-		if err := c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), FieldOwner, client.ForceOwnership); err != nil {
-			tb.Fatalf("applying CRD %s: %v", u.GetName(), err)
-		}
-	}
-	for _, u := range crds {
-		name := u.GetName()
-		err := poll(ctx, componentTimeout, func(ctx context.Context) (bool, error) {
-			var crd apiextensionsv1.CustomResourceDefinition
-			if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
-				return false, err
-			}
-			if !crdEstablished(&crd) {
-				return false, nil
-			}
-			gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
-			for _, v := range crd.Spec.Versions {
-				if !v.Served {
-					continue
-				}
-				if _, err := c.Client.RESTMapper().RESTMapping(gk, v.Name); err != nil {
-					return false, nil //nolint:nilerr // discovery catches up shortly after Established
-				}
-			}
-			return true, nil
-		})
-		if err != nil {
-			tb.Fatalf("waiting for CRD %s to be established: %v", name, err)
-		}
-	}
+	c.applyCRDObjects(ctx, tb, crds)
 }
