@@ -371,15 +371,24 @@ spec:
 		waitAllReady(t)
 		slow := snapshot(ctx, getChaos(b, "firedrill-r-slow", &chaosv1alpha1.NetworkChaos{}))
 		hang := snapshot(ctx, getChaos(b, "firedrill-r-hang", &chaosv1alpha1.NetworkChaos{}))
-		code, rep, out := b.runToEnd(t, "kube-store-chaos", `    - name: slow
+		// The scheduler puts the store in either region: the slow outage
+		// names the one it is in, or its NetworkChaos selects no pod.
+		stores, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + framework.ModelStoreName})
+		require.NoError(t, err)
+		require.Len(t, stores.Items, 1)
+		node, err := c.Clientset.CoreV1().Nodes().Get(ctx, stores.Items[0].Spec.NodeName, metav1.GetOptions{})
+		require.NoError(t, err)
+		region := node.Labels["topology.kubernetes.io/region"]
+		require.NotEmpty(t, region)
+		code, rep, out := b.runToEnd(t, "kube-store-chaos", fmt.Sprintf(`    - name: slow
       fault:
-        modelStoreOutage: {mode: slow, latency: 300ms, region: us-east}
+        modelStoreOutage: {mode: slow, latency: 300ms, region: %s}
         duration: 2s
     - name: hang
       fault:
         modelStoreOutage: {mode: hang, restartReplicas: 1}
         duration: 2s
-`)
+`, region))
 		require.Equal(t, 0, code, out)
 		s := slow(t)
 		requireMarked(t, s, "r", "slow")
@@ -389,7 +398,7 @@ spec:
 		require.Equal(t, chaosv1alpha1.To, s.Spec.Direction)
 		require.Equal(t, []string{ns}, s.Spec.Selector.Namespaces)
 		require.Equal(t, map[string]string{"app": framework.ModelStoreName}, s.Spec.Selector.LabelSelectors)
-		require.Equal(t, map[string]string{"topology.kubernetes.io/region": "us-east"}, s.Spec.Selector.NodeSelectors)
+		require.Equal(t, map[string]string{"topology.kubernetes.io/region": region}, s.Spec.Selector.NodeSelectors)
 		h := hang(t)
 		requireMarked(t, h, "r", "hang")
 		require.Equal(t, chaosv1alpha1.LossAction, h.Spec.Action)
