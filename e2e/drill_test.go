@@ -84,16 +84,41 @@ func (d drillRunner) run(t *testing.T, plan, name string, wantExit int) (*report
 	return rep, out.String()
 }
 
-// buildDrill builds the drill binary once for the test.
+// drillBin is the drill binary, built once for every test of the package
+// into drillBin.dir, which TestMain removes.
+var drillBin struct {
+	sync.Mutex
+	dir, path string
+}
+
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if drillBin.dir != "" {
+		_ = os.RemoveAll(drillBin.dir)
+	}
+	os.Exit(code)
+}
+
+// buildDrill builds the drill binary the first time a test asks for it.
 func buildDrill(t *testing.T) string {
 	t.Helper()
+	drillBin.Lock()
+	defer drillBin.Unlock()
+	if drillBin.path != "" {
+		return drillBin.path
+	}
 	root, err := framework.RepoRoot()
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "drill")
+	dir, err := os.MkdirTemp("", "firedrill-e2e-drill-")
+	require.NoError(t, err)
+	drillBin.dir = dir
+	bin := filepath.Join(dir, "drill")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/drill")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
+	drillBin.path = bin
 	return bin
 }
 

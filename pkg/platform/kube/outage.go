@@ -22,7 +22,7 @@ import (
 // without the store.
 func (p *Platform) storeOutage(ctx context.Context, f platform.Fault, t platform.Target) error {
 	o := f.Spec.ModelStoreOutage
-	if err := p.checkOutageMode(o); err != nil {
+	if err := p.checkOutageMode(ctx, o); err != nil {
 		return err
 	}
 	ref, err := parseWorkload(t.Name)
@@ -116,7 +116,7 @@ func outageMethod(o *v1alpha1.ModelStoreOutage) v1alpha1.OutageMethod {
 // skipped it (slow and hang need Chaos Mesh), and method chaosMesh on a
 // cluster that does not serve Chaos Mesh's NetworkChaos, so that a dry
 // run says so before anything is touched.
-func (p *Platform) checkOutageMode(o *v1alpha1.ModelStoreOutage) error {
+func (p *Platform) checkOutageMode(ctx context.Context, o *v1alpha1.ModelStoreOutage) error {
 	switch o.Mode {
 	case "", v1alpha1.OutageUnavailable, v1alpha1.OutageSlow, v1alpha1.OutageHang:
 	default:
@@ -125,7 +125,7 @@ func (p *Platform) checkOutageMode(o *v1alpha1.ModelStoreOutage) error {
 	switch m := outageMethod(o); m {
 	case v1alpha1.OutageChaosMesh:
 		// Discovery takes no context; Targets, the caller, passes none yet.
-		if err := p.checkChaosMesh(context.TODO(), "NetworkChaos"); err != nil {
+		if err := p.checkChaosMesh(ctx, "NetworkChaos"); err != nil {
 			if errors.Is(err, ErrChaosMeshMissing) {
 				return fmt.Errorf("model store outage mode %s with method chaosMesh: %w on this cluster: %w", o.Mode, platform.ErrUnsupported, err)
 			}
@@ -240,7 +240,7 @@ func (p *Platform) StoreOutageObjects(ctx context.Context, f platform.Fault) ([]
 	if o == nil {
 		return nil, fmt.Errorf("step %s is not a model store outage", f.ID)
 	}
-	if err := p.checkOutageMode(o); err != nil {
+	if err := p.checkOutageMode(ctx, o); err != nil {
 		return nil, err
 	}
 	store, err := p.storeRef()

@@ -97,7 +97,7 @@ func TestCheckOutageMode(t *testing.T) {
 			if tt.chaosMesh {
 				serveChaosMesh(cs)
 			}
-			err := p.checkOutageMode(&tt.outage)
+			err := p.checkOutageMode(context.Background(), &tt.outage)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return

@@ -255,28 +255,15 @@ func selectorRestorePatch(annotations map[string]string, resourceVersion string)
 	return unmarkPatch(AnnotationSelector, resourceVersion, map[string]any{"selector": sel}), nil
 }
 
-// gatewayClient is a client whose scheme knows HTTPRoute: the platform's
-// own when its scheme registers the Gateway API, else one built for the
-// occasion from the platform's REST config.
+// gatewayClient is the platform's client when its scheme knows HTTPRoute
+// (NewScheme registers the Gateway API); unit tests with a narrower fake
+// client get errNoGatewayClient.
 func (p *Platform) gatewayClient() (client.Client, error) {
-	if p.client != nil && p.client.Scheme().Recognizes(schema.GroupVersionKind{Group: gatewayv1.GroupVersion.Group, Version: gatewayv1.GroupVersion.Version, Kind: "HTTPRoute"}) {
-		return p.client, nil
-	}
-	if p.cfg == nil {
+	gvk := schema.GroupVersionKind{Group: gatewayv1.GroupVersion.Group, Version: gatewayv1.GroupVersion.Version, Kind: "HTTPRoute"}
+	if p.client == nil || !p.client.Scheme().Recognizes(gvk) {
 		return nil, errNoGatewayClient
 	}
-	s, err := NewScheme()
-	if err != nil {
-		return nil, err
-	}
-	if err := addGatewayAPI(s); err != nil {
-		return nil, err
-	}
-	c, err := client.New(p.cfg, client.Options{Scheme: s})
-	if err != nil {
-		return nil, fmt.Errorf("building a Gateway API client: %w", err)
-	}
-	return c, nil
+	return p.client, nil
 }
 
 // getRoute reads an HTTPRoute, naming the missing CRDs clearly.

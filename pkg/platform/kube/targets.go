@@ -46,7 +46,7 @@ func (p *Platform) Targets(ctx context.Context, f platform.Fault) ([]platform.Ta
 		if err != nil {
 			return nil, err
 		}
-		if err := p.checkOutageMode(s.ModelStoreOutage); err != nil {
+		if err := p.checkOutageMode(ctx, s.ModelStoreOutage); err != nil {
 			return nil, err
 		}
 		return []platform.Target{{Kind: KindStore, Name: workloadName(ref), Region: s.ModelStoreOutage.Region}}, nil
