@@ -3,8 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,58 +24,6 @@ import (
 type cutoverScope struct {
 	// cluster is the region of the whole cluster; empty on one cluster.
 	cluster string
-}
-
-// cordonRegion cordons every node of the cutover's lost region, once per
-// fault, after one capacity preflight of the whole region: a region of n
-// nodes reads the cluster once, not n times.
-func (p *Platform) cordonRegion(ctx context.Context, f platform.Fault, scope cutoverScope, ds drainSettings) error {
-	st := p.state(f.ID)
-	p.mu.Lock()
-	done := st.cordoned
-	p.mu.Unlock()
-	if done {
-		return nil
-	}
-	rc := f.Spec.RegionCutover
-	m := mark{RunID: f.RunID, Fault: f.ID}
-	nodes, err := p.nodesByName(ctx)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for name, n := range nodes {
-		if scope.nodeRegion(n) == rc.From && ownershipOf(n.Annotations, m) != foreign {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	pf, err := p.preflight(ctx, names, ds.movable)
-	if err != nil {
-		return err
-	}
-	if len(pf.Outside) > 0 {
-		return fmt.Errorf("refusing to cut over region %s: its nodes run pods outside safety.namespaces %v: %s",
-			rc.From, p.allowed, strings.Join(pf.Outside, ", "))
-	}
-	if !pf.Sufficient() {
-		p.note(f.ID, "region %s cut over without room for its pods elsewhere: %s", rc.From, pf)
-	} else if len(pf.Pinned) > 0 {
-		p.note(f.ID, "%d pods are pinned to region %s and stay Pending until fail-back", len(pf.Pinned), rc.From)
-	}
-	for _, name := range names {
-		if ownershipOf(nodes[name].Annotations, m) == ours {
-			continue
-		}
-		if err := p.cordonNode(ctx, name, m); err != nil {
-			return err
-		}
-	}
-	p.note(f.ID, "cordoned the %d nodes of region %s before draining them", len(names), rc.From)
-	p.mu.Lock()
-	st.cordoned = true
-	p.mu.Unlock()
-	return nil
 }
 
 // nodeRegion is the region of a node in this scope.
@@ -109,12 +55,13 @@ func (p *Platform) cutoverIn(ctx context.Context, f platform.Fault, t platform.T
 				return scope.workloadRegion(nil, &corev1.PodTemplateSpec{Spec: pod.Spec}) != rc.From
 			},
 		}
-		// The whole region is cordoned before any pod goes, so pods of
-		// its first nodes are not rescheduled onto its last ones.
-		if err := p.cordonRegion(ctx, f, scope, ds); err != nil {
+		// The whole region goes down at its first node, cordoned before
+		// any pod goes so that no pod moves within it; the other nodes
+		// only wait for their pods to be gone.
+		if err := p.takeRegionDown(ctx, f, scope, ds); err != nil {
 			return err
 		}
-		if err := p.drainNode(ctx, f, t.Name, ds); err != nil {
+		if err := p.awaitRegionNode(ctx, f, t.Name, ds); err != nil {
 			return err
 		}
 	case KindWorkload:

@@ -63,6 +63,9 @@ func (p *Platform) drainNode(ctx context.Context, f platform.Fault, name string,
 			return fmt.Errorf("refusing to drain node %s: it runs pods outside safety.namespaces %v: %s",
 				name, p.allowed, strings.Join(pf.Outside, ", "))
 		}
+		if len(pf.Unmanaged) > 0 {
+			return fmt.Errorf("refusing to drain node %s: %s", name, unmanagedRefusal(pf.Unmanaged))
+		}
 		if !pf.Sufficient() {
 			if ds.policy != v1alpha1.CapacityWarn {
 				return fmt.Errorf("refusing to drain: insufficient capacity (onInsufficientCapacity: refuse): %s", pf)
@@ -88,13 +91,18 @@ func (p *Platform) drainNode(ctx context.Context, f platform.Fault, name string,
 }
 
 // cordonNode records a node's state in annotations and cordons it, with
-// no preflight (the caller ran one). A node this fault already holds is
-// left as it is.
-func (p *Platform) cordonNode(ctx context.Context, name string, m mark) error {
+// no preflight (the caller ran one). known, when set, is the node as the
+// caller listed it, so the first attempt needs no GET; a conflict reads
+// it again. A node this fault already holds is left as it is.
+func (p *Platform) cordonNode(ctx context.Context, name string, known *corev1.Node, m mark) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := p.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("getting node %s: %w", name, err)
+		node := known
+		known = nil
+		if node == nil {
+			var err error
+			if node, err = p.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return fmt.Errorf("getting node %s: %w", name, err)
+			}
 		}
 		switch ownershipOf(node.Annotations, m) {
 		case ours:
@@ -112,6 +120,12 @@ func (p *Platform) cordonNode(ctx context.Context, name string, m mark) error {
 		}
 		return nil
 	})
+}
+
+// unmanagedRefusal explains why pods no controller owns stop a drain.
+func unmanagedRefusal(pods []string) string {
+	return fmt.Sprintf("pods no controller owns would be lost for good (kubectl drain refuses them without --force): %s",
+		strings.Join(pods, ", "))
 }
 
 // fieldManager names firedrill's changes in managedFields.
@@ -162,15 +176,22 @@ func (p *Platform) evict(ctx context.Context, f platform.Fault, name string, ds 
 }
 
 // uncordon restores a node this fault cordoned and removes the marks. A
-// node that is gone or not marked by this fault is left alone.
-func (p *Platform) uncordon(ctx context.Context, name string, m mark) error {
+// node that is gone or not marked by this fault is left alone. known, when
+// set, is the node as the caller listed it, so the first attempt needs no
+// GET; a conflict reads it again.
+func (p *Platform) uncordon(ctx context.Context, name string, known *corev1.Node, m mark) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		node, err := p.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("getting node %s: %w", name, err)
+		node := known
+		known = nil
+		if node == nil {
+			var err error
+			node, err = p.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("getting node %s: %w", name, err)
+			}
 		}
 		if ownershipOf(node.Annotations, m) != ours {
 			return nil
@@ -179,7 +200,11 @@ func (p *Platform) uncordon(ctx context.Context, name string, m mark) error {
 		if err != nil {
 			return fmt.Errorf("encoding uncordon patch: %w", err)
 		}
-		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		_, err = p.cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("uncordoning node %s: %w", name, err)
 		}
 		return nil
@@ -188,17 +213,27 @@ func (p *Platform) uncordon(ctx context.Context, name string, m mark) error {
 
 // preflight gathers the cluster state and runs CheckDrain for nodes.
 func (p *Platform) preflight(ctx context.Context, nodes []string, movable func(*corev1.Pod) bool) (Preflight, error) {
+	in, err := p.clusterState(ctx, func(n *corev1.Node) bool { return slices.Contains(nodes, n.Name) }, movable)
+	if err != nil {
+		return Preflight{}, err
+	}
+	return CheckDrain(in), nil
+}
+
+// clusterState reads what a capacity check looks at, with one List each of
+// nodes, pods and disruption budgets; draining picks the nodes about to go.
+func (p *Platform) clusterState(ctx context.Context, draining func(*corev1.Node) bool, movable func(*corev1.Pod) bool) (PreflightInput, error) {
 	nodeList, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Preflight{}, fmt.Errorf("listing nodes: %w", err)
+		return PreflightInput{}, fmt.Errorf("listing nodes: %w", err)
 	}
 	pods, err := p.cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Preflight{}, fmt.Errorf("listing pods: %w", err)
+		return PreflightInput{}, fmt.Errorf("listing pods: %w", err)
 	}
 	pdbs, err := p.cs.PolicyV1().PodDisruptionBudgets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return Preflight{}, fmt.Errorf("listing pod disruption budgets: %w", err)
+		return PreflightInput{}, fmt.Errorf("listing pod disruption budgets: %w", err)
 	}
 	byNode := map[string][]corev1.Pod{}
 	for _, pod := range pods.Items {
@@ -210,13 +245,13 @@ func (p *Platform) preflight(ctx context.Context, nodes []string, movable func(*
 	for i := range nodeList.Items {
 		n := &nodeList.Items[i]
 		st := NodeState{Node: n, Pods: byNode[n.Name]}
-		if slices.Contains(nodes, n.Name) {
+		if draining(n) {
 			in.Draining = append(in.Draining, st)
 		} else {
 			in.Others = append(in.Others, st)
 		}
 	}
-	return CheckDrain(in), nil
+	return in, nil
 }
 
 // logWriter turns written lines into calls of fn.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,12 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/e2e/framework"
@@ -44,6 +47,7 @@ func TestKubePlatform(t *testing.T) {
 	t.Run("a drain the other nodes cannot absorb is refused before anything is touched", s.drainRefused)
 	t.Run("a drain with onInsufficientCapacity warn proceeds and notes pods waiting for a GPU", s.drainWarned)
 	t.Run("a scaleToZero cutover switches traffic and fails back", s.cutoverScaleToZero)
+	t.Run("a drain cutover takes its whole region down at once and brings it back at once", s.cutoverDrain)
 	t.Run("a model store outage scales the store to zero, restarts replicas and restores", s.storeOutage)
 	t.Run("a node a dead run cordoned is restored by Recover from its annotations", s.crashSafety)
 	t.Run("a chaosMesh fault without Chaos Mesh installed fails clearly", s.chaosMissing)
@@ -331,6 +335,87 @@ func (s *suite) cutoverScaleToZero(t *testing.T) {
 	require.Equal(t, int32(2), *d.Spec.Replicas)
 	require.NotContains(t, d.Annotations, kube.AnnotationReplicas)
 	t.Logf("notes: %v", p.Notes(f))
+}
+
+func (s *suite) cutoverDrain(t *testing.T) {
+	ctx, c := s.ctx, s.c
+	sc := scenario{ns: "cd", regions: map[string]scenarioRegion{"cd-east": {nodes: 2, gpusPerNode: 2, replicas: 3}, "cd-west": {nodes: 1, gpusPerNode: 2, replicas: 1}}}
+	sc.setUp(ctx, t, c)
+	p := newPlatform(ctx, t, c, sc.spec("recommender-cd-east", "recommender-cd-west"), true)
+	f := platform.Fault{ID: "cutover", RunID: "e2e-cd", Spec: &v1alpha1.Fault{RegionCutover: &v1alpha1.RegionCutover{
+		From: "cd-east", To: "cd-west", Method: v1alpha1.CutoverDrain, Traffic: v1alpha1.TrafficAuto,
+	}}}
+	targets, err := p.Targets(ctx, f)
+	require.NoError(t, err)
+	require.Len(t, targets, 2)
+	east := []string{targets[0].Name, targets[1].Name}
+	listEast := func() []corev1.Pod {
+		pods, err := c.Clientset.CoreV1().Pods("cd").List(ctx, metav1.ListOptions{LabelSelector: labels.Set{"region": "cd-east"}.String()})
+		require.NoError(t, err)
+		return pods.Items
+	}
+	before := listEast()
+	require.Len(t, before, 3)
+
+	// A pod no controller owns would be lost for good: refused before
+	// any node is touched.
+	bare := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "cd", Name: "bare"},
+		Spec: corev1.PodSpec{NodeName: east[1], Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}},
+	}
+	_, err = c.Clientset.CoreV1().Pods("cd").Create(ctx, bare, metav1.CreateOptions{})
+	require.NoError(t, err)
+	err = p.Inject(ctx, f, targets[0])
+	require.ErrorContains(t, err, "refusing to cut over region cd-east")
+	require.ErrorContains(t, err, "no controller owns")
+	require.ErrorContains(t, err, "cd/bare")
+	for _, n := range east {
+		require.False(t, getNode(ctx, t, c, n).Spec.Unschedulable, "a refused cutover touches nothing")
+		require.NotContains(t, getNode(ctx, t, c, n).Annotations, kube.AnnotationRunID)
+	}
+	require.NoError(t, c.Clientset.CoreV1().Pods("cd").Delete(ctx, "bare", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}))
+	eventually(ctx, t, 30*time.Second, "the bare pod to be gone", func(ctx context.Context) (bool, error) {
+		_, err := c.Clientset.CoreV1().Pods("cd").Get(ctx, "bare", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+
+	// The first target takes the whole region down.
+	require.NoError(t, p.Inject(ctx, f, targets[0]))
+	for _, n := range east {
+		node := getNode(ctx, t, c, n)
+		require.True(t, node.Spec.Unschedulable, "node %s is cordoned with the first target", n)
+		require.Equal(t, "e2e-cd", node.Annotations[kube.AnnotationRunID])
+	}
+	require.Zero(t, podsOn(ctx, t, c, "cd", east[0]), "the first target's pods are gone when its inject returns")
+	require.NoError(t, p.Inject(ctx, f, targets[1]))
+	require.Zero(t, podsOn(ctx, t, c, "cd", east[1]))
+	for _, pod := range listEast() {
+		require.False(t, slices.ContainsFunc(before, func(b corev1.Pod) bool { return b.UID == pod.UID }), "pod %s survived the cutover", pod.Name)
+		require.Empty(t, pod.Spec.NodeName, "replacement %s is pinned to the lost region and stays Pending", pod.Name)
+	}
+	eventually(ctx, t, 30*time.Second, "the east capacity to read 0 of 3", func(ctx context.Context) (bool, error) {
+		pt := capacityOf(ctx, t, p, "Deployment/cd/recommender-cd-east")
+		return pt.Desired == 3 && pt.Ready == 0, nil
+	})
+	notes := strings.Join(p.Notes(f), "\n")
+	require.Contains(t, notes, "cordoned the 2 nodes of region cd-east")
+	require.Contains(t, notes, "deleted the 3 pods on the 2 nodes of region cd-east")
+	require.Contains(t, notes, "3 pods are pinned to region cd-east")
+
+	// The first revert brings the whole region back.
+	require.NoError(t, p.Revert(ctx, f, targets[0]))
+	for _, n := range east {
+		node := getNode(ctx, t, c, n)
+		require.False(t, node.Spec.Unschedulable, "node %s is uncordoned with the first revert", n)
+		require.NotContains(t, node.Annotations, kube.AnnotationRunID)
+	}
+	require.NoError(t, p.Revert(ctx, f, targets[1]))
+	c.WaitReady(ctx, t, "cd", "recommender-cd-east")
+	marked, err := p.Marked(ctx, "e2e-cd", "")
+	require.NoError(t, err)
+	require.Empty(t, marked)
+	t.Logf("notes:\n%s", strings.Join(p.Notes(f), "\n"))
 }
 
 func (s *suite) storeOutage(t *testing.T) {

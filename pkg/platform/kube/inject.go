@@ -36,7 +36,15 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t platform.Targ
 // idempotent, and it only restores objects that carry this fault's marks.
 func (p *Platform) Revert(ctx context.Context, f platform.Fault, t platform.Target) error {
 	log.FromContext(ctx).Info("reverting", "step", f.ID, "target", t.Kind+"/"+t.Name)
-	if err := p.revertOne(ctx, f, t); err != nil {
+	var err error
+	if f.Spec.RegionCutover != nil && t.Kind == KindNode {
+		// The region comes back at once, at its first node: every node
+		// the fault holds, whether or not its target was reached.
+		err = p.restoreRegion(ctx, f)
+	} else {
+		err = p.revertOne(ctx, f, t)
+	}
+	if err != nil {
 		return err
 	}
 	if f.Spec.RegionCutover != nil {

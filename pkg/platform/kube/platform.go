@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,9 +32,11 @@ type Platform struct {
 	// allowed are the namespaces faults may touch.
 	allowed []string
 
-	cfg    *rest.Config
-	api    *apiCounter // nil for platforms built from fakes
-	cs     kubernetes.Interface
+	cfg *rest.Config
+	api *apiCounter // nil for platforms built from fakes
+	cs  kubernetes.Interface
+	// meta watches pod metadata; New builds it, tests set a fake.
+	meta   metadata.Interface
 	client client.Client
 	disco  discovery.DiscoveryInterface
 
@@ -55,8 +58,12 @@ type faultState struct {
 	restarts bool                 // restartReplicas done
 	switched bool                 // traffic switched away
 	effect   time.Time            // first disruptive call that succeeded
-	// cordoned: a drain cutover cordoned its whole region (once).
-	cordoned bool
+	// regionDown: a drain cutover cordoned its whole region and deleted
+	// its pods (once); regionPods are those pods, node -> uid -> pod.
+	regionDown bool
+	regionPods map[string]map[types.UID]string
+	// regionRestored: a revert uncordoned the whole region (once).
+	regionRestored bool
 	// down are the cutover targets this process took down (Kind/Name).
 	down map[string]bool
 }
@@ -104,6 +111,7 @@ func New(opts Options) (*Platform, error) {
 		}
 	} else {
 		cfg = rest.CopyConfig(cfg)
+		uncompressedOnLoopback(cfg)
 		if cfg.QPS == 0 && cfg.RateLimiter == nil {
 			cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 		}
@@ -126,8 +134,12 @@ func New(opts Options) (*Platform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building controller-runtime client: %w", err)
 	}
+	mc, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building metadata client: %w", err)
+	}
 	p := newPlatform(opts, cfg, cs, c, cs.Discovery())
-	p.api = api
+	p.api, p.meta = api, mc
 	return p, nil
 }
 
@@ -186,8 +198,11 @@ func (p *Platform) Start(ctx context.Context) (platform.Info, error) {
 	if err != nil {
 		return platform.Info{}, fmt.Errorf("reaching the cluster at %s: %w", p.host(), err)
 	}
+	if p.meta == nil {
+		return platform.Info{}, errors.New("kube platform: no metadata client to watch pods with")
+	}
 	stopCh := make(chan struct{})
-	w := newWatcher(p.cs, p.opts.Clock, p.watchedNamespaces(), p.spec.System.Workloads, p.namespace)
+	w := newWatcher(p.cs, p.meta, p.opts.Clock, p.watchedNamespaces(), p.spec.System.Workloads, p.namespace)
 	if err := w.start(stopCh); err != nil {
 		close(stopCh)
 		return platform.Info{}, err
@@ -226,6 +241,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 		close(p.stopCh)
 		p.watch.shutdown()
 		p.started = false
+		log.FromContext(ctx).Info("kubernetes informers", "objects", p.watch.received.String())
 	}
 	if p.api != nil && !p.statsLogged {
 		p.statsLogged = true

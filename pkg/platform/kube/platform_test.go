@@ -28,7 +28,9 @@ func newFake(t *testing.T, spec *v1alpha1.DrillPlanSpec, objs ...runtime.Object)
 	scheme, err := NewScheme()
 	require.NoError(t, err)
 	c := ctrlfake.NewClientBuilder().WithScheme(scheme).Build()
-	return newPlatform(Options{Spec: spec}, nil, cs, c, cs.Discovery()), cs
+	p := newPlatform(Options{Spec: spec}, nil, cs, c, cs.Discovery())
+	p.meta = fakeMetadata(objs...)
+	return p, cs
 }
 
 func deployment(ns, name string, replicas int32, lbls map[string]string) *appsv1.Deployment {

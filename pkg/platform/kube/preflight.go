@@ -156,6 +156,10 @@ type Preflight struct {
 	Blocked []string
 	// Outside lists evicted pods in namespaces the drill may not touch.
 	Outside []string
+	// Unmanaged lists evicted pods no controller owns: nothing would
+	// recreate them, so kubectl's drain refuses them without --force, and
+	// so does the drill.
+	Unmanaged []string
 }
 
 // Unplaced lists the movable pods that fit on no remaining node.
@@ -217,6 +221,9 @@ func CheckDrain(in PreflightInput) Preflight {
 			key := pod.Namespace + "/" + pod.Name
 			if len(in.Namespaces) > 0 && !slices.Contains(in.Namespaces, pod.Namespace) {
 				out.Outside = append(out.Outside, key)
+			}
+			if metav1.GetControllerOf(pod) == nil {
+				out.Unmanaged = append(out.Unmanaged, key)
 			}
 			if in.Movable != nil && !in.Movable(pod) {
 				out.Pinned = append(out.Pinned, key)

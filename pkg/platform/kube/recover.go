@@ -241,7 +241,7 @@ func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t platform.T
 	case KindPod:
 		return nil
 	case KindNode:
-		return p.uncordon(ctx, t.Name, m)
+		return p.uncordon(ctx, t.Name, nil, m)
 	case KindWorkload:
 		ref, err := parseWorkload(t.Name)
 		if err != nil {

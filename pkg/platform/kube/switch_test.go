@@ -238,7 +238,9 @@ func newSwitchFake(t *testing.T, spec *v1alpha1.DrillPlanSpec, objs []runtime.Ob
 	require.NoError(t, err)
 	require.NoError(t, addGatewayAPI(scheme))
 	c := ctrlfake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(ctrlObjs...).Build()
-	return newPlatform(Options{Spec: spec}, nil, cs, c, cs.Discovery()), cs
+	p := newPlatform(Options{Spec: spec}, nil, cs, c, cs.Discovery())
+	p.meta = fakeMetadata(objs...)
+	return p, cs
 }
 
 func cutoverSpec(sw *v1alpha1.CutoverSwitch, method v1alpha1.CutoverMethod) *v1alpha1.DrillPlanSpec {

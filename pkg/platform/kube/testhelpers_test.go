@@ -4,6 +4,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/metadata"
+	metadatafake "k8s.io/client-go/metadata/fake"
 	"k8s.io/utils/ptr"
 )
 
@@ -89,3 +92,22 @@ func labelled(k, v string) podOpt {
 }
 
 func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }
+
+// fakeMetadata is a metadata client holding the metadata of the pods among
+// objs, for the platform's pod informers.
+func fakeMetadata(objs ...runtime.Object) metadata.Interface {
+	var pods []runtime.Object
+	for _, o := range objs {
+		if pod, ok := o.(*corev1.Pod); ok {
+			pods = append(pods, &metav1.PartialObjectMetadata{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+				ObjectMeta: *pod.ObjectMeta.DeepCopy(),
+			})
+		}
+	}
+	scheme := metadatafake.NewTestScheme()
+	if err := metav1.AddMetaToScheme(scheme); err != nil {
+		panic(err) // a fixed registration; it cannot fail
+	}
+	return metadatafake.NewSimpleMetadataClient(scheme, pods...)
+}

@@ -1,0 +1,252 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+
+	"github.com/firedrill/firedrill/pkg/platform"
+)
+
+// regionWorkers bounds the requests a region cutover has in flight; the
+// client's rate limiter (--kube-qps, --kube-burst) bounds their rate.
+const regionWorkers = 16
+
+// takeRegionDown does a drain cutover's work for its whole lost region,
+// once per fault, at the first node target: one capacity preflight, every
+// node of the region cordoned, then every pod on them deleted at once, as
+// a region that is lost loses them all together. The node targets then
+// only wait for their pods to be gone (awaitRegionNode).
+//
+// Pods are deleted, not evicted: pods pinned to a lost region cannot be
+// replaced, so disruption budgets would only hold the drain until its
+// timeout. DaemonSet and mirror pods are left, as kubectl's drain leaves
+// them; pods no controller owns stop the cutover before anything changes.
+func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope cutoverScope, ds drainSettings) error {
+	st := p.state(f.ID)
+	p.mu.Lock()
+	done := st.regionDown
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	rc := f.Spec.RegionCutover
+	m := mark{RunID: f.RunID, Fault: f.ID}
+	in, err := p.clusterState(ctx, func(n *corev1.Node) bool {
+		return scope.nodeRegion(n) == rc.From && ownershipOf(n.Annotations, m) != foreign
+	}, ds.movable)
+	if err != nil {
+		return err
+	}
+	pf := CheckDrain(in)
+	if len(pf.Outside) > 0 {
+		return fmt.Errorf("refusing to cut over region %s: its nodes run pods outside safety.namespaces %v: %s",
+			rc.From, p.allowed, strings.Join(pf.Outside, ", "))
+	}
+	if len(pf.Unmanaged) > 0 {
+		return fmt.Errorf("refusing to cut over region %s: %s", rc.From, unmanagedRefusal(pf.Unmanaged))
+	}
+	if !pf.Sufficient() {
+		p.note(f.ID, "region %s cut over without room for its pods elsewhere: %s", rc.From, pf)
+	} else if len(pf.Pinned) > 0 {
+		p.note(f.ID, "%d pods are pinned to region %s and stay Pending until fail-back", len(pf.Pinned), rc.From)
+	}
+
+	start := p.opts.Clock.Now()
+	if err := forEach(ctx, in.Draining, func(ctx context.Context, n NodeState) error {
+		return p.cordonNode(ctx, n.Node.Name, n.Node, m)
+	}); err != nil {
+		return err
+	}
+	p.note(f.ID, "cordoned the %d nodes of region %s before deleting their pods", len(in.Draining), rc.From)
+
+	var doomed []*corev1.Pod
+	for _, n := range in.Draining {
+		for i := range n.Pods {
+			pod := &n.Pods[i]
+			if isDaemonSetPod(pod) || isMirrorPod(pod) || pod.DeletionTimestamp != nil {
+				continue
+			}
+			doomed = append(doomed, pod)
+		}
+	}
+	var grace *int64
+	if ds.grace != nil {
+		grace = ptr.To(int64(ds.grace.Seconds()))
+	}
+	var mu sync.Mutex
+	gone := map[string]map[types.UID]string{} // node -> uid -> pod
+	if err := forEach(ctx, doomed, func(ctx context.Context, pod *corev1.Pod) error {
+		err := p.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: grace,
+			Preconditions:      &metav1.Preconditions{UID: &pod.UID},
+		})
+		switch {
+		case err == nil:
+			p.tookEffect(f.ID)
+		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+			return nil // gone already, or replaced by a pod of the same name
+		default:
+			return fmt.Errorf("deleting pod %s on node %s: %w", podKey(pod), pod.Spec.NodeName, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if gone[pod.Spec.NodeName] == nil {
+			gone[pod.Spec.NodeName] = map[types.UID]string{}
+		}
+		gone[pod.Spec.NodeName][pod.UID] = podKey(pod)
+		return nil
+	}); err != nil {
+		return err
+	}
+	p.note(f.ID, "deleted the %d pods on the %d nodes of region %s in %s (disruption budgets do not hold a lost region)",
+		len(doomed), len(in.Draining), rc.From, p.opts.Clock.Since(start).Round(time.Millisecond))
+	p.mu.Lock()
+	st.regionDown, st.regionPods = true, gone
+	p.mu.Unlock()
+	return nil
+}
+
+// awaitRegionNode waits until the pods takeRegionDown deleted on a node
+// are gone. It reads them from the pod informers' caches when the platform
+// is started and watches their namespaces (no request at all), else with
+// one field-selected List of the node's pods per poll.
+func (p *Platform) awaitRegionNode(ctx context.Context, f platform.Fault, name string, ds drainSettings) error {
+	st := p.state(f.ID)
+	p.mu.Lock()
+	want := st.regionPods[name]
+	w := p.watch
+	p.mu.Unlock()
+	if len(want) == 0 {
+		return nil
+	}
+	timeout := DefaultDrainTimeout
+	if ds.timeout != nil {
+		timeout = ds.timeout.Duration
+	}
+	remaining := func(ctx context.Context) ([]string, error) { return p.podsLeftOn(ctx, name, want) }
+	interval := p.opts.PollInterval
+	if w != nil && w.caches(want) {
+		remaining = func(context.Context) ([]string, error) { return w.podsLeft(want), nil }
+		interval = min(interval, cachePollInterval)
+	}
+	var left []string
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
+		var err error
+		left, err = remaining(ctx)
+		return len(left) == 0, err
+	})
+	if err != nil && len(left) > 0 {
+		slices.Sort(left)
+		return fmt.Errorf("node %s of the lost region: %d pods still terminating after %s: %s: %w",
+			name, len(left), timeout, strings.Join(left, ", "), err)
+	}
+	return err
+}
+
+// cachePollInterval is how often a wait re-reads an informer's cache,
+// which costs no request.
+const cachePollInterval = 100 * time.Millisecond
+
+// podsLeftOn lists the pods of want (uid -> namespace/name) still on a
+// node, with one field-selected List.
+func (p *Platform) podsLeftOn(ctx context.Context, node string, want map[types.UID]string) ([]string, error) {
+	sel := fields.OneTermEqualSelector("spec.nodeName", node).String()
+	pods, err := p.cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods on node %s: %w", node, err)
+	}
+	var left []string
+	for _, pod := range pods.Items {
+		if key, ok := want[pod.UID]; ok && pod.Spec.NodeName == node {
+			left = append(left, key)
+		}
+	}
+	return left, nil
+}
+
+// restoreRegion undoes takeRegionDown for the whole region at once, at the
+// first node target reverted: every node this fault still holds is
+// uncordoned, including nodes cordoned by an inject that failed before it
+// reached their target.
+func (p *Platform) restoreRegion(ctx context.Context, f platform.Fault) error {
+	st := p.state(f.ID)
+	p.mu.Lock()
+	done := st.regionRestored
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	m := mark{RunID: f.RunID, Fault: f.ID}
+	nodes, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("finding the nodes of the lost region: listing nodes: %w", err)
+	}
+	var held []*corev1.Node
+	for i := range nodes.Items {
+		if ownershipOf(nodes.Items[i].Annotations, m) == ours {
+			held = append(held, &nodes.Items[i])
+		}
+	}
+	if err := forEach(ctx, held, func(ctx context.Context, n *corev1.Node) error {
+		return p.uncordon(ctx, n.Name, n, m)
+	}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st.regionRestored = true
+	for _, n := range held {
+		delete(st.down, KindNode+"/"+n.Name)
+	}
+	return nil
+}
+
+// forEach runs fn for every item, regionWorkers at a time. After the
+// first failure it starts no more calls, lets those in flight finish and
+// returns every error joined.
+func forEach[T any](ctx context.Context, items []T, fn func(context.Context, T) error) error {
+	var g errgroup.Group
+	g.SetLimit(regionWorkers)
+	var mu sync.Mutex
+	var errs []error
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(errs) > 0
+	}
+	for _, it := range items {
+		if failed() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			mu.Lock()
+			errs = append(errs, context.Cause(ctx))
+			mu.Unlock()
+			break
+		}
+		g.Go(func() error {
+			if err := fn(ctx, it); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
