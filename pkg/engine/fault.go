@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -75,11 +76,14 @@ func (r *run) fault(ctx context.Context, abort context.CancelCauseFunc, st *v1al
 	if !reverted.IsZero() {
 		deadline = reverted.Add(timeout)
 	}
+	// Every tick reads the samples into the same buffer: the analyses only
+	// read them, and keep nothing of them.
+	var samples []slo.Sample
 	recovered := r.observe(ctx, deadline, func(now time.Time) bool {
-		if !r.analyze(af, injected, reverted, now).Recovered {
+		if !r.analyze(af, injected, reverted, now, &samples).Recovered {
 			return false
 		}
-		return reverted.IsZero() || (r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now).Recovered)
+		return reverted.IsZero() || (r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now, &samples).Recovered)
 	})
 	if ctx.Err() != nil {
 		rs.Phase = v1alpha1.RunAborted
@@ -95,7 +99,7 @@ func (r *run) fault(ctx context.Context, abort context.CancelCauseFunc, st *v1al
 		reverted = r.revert(ctx, af)
 		// Observe the system after the revert too: undoing a fault can hurt.
 		r.observe(ctx, reverted.Add(timeout), func(now time.Time) bool {
-			return r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now).Recovered
+			return r.capacitySeenSince(reverted) && r.analyze(af, reverted, time.Time{}, now, &samples).Recovered
 		})
 	}
 	r.measure(ctx, af, injected, reverted, clk.Now())
@@ -114,10 +118,10 @@ func (r *run) measure(ctx context.Context, af *activeFault, injected, reverted, 
 			r.mu.Unlock()
 		}
 	}
-	res := r.analyze(af, injected, reverted, end)
+	res := r.analyze(af, injected, reverted, end, nil)
 	var after *slo.FaultResult
 	if !reverted.IsZero() {
-		a := r.analyze(af, reverted, time.Time{}, end)
+		a := r.analyze(af, reverted, time.Time{}, end, nil)
 		a.Name = af.fault.ID + " (after revert)"
 		after = &a
 	}
@@ -133,19 +137,30 @@ func (r *run) measure(ctx context.Context, af *activeFault, injected, reverted, 
 	r.lastEnd = end
 }
 
-// analyze measures a fault injected at from, as of now.
-func (r *run) analyze(af *activeFault, from, reverted, now time.Time) slo.FaultResult {
+// analyze measures a fault injected at from, as of now. It runs every
+// tick while a fault is observed, so it copies little: samples, when not
+// nil, is a buffer the probe samples are read into and left in for the next
+// call (not to be shared between goroutines), and the capacity series and
+// model observations are passed as they are, clipped to their current
+// length. That is safe because both only ever grow by append under r.mu,
+// which never writes the elements already there, and AnalyzeFault only
+// reads its input.
+func (r *run) analyze(af *activeFault, from, reverted, now time.Time, samples *[]slo.Sample) slo.FaultResult {
 	end := now.Add(-r.settle)
 	r.mu.Lock()
 	baselineFrom := r.lastEnd
-	capacity := append([]slo.CapacityPoint(nil), r.capacity...)
-	models := append([]slo.ModelObservation(nil), r.models...)
+	capacity := slices.Clip(r.capacity)
+	models := slices.Clip(r.models)
 	var newest *slo.ModelObservation
 	for i := range r.published {
-		p := r.published[i]
+		p := &r.published[i]
 		if !p.CreatedAt.After(from) && (newest == nil || p.CreatedAt.After(newest.CreatedAt)) {
-			newest = &p
+			newest = p
 		}
+	}
+	if newest != nil {
+		p := *newest // r.published may be replaced once r.mu is released
+		newest = &p
 	}
 	var replaced *time.Time
 	if af.report != nil {
@@ -166,9 +181,16 @@ func (r *run) analyze(af *activeFault, from, reverted, now time.Time) slo.FaultR
 	if f := af.step.Fault; f.ModelStoreOutage == nil && f.RegionCutover == nil {
 		obj.RPO = nil // RPO is about model staleness after store and region faults
 	}
+	var since []slo.Sample
+	if samples != nil {
+		*samples = r.prober.AppendSince((*samples)[:0], lookback)
+		since = *samples
+	} else {
+		since = r.prober.Since(lookback)
+	}
 	return slo.AnalyzeFault(slo.FaultInput{
 		Name: af.fault.ID, Injected: from, Reverted: reverted, End: end, BaselineFrom: baselineFrom,
-		Replaced: replaced, Samples: r.prober.Since(lookback), Capacity: capacity, Models: models,
+		Replaced: replaced, Samples: since, Capacity: capacity, Models: models,
 		NewestPublishedBefore: newest,
 	}, obj)
 }

@@ -169,6 +169,16 @@ func (p *Prober) Since(t time.Time) []slo.Sample {
 	return p.store.since(t, p.opts.Timeout+sinceSlack)
 }
 
+// AppendSince appends the samples sent at or after t to dst, ordered by
+// send time as Since returns them, and returns the extended slice. Passing
+// the previous result, truncated (buf[:0]), reuses its space: a caller that
+// asks every tick allocates nothing once the buffer has grown to the window.
+func (p *Prober) AppendSince(dst []slo.Sample, t time.Time) []slo.Sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.store.appendSince(dst, t, p.opts.Timeout+sinceSlack)
+}
+
 // Live returns the SLIs of the samples sent in [now−window, now) that have
 // completed. Requests still in flight are not counted yet, so while a
 // service hangs Live lags by up to the timeout; it is meant for progress

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -45,6 +46,10 @@ type store struct {
 	routes []string
 	chunks [][]record
 	n      int
+	// kept is since's scratch space, reused from call to call so that a
+	// query allocates only the samples it returns. It holds the records of
+	// the largest window asked for (24 bytes each).
+	kept []record
 }
 
 func newStore(routes []string) *store {
@@ -82,33 +87,87 @@ func (s *store) sample(r record) slo.Sample {
 	return smp
 }
 
-// since returns the samples sent at or after t, ordered by send time.
+// since returns the samples sent at or after t, ordered by send time;
+// samples sent at the same instant come newest-recorded first.
 // Records are appended as requests complete, so completion times
 // (send + latency) almost never decrease along the store; the scan walks
 // back from the newest record and stops once records completed well before
 // t, which keeps live queries proportional to the window, not the drill.
 func (s *store) since(t time.Time, slack time.Duration) []slo.Sample {
+	return s.appendSince(nil, t, slack)
+}
+
+// appendSince is since appending to dst.
+func (s *store) appendSince(dst []slo.Sample, t time.Time, slack time.Duration) []slo.Sample {
 	if s.n == 0 {
-		return nil
+		return dst
 	}
 	cut := int64(t.Sub(s.base))
-	stop := cut - int64(slack)
-	var out []slo.Sample
+	ci, i := s.scanFrom(cut - int64(slack))
+	// Keep the records sent since t in recording order. When their send
+	// times strictly increase, that is the order wanted, and no sort is
+	// needed: the common case, since requests sent in order mostly complete
+	// in order.
+	kept := s.kept[:0]
+	inOrder := true
+	for ; ci < len(s.chunks); ci, i = ci+1, 0 {
+		for _, r := range s.chunks[ci][i:] {
+			if r.off < cut {
+				continue
+			}
+			if n := len(kept); n > 0 && r.off <= kept[n-1].off {
+				inOrder = false
+			}
+			kept = append(kept, r)
+		}
+	}
+	s.kept = kept
+	if len(kept) == 0 {
+		return dst
+	}
+	if !inOrder {
+		sortBySend(kept)
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, len(kept))[:n+len(kept)]
+	for j, r := range kept {
+		dst[n+j] = s.sample(r)
+	}
+	return dst
+}
+
+// scanFrom returns the chunk and index of the oldest record since looks
+// at: the one after the newest record that completed before stop (an
+// offset from base), or the first record when there is none.
+func (s *store) scanFrom(stop int64) (chunk, index int) {
 	for ci := len(s.chunks) - 1; ci >= 0; ci-- {
 		c := s.chunks[ci]
 		for i := len(c) - 1; i >= 0; i-- {
-			r := c[i]
-			if r.off+r.latency < stop {
-				ci = -1 // done with every older chunk too
-				break
-			}
-			if r.off >= cut {
-				out = append(out, s.sample(r))
+			if c[i].off+c[i].latency < stop {
+				return ci, i + 1
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b slo.Sample) int { return a.At.Compare(b.At) })
-	return out
+	return 0, 0
+}
+
+// sortBySend orders records given in recording order by send time, records
+// sent at the same instant newest-recorded first: the order in which a
+// stable sort puts them when they are collected newest first, as since
+// always did. Sorting them oldest first keeps the work small, as the input
+// is nearly sorted, where sorting the reversed input is a sort's worst case.
+// A sample's send time is base + off, so ordering by off orders by send
+// time, and equal offs are equal send times.
+func sortBySend(recs []record) {
+	slices.SortStableFunc(recs, func(a, b record) int { return cmp.Compare(a.off, b.off) })
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].off == recs[i].off {
+			j++
+		}
+		slices.Reverse(recs[i:j])
+		i = j
+	}
 }
 
 // snapshot is a cheap copy of the store's records (24 bytes each), taken

@@ -98,13 +98,16 @@ func AnalyzeFault(in FaultInput, obj Objectives) FaultResult {
 	if baseFrom.IsZero() || !baseFrom.Before(inj) {
 		baseFrom = inj.Add(-DefaultBaseline)
 	}
-	res.Before = statsSorted(samples, baseFrom, inj, thr)
+	// Each window lies in [baseFrom, end): one buffer holds the latencies
+	// of any of them.
+	lat := make([]time.Duration, 0, lowerBound(samples, end)-lowerBound(samples, baseFrom))
+	res.Before = statsSorted(samples, baseFrom, inj, thr, lat)
 	if r := res.Instants.Recovered; r != nil {
-		res.During = statsSorted(samples, inj, *r, thr)
-		res.After = statsSorted(samples, *r, end, thr)
+		res.During = statsSorted(samples, inj, *r, thr, lat)
+		res.After = statsSorted(samples, *r, end, thr, lat)
 	} else {
-		res.During = statsSorted(samples, inj, end, thr)
-		res.After = statsSorted(samples, end, end, thr)
+		res.During = statsSorted(samples, inj, end, thr, lat)
+		res.After = statsSorted(samples, end, end, thr, lat)
 	}
 
 	// RPO.

@@ -44,13 +44,17 @@ func availability(successes, n int) float64 {
 	return 100 * float64(successes) / float64(n)
 }
 
-// sortedByAt returns a copy of samples ordered by send time (stable, so
-// equal times keep their input order).
+// sortedByAt returns samples ordered by send time (stable, so equal times
+// keep their input order): samples itself when it already is, else a
+// sorted copy. Callers only read the result, so sharing it is safe, and
+// the engine, which asks every tick over samples that come sorted, does not
+// copy them each time.
 func sortedByAt(samples []Sample) []Sample {
-	out := slices.Clone(samples)
-	if !slices.IsSortedFunc(out, cmpAt) {
-		slices.SortStableFunc(out, cmpAt)
+	if slices.IsSortedFunc(samples, cmpAt) {
+		return samples
 	}
+	out := slices.Clone(samples)
+	slices.SortStableFunc(out, cmpAt)
 	return out
 }
 
@@ -71,8 +75,12 @@ func inWindow(at, from, to time.Time) bool {
 // it as Slow. Percentiles are exact nearest-rank values over a sorted copy of
 // every latency in the window.
 func Stats(samples []Sample, from, to time.Time, latencyObjective time.Duration) WindowStats {
+	return stats(samples, from, to, latencyObjective, make([]time.Duration, 0, 64))
+}
+
+// stats is Stats with lat as the space for the latencies in the window.
+func stats(samples []Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) WindowStats {
 	st := WindowStats{From: from, To: to}
-	lat := make([]time.Duration, 0, 64)
 	for _, s := range samples {
 		if !inWindow(s.At, from, to) {
 			continue
@@ -93,13 +101,14 @@ func Stats(samples []Sample, from, to time.Time, latencyObjective time.Duration)
 	return st
 }
 
-// statsSorted is Stats over a slice already sorted by At.
-func statsSorted(sorted []Sample, from, to time.Time, latencyObjective time.Duration) WindowStats {
+// statsSorted is Stats over a slice already sorted by At. It collects the
+// window's latencies in lat's space (from lat[:0]), growing it when short.
+func statsSorted(sorted []Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) WindowStats {
 	if to.Before(from) {
 		to = from
 	}
 	lo, hi := lowerBound(sorted, from), lowerBound(sorted, to)
-	return Stats(sorted[lo:hi], from, to, latencyObjective)
+	return stats(sorted[lo:hi], from, to, latencyObjective, lat[:0])
 }
 
 func fillLatency(st *WindowStats, lat []time.Duration) {
