@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -380,6 +381,39 @@ func (s *suite) cutoverDrain(t *testing.T) {
 		return apierrors.IsNotFound(err), nil
 	})
 
+	// A DaemonSet runs on the second east node only: its pods stay, as a
+	// drain leaves them, so that node's recommender pods are deleted one
+	// by one and the first node's with one DeleteCollection.
+	dsLabels := map[string]string{"app": "node-agent"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "cd", Name: "node-agent"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: dsLabels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: dsLabels},
+				Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{corev1.LabelHostname: east[1]},
+					Tolerations:  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+					Containers:   []corev1.Container{{Name: "agent", Image: "busybox"}},
+				},
+			},
+		},
+	}
+	_, err = c.Clientset.AppsV1().DaemonSets("cd").Create(ctx, ds, metav1.CreateOptions{})
+	require.NoError(t, err)
+	agents := func() []corev1.Pod {
+		pods, err := c.Clientset.CoreV1().Pods("cd").List(ctx, metav1.ListOptions{LabelSelector: labels.Set(dsLabels).String()})
+		require.NoError(t, err)
+		return pods.Items
+	}
+	eventually(ctx, t, time.Minute, "the node agent to run on "+east[1], func(context.Context) (bool, error) {
+		a := agents()
+		return len(a) == 1 && a[0].Spec.NodeName == east[1], nil
+	})
+	agent := agents()[0]
+	calls := func(call string) int64 { return p.APIStats().ByCall[call] }
+	collections, single := calls("deletecollection pods"), calls("delete pods")
+
 	// The first target takes the whole region down.
 	require.NoError(t, p.Inject(ctx, f, targets[0]))
 	for _, n := range east {
@@ -389,8 +423,14 @@ func (s *suite) cutoverDrain(t *testing.T) {
 	}
 	require.Zero(t, podsOn(ctx, t, c, "cd", east[0]), "the first target's pods are gone when its inject returns")
 	require.NoError(t, p.Inject(ctx, f, targets[1]))
-	require.Zero(t, podsOn(ctx, t, c, "cd", east[1]))
+	require.Equal(t, 1, podsOn(ctx, t, c, "cd", east[1]), "only the DaemonSet's pod is left on %s", east[1])
+	require.Equal(t, agent.UID, agents()[0].UID, "the DaemonSet's pod was not deleted")
+	require.Equal(t, int64(1), calls("deletecollection pods")-collections, "one DeleteCollection for the node without a DaemonSet pod")
+	require.Equal(t, int64(podsBefore(before, east[1])), calls("delete pods")-single, "the other node's recommender pods one by one")
 	for _, pod := range listEast() {
+		if pod.Labels["app"] != "recommender" {
+			continue
+		}
 		require.False(t, slices.ContainsFunc(before, func(b corev1.Pod) bool { return b.UID == pod.UID }), "pod %s survived the cutover", pod.Name)
 		require.Empty(t, pod.Spec.NodeName, "replacement %s is pinned to the lost region and stays Pending", pod.Name)
 	}
@@ -401,6 +441,7 @@ func (s *suite) cutoverDrain(t *testing.T) {
 	notes := strings.Join(p.Notes(f), "\n")
 	require.Contains(t, notes, "cordoned the 2 nodes of region cd-east")
 	require.Contains(t, notes, "deleted the 3 pods on the 2 nodes of region cd-east")
+	require.NoError(t, c.Clientset.AppsV1().DaemonSets("cd").Delete(ctx, "node-agent", metav1.DeleteOptions{}))
 	require.Contains(t, notes, "3 pods are pinned to region cd-east")
 
 	// The first revert brings the whole region back.
@@ -416,6 +457,17 @@ func (s *suite) cutoverDrain(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, marked)
 	t.Logf("notes:\n%s", strings.Join(p.Notes(f), "\n"))
+}
+
+// podsBefore counts the pods of a list that ran on a node.
+func podsBefore(pods []corev1.Pod, node string) int {
+	n := 0
+	for _, p := range pods {
+		if p.Spec.NodeName == node {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *suite) storeOutage(t *testing.T) {

@@ -35,7 +35,8 @@ type Platform struct {
 	cfg *rest.Config
 	api *apiCounter // nil for platforms built from fakes
 	cs  kubernetes.Interface
-	// meta watches pod metadata; New builds it, tests set a fake.
+	// meta deletes pods without reading them back; New builds it, tests
+	// set a fake.
 	meta   metadata.Interface
 	client client.Client
 	disco  discovery.DiscoveryInterface
@@ -198,11 +199,8 @@ func (p *Platform) Start(ctx context.Context) (platform.Info, error) {
 	if err != nil {
 		return platform.Info{}, fmt.Errorf("reaching the cluster at %s: %w", p.host(), err)
 	}
-	if p.meta == nil {
-		return platform.Info{}, errors.New("kube platform: no metadata client to watch pods with")
-	}
 	stopCh := make(chan struct{})
-	w := newWatcher(p.cs, p.meta, p.opts.Clock, p.watchedNamespaces(), p.spec.System.Workloads, p.namespace)
+	w := newWatcher(p.cs, p.opts.Clock, p.watchedNamespaces(), p.spec.System.Workloads, p.namespace)
 	if err := w.start(stopCh); err != nil {
 		close(stopCh)
 		return platform.Info{}, err

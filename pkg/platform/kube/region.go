@@ -65,6 +65,9 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 		p.note(f.ID, "%d pods are pinned to region %s and stay Pending until fail-back", len(pf.Pinned), rc.From)
 	}
 
+	if p.meta == nil {
+		return errors.New("kube platform: no metadata client to delete pods with")
+	}
 	start := p.opts.Clock.Now()
 	if err := forEach(ctx, in.Draining, func(ctx context.Context, n NodeState) error {
 		return p.cordonNode(ctx, n.Node.Name, n.Node, m)
@@ -73,47 +76,84 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 	}
 	p.note(f.ID, "cordoned the %d nodes of region %s before deleting their pods", len(in.Draining), rc.From)
 
-	var doomed []*corev1.Pod
+	// The pods go by node and namespace: one DeleteCollection each,
+	// selected by spec.nodeName, so a region of a thousand pods costs a
+	// hundred requests, not a thousand. A node that runs DaemonSet or
+	// mirror pods in a namespace, which a drain leaves, has that
+	// namespace's pods deleted one by one instead.
+	type group struct{ node, ns string }
+	var groups []group
+	doomed := map[group][]*corev1.Pod{}
+	spare := map[group]bool{}
+	count := 0
 	for _, n := range in.Draining {
 		for i := range n.Pods {
 			pod := &n.Pods[i]
-			if isDaemonSetPod(pod) || isMirrorPod(pod) || pod.DeletionTimestamp != nil {
+			g := group{node: n.Node.Name, ns: pod.Namespace}
+			switch {
+			case isDaemonSetPod(pod) || isMirrorPod(pod):
+				spare[g] = true
 				continue
+			case pod.DeletionTimestamp != nil:
+				continue // going already
 			}
-			doomed = append(doomed, pod)
+			if _, ok := doomed[g]; !ok {
+				groups = append(groups, g)
+			}
+			doomed[g] = append(doomed[g], pod)
+			count++
 		}
 	}
 	var grace *int64
 	if ds.grace != nil {
 		grace = ptr.To(int64(ds.grace.Seconds()))
 	}
+	// Through the metadata client, whose answers are not decoded: the
+	// deleted pods need not be read back in full.
+	pods := p.meta.Resource(podsResource)
 	var mu sync.Mutex
 	gone := map[string]map[types.UID]string{} // node -> uid -> pod
-	if err := forEach(ctx, doomed, func(ctx context.Context, pod *corev1.Pod) error {
-		err := p.cs.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-			GracePeriodSeconds: grace,
-			Preconditions:      &metav1.Preconditions{UID: &pod.UID},
-		})
-		switch {
-		case err == nil:
-			p.tookEffect(f.ID)
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			return nil // gone already, or replaced by a pod of the same name
-		default:
-			return fmt.Errorf("deleting pod %s on node %s: %w", podKey(pod), pod.Spec.NodeName, err)
-		}
+	deleted := func(node string, pod *corev1.Pod) {
+		p.tookEffect(f.ID)
 		mu.Lock()
 		defer mu.Unlock()
-		if gone[pod.Spec.NodeName] == nil {
-			gone[pod.Spec.NodeName] = map[types.UID]string{}
+		if gone[node] == nil {
+			gone[node] = map[types.UID]string{}
 		}
-		gone[pod.Spec.NodeName][pod.UID] = podKey(pod)
+		gone[node][pod.UID] = podKey(pod)
+	}
+	if err := forEach(ctx, groups, func(ctx context.Context, g group) error {
+		if !spare[g] {
+			err := pods.Namespace(g.ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: grace},
+				metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", g.node).String()})
+			if err != nil {
+				return fmt.Errorf("deleting the pods of namespace %s on node %s: %w", g.ns, g.node, err)
+			}
+			for _, pod := range doomed[g] {
+				deleted(g.node, pod)
+			}
+			return nil
+		}
+		for _, pod := range doomed[g] {
+			err := pods.Namespace(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+				GracePeriodSeconds: grace,
+				Preconditions:      &metav1.Preconditions{UID: &pod.UID},
+			})
+			switch {
+			case err == nil:
+				deleted(g.node, pod)
+			case apierrors.IsNotFound(err), apierrors.IsConflict(err):
+				// gone already, or replaced by a pod of the same name
+			default:
+				return fmt.Errorf("deleting pod %s on node %s: %w", podKey(pod), g.node, err)
+			}
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	p.note(f.ID, "deleted the %d pods on the %d nodes of region %s in %s (disruption budgets do not hold a lost region)",
-		len(doomed), len(in.Draining), rc.From, p.opts.Clock.Since(start).Round(time.Millisecond))
+		count, len(in.Draining), rc.From, p.opts.Clock.Since(start).Round(time.Millisecond))
 	p.mu.Lock()
 	st.regionDown, st.regionPods = true, gone
 	p.mu.Unlock()
@@ -121,14 +161,12 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 }
 
 // awaitRegionNode waits until the pods takeRegionDown deleted on a node
-// are gone. It reads them from the pod informers' caches when the platform
-// is started and watches their namespaces (no request at all), else with
-// one field-selected List of the node's pods per poll.
+// are gone, with one field-selected List of the node's pods per poll (the
+// informers watch Pending pods only, not the running ones deleted here).
 func (p *Platform) awaitRegionNode(ctx context.Context, f platform.Fault, name string, ds drainSettings) error {
 	st := p.state(f.ID)
 	p.mu.Lock()
 	want := st.regionPods[name]
-	w := p.watch
 	p.mu.Unlock()
 	if len(want) == 0 {
 		return nil
@@ -137,16 +175,10 @@ func (p *Platform) awaitRegionNode(ctx context.Context, f platform.Fault, name s
 	if ds.timeout != nil {
 		timeout = ds.timeout.Duration
 	}
-	remaining := func(ctx context.Context) ([]string, error) { return p.podsLeftOn(ctx, name, want) }
-	interval := p.opts.PollInterval
-	if w != nil && w.caches(want) {
-		remaining = func(context.Context) ([]string, error) { return w.podsLeft(want), nil }
-		interval = min(interval, cachePollInterval)
-	}
 	var left []string
-	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, p.opts.PollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		var err error
-		left, err = remaining(ctx)
+		left, err = p.podsLeftOn(ctx, name, want)
 		return len(left) == 0, err
 	})
 	if err != nil && len(left) > 0 {
@@ -156,10 +188,6 @@ func (p *Platform) awaitRegionNode(ctx context.Context, f platform.Fault, name s
 	}
 	return err
 }
-
-// cachePollInterval is how often a wait re-reads an informer's cache,
-// which costs no request.
-const cachePollInterval = 100 * time.Millisecond
 
 // podsLeftOn lists the pods of want (uid -> namespace/name) still on a
 // node, with one field-selected List.

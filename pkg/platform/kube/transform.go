@@ -34,28 +34,17 @@ func trimNode(obj any) (any, error) {
 	return obj, nil
 }
 
-// trimPodMetadata keeps what observePod reads: identity, labels and the
-// creation time.
-func trimPodMetadata(obj any) (any, error) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return obj, nil
-	}
-	m.ObjectMeta = metav1.ObjectMeta{
-		Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		Labels: m.Labels, CreationTimestamp: m.CreationTimestamp,
-	}
-	return m, nil
-}
-
-// trimUnscheduledPod keeps what waitsForGPU and podKey read.
-func trimUnscheduledPod(obj any) (any, error) {
+// trimPendingPod keeps what seePod, waitsForGPU and podKey read:
+// identity, labels, the creation time, the node and the phase and
+// conditions.
+func trimPendingPod(obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	pod.ObjectMeta = metav1.ObjectMeta{
 		Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+		Labels: pod.Labels, CreationTimestamp: pod.CreationTimestamp,
 	}
 	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
 	pod.Status = corev1.PodStatus{Phase: pod.Status.Phase, Conditions: pod.Status.Conditions}
@@ -92,16 +81,14 @@ func (c *objectCounts) String() string {
 	return countsString(c.n, func(r string) string { return r })
 }
 
-// resourceOf names what an informer received; the full pods the platform
-// watches are the unscheduled ones.
+// resourceOf names what an informer received; the pods the platform
+// watches are the Pending ones.
 func resourceOf(obj any) string {
 	switch obj.(type) {
 	case *corev1.Node:
 		return "nodes"
-	case *metav1.PartialObjectMetadata:
-		return "pods(metadata)"
 	case *corev1.Pod:
-		return "pods(unscheduled)"
+		return "pods(pending)"
 	case *appsv1.Deployment:
 		return "deployments"
 	case *appsv1.StatefulSet:

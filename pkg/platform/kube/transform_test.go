@@ -7,7 +7,9 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
+	testclock "k8s.io/utils/clock/testing"
 )
 
 func TestTransformsKeepWhatIsRead(t *testing.T) {
@@ -38,19 +40,14 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 		want      any
 	}{
 		{
-			name: "pod metadata keeps identity, labels and creation time", transform: trimPodMetadata,
-			in: &metav1.PartialObjectMetadata{ObjectMeta: fullMeta()},
-			want: &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
-				Name: "p", Namespace: "recsys", UID: "u1", ResourceVersion: "7", CreationTimestamp: created,
-				Labels: map[string]string{"app": "recommender"},
-			}},
-		},
-		{
-			name: "an unscheduled pod keeps what the GPU wait reads", transform: trimUnscheduledPod,
+			name: "a pending pod keeps what seePod and the GPU wait read", transform: trimPendingPod,
 			in: unscheduled,
 			want: &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "recsys", UID: "u1", ResourceVersion: "7"},
-				Status:     corev1.PodStatus{Phase: corev1.PodPending, Conditions: unscheduled.Status.Conditions},
+				ObjectMeta: metav1.ObjectMeta{
+					Name: "p", Namespace: "recsys", UID: "u1", ResourceVersion: "7", CreationTimestamp: created,
+					Labels: map[string]string{"app": "recommender"},
+				},
+				Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: unscheduled.Status.Conditions},
 			},
 		},
 		{
@@ -68,7 +65,7 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 			want: func() *corev1.Pod { m := fullMeta(); m.ManagedFields = nil; return &corev1.Pod{ObjectMeta: m} }(),
 		},
 		{
-			name: "a tombstone passes through", transform: trimPodMetadata,
+			name: "a tombstone passes through", transform: trimPendingPod,
 			in:   cache.DeletedFinalStateUnknown{Key: "recsys/p"},
 			want: cache.DeletedFinalStateUnknown{Key: "recsys/p"},
 		},
@@ -86,4 +83,31 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 	msg, waiting := waitsForGPU(unscheduled)
 	require.True(t, waiting, "the trimmed pod still reads as waiting for a GPU")
 	require.Contains(t, msg, "Insufficient nvidia.com/gpu")
+}
+
+func TestSeePodRecordsWhenAPodFirstAppeared(t *testing.T) {
+	now := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC)
+	clk := testclock.NewFakePassiveClock(now)
+	w := &watcher{clk: clk, seen: map[types.UID]seenPod{}}
+	see := func(uid types.UID, created time.Time) {
+		t.Helper()
+		obj, err := w.seePod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+			Namespace: "recsys", Name: string(uid), UID: uid, CreationTimestamp: metav1.NewTime(created),
+			Labels: map[string]string{"app": "recommender"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}},
+		}, Status: corev1.PodStatus{Phase: corev1.PodPending}})
+		require.NoError(t, err)
+		require.Nil(t, obj.(*corev1.Pod).ManagedFields, "the object is trimmed")
+	}
+	see("listed", now.Add(-time.Hour))
+	see("new", now.Add(-time.Second))
+	clk.SetTime(now.Add(5 * time.Second))
+	see("new", now.Add(-time.Second)) // an update: the first sight stands
+	require.Equal(t, now.Add(-time.Hour), w.seen["listed"].at, "a pod listed at start counts from its creation")
+	require.Equal(t, now, w.seen["new"].at, "a new pod counts from when it was first seen")
+	require.Equal(t, map[string]string{"app": "recommender"}, w.seen["new"].labels)
+
+	obj, err := w.seePod(cache.DeletedFinalStateUnknown{Key: "recsys/gone"})
+	require.NoError(t, err)
+	require.Equal(t, cache.DeletedFinalStateUnknown{Key: "recsys/gone"}, obj)
+	require.Len(t, w.seen, 2)
 }

@@ -17,8 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
@@ -31,11 +29,13 @@ import (
 const gpuShortage = "Insufficient " + string(ResourceGPU)
 
 // watcher holds the informers behind the recovery signals: a cluster-wide
-// node informer and, per watched namespace, deployments, statefulsets and
-// endpointslices, the metadata of every pod (when pods appear) and the
-// pods the scheduler has not placed (why they wait). Pods are the bulk of
-// a cluster's churn, so only their metadata is watched in full: a cutover
-// of 2,000 pods decodes and keeps a fraction of what full pods cost.
+// node informer and, per watched namespace, deployments, statefulsets,
+// endpointslices and the Pending pods. Pods are the bulk of a cluster's
+// churn, and the platform only needs them while they are Pending: every pod
+// is created Pending, which is when it is first seen (for the replaced
+// instant), and a pod waiting for a GPU is Pending. Running pods that are
+// deleted, restarted or become ready send nothing, so a 2,000-pod cutover
+// decodes a fraction of its pod events.
 type watcher struct {
 	clk       clock.PassiveClock
 	workloads []v1alpha1.WorkloadRef
@@ -43,10 +43,8 @@ type watcher struct {
 
 	nodes informers.SharedInformerFactory
 	perNS map[string]informers.SharedInformerFactory
-	// pods watch the metadata of every pod, per namespace.
-	pods map[string]metadatainformer.SharedInformerFactory
-	// unscheduled watch the Pending pods with no node, per namespace.
-	unscheduled map[string]informers.SharedInformerFactory
+	// pending watch the Pending pods, per namespace.
+	pending map[string]informers.SharedInformerFactory
 
 	mu sync.Mutex
 	// seen records when each pod was first observed.
@@ -74,31 +72,28 @@ type gpuWait struct {
 
 type interval struct{ from, to time.Time }
 
-// podsResource is the resource the pod metadata informers watch.
+// podsResource is the resource of pods, for the metadata client.
 var podsResource = corev1.SchemeGroupVersion.WithResource("pods")
 
-// unscheduledPods selects the pods the scheduler has not placed yet.
-var unscheduledPods = fields.AndSelectors(
-	fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)),
-	fields.OneTermEqualSelector("spec.nodeName", ""),
-).String()
+// pendingPods selects the pods that are not running yet.
+var pendingPods = fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)).String()
 
-func newWatcher(cs kubernetes.Interface, mc metadata.Interface, clk clock.PassiveClock, namespaces []string, workloads []v1alpha1.WorkloadRef, defaultNS string) *watcher {
+func newWatcher(cs kubernetes.Interface, clk clock.PassiveClock, namespaces []string, workloads []v1alpha1.WorkloadRef, defaultNS string) *watcher {
 	w := &watcher{
 		clk: clk, workloads: workloads, defaultNS: defaultNS,
-		perNS:       map[string]informers.SharedInformerFactory{},
-		pods:        map[string]metadatainformer.SharedInformerFactory{},
-		unscheduled: map[string]informers.SharedInformerFactory{},
-		seen:        map[types.UID]seenPod{}, gpuWait: map[types.UID]*gpuWait{}, dark: map[string][]*interval{},
+		perNS:   map[string]informers.SharedInformerFactory{},
+		pending: map[string]informers.SharedInformerFactory{},
+		seen:    map[types.UID]seenPod{}, gpuWait: map[types.UID]*gpuWait{}, dark: map[string][]*interval{},
 	}
 	w.nodes = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTransform(w.received.counted(trimNode)))
 	for _, ns := range namespaces {
 		w.perNS[ns] = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 			informers.WithTransform(w.received.counted(stripManagedFields)))
-		w.pods[ns] = metadatainformer.NewFilteredSharedInformerFactory(mc, 0, ns, nil)
-		w.unscheduled[ns] = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
-			informers.WithTransform(w.received.counted(trimUnscheduledPod)),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = unscheduledPods }))
+		// Pods are seen as the informer receives them, in its transform,
+		// which runs once per pod event in the reflector's goroutine.
+		w.pending[ns] = informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
+			informers.WithTransform(w.received.counted(w.seePod)),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = pendingPods }))
 	}
 	return w
 }
@@ -107,23 +102,13 @@ func newWatcher(cs kubernetes.Interface, mc metadata.Interface, clk clock.Passiv
 func (w *watcher) start(stopCh <-chan struct{}) error {
 	w.nodes.Core().V1().Nodes().Informer()
 	for ns, f := range w.perNS {
-		pods := w.pods[ns].ForResource(podsResource).Informer()
-		if err := pods.SetTransform(w.received.counted(trimPodMetadata)); err != nil {
-			return fmt.Errorf("watching pods in %s: %w", ns, err)
-		}
-		if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { w.observePod(obj, true) },
-			UpdateFunc: func(_, obj any) { w.observePod(obj, false) },
-		}); err != nil {
-			return fmt.Errorf("watching pods in %s: %w", ns, err)
-		}
-		if _, err := w.unscheduled[ns].Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    w.observeUnscheduled,
-			UpdateFunc: func(_, obj any) { w.observeUnscheduled(obj) },
-			// A pod leaves the selection when it is placed or deleted.
+		if _, err := w.pending[ns].Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    w.observePending,
+			UpdateFunc: func(_, obj any) { w.observePending(obj) },
+			// A pod leaves the selection when it runs or is deleted.
 			DeleteFunc: w.forgetPod,
 		}); err != nil {
-			return fmt.Errorf("watching unscheduled pods in %s: %w", ns, err)
+			return fmt.Errorf("watching pending pods in %s: %w", ns, err)
 		}
 		f.Apps().V1().Deployments().Informer()
 		f.Apps().V1().StatefulSets().Informer()
@@ -136,8 +121,7 @@ func (w *watcher) start(stopCh <-chan struct{}) error {
 			return fmt.Errorf("watching endpointslices in %s: %w", ns, err)
 		}
 		f.Start(stopCh)
-		w.pods[ns].Start(stopCh)
-		w.unscheduled[ns].Start(stopCh)
+		w.pending[ns].Start(stopCh)
 	}
 	w.nodes.Start(stopCh)
 	return nil
@@ -158,11 +142,8 @@ func (w *watcher) waitForSync(ctx context.Context) error {
 		for typ, ok := range f.WaitForCacheSync(ctx.Done()) {
 			note(ns+" "+typ.String(), ok)
 		}
-		for typ, ok := range w.unscheduled[ns].WaitForCacheSync(ctx.Done()) {
-			note(ns+" unscheduled "+typ.String(), ok)
-		}
-		for gvr, ok := range w.pods[ns].WaitForCacheSync(ctx.Done()) {
-			note(ns+" "+gvr.Resource+" metadata", ok)
+		for typ, ok := range w.pending[ns].WaitForCacheSync(ctx.Done()) {
+			note(ns+" pending "+typ.String(), ok)
 		}
 	}
 	if len(unsynced) > 0 {
@@ -178,33 +159,37 @@ func (w *watcher) shutdown() {
 	w.nodes.Shutdown()
 	for ns, f := range w.perNS {
 		f.Shutdown()
-		w.pods[ns].Shutdown()
-		w.unscheduled[ns].Shutdown()
+		w.pending[ns].Shutdown()
 	}
 }
 
-// observePod records when a pod was first seen.
-func (w *watcher) observePod(obj any, added bool) {
-	pod, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return
+// seePod is the pending pod informers' transform: it trims the pod
+// (trimPendingPod) and records when it was first seen. A pod first seen
+// more than 2 s after its creation was listed, not created now, and counts
+// from its creationTimestamp.
+func (w *watcher) seePod(obj any) (any, error) {
+	obj, err := trimPendingPod(obj)
+	pod, ok := obj.(*corev1.Pod)
+	if err != nil || !ok {
+		return obj, err
 	}
 	now := w.clk.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.seen[pod.UID]; ok {
-		return
+		return obj, nil
 	}
 	at := now
-	if added && now.Sub(pod.CreationTimestamp.Time) > 2*time.Second {
-		at = pod.CreationTimestamp.Time // listed at start, not created now
+	if now.Sub(pod.CreationTimestamp.Time) > 2*time.Second {
+		at = pod.CreationTimestamp.Time
 	}
 	w.seen[pod.UID] = seenPod{namespace: pod.Namespace, name: pod.Name, labels: pod.Labels, at: at}
+	return obj, nil
 }
 
-// observeUnscheduled records when an unscheduled pod starts and stops
-// waiting for a GPU.
-func (w *watcher) observeUnscheduled(obj any) {
+// observePending records when a pending pod starts and stops waiting for
+// a GPU.
+func (w *watcher) observePending(obj any) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return
@@ -235,36 +220,6 @@ func (w *watcher) forgetPod(obj any) {
 	if gw := w.gpuWait[pod.UID]; gw != nil && gw.to.IsZero() {
 		gw.to = w.clk.Now()
 	}
-}
-
-// caches says whether the pod informers watch the namespace of every pod
-// of want (uid -> namespace/name).
-func (w *watcher) caches(want map[types.UID]string) bool {
-	for _, key := range want {
-		ns, _, _ := strings.Cut(key, "/")
-		if _, ok := w.pods[ns]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// podsLeft lists the pods of want (uid -> namespace/name) the pod
-// informers still hold; a pod of the same name with another uid is a new
-// pod, not one of them.
-func (w *watcher) podsLeft(want map[types.UID]string) []string {
-	var left []string
-	for uid, key := range want {
-		ns, _, _ := strings.Cut(key, "/")
-		obj, ok, err := w.pods[ns].ForResource(podsResource).Informer().GetStore().GetByKey(key)
-		if err != nil || !ok {
-			continue
-		}
-		if m, isMeta := obj.(*metav1.PartialObjectMetadata); !isMeta || m.UID == uid {
-			left = append(left, key)
-		}
-	}
-	return left
 }
 
 // waitsForGPU says whether the scheduler left the pod Pending because no
