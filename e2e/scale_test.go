@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,8 +77,15 @@ type scaleResult struct {
 	Revert         time.Duration `json:"revert"`
 	AfterRevert    string        `json:"afterRevertRecovery"`
 	APIClient      apiClientLine `json:"apiClient"`
-	LoadAvgBefore  string        `json:"loadAvgBefore"`
-	LoadAvgAfter   string        `json:"loadAvgAfter"`
+	// CPUPhases splits the drill's CPU time by phase of the run, from
+	// /proc/<pid>/stat sampled every 100 ms (so within 10 ms ticks and one
+	// sample interval of the phase's edges).
+	CPUPhases []cpuPhase `json:"cpuPhases"`
+	// InformerObjects is the platform's "kubernetes informers" record:
+	// the objects its informers received, listed or watched, by resource.
+	InformerObjects string `json:"informerObjects"`
+	LoadAvgBefore   string `json:"loadAvgBefore"`
+	LoadAvgAfter    string `json:"loadAvgAfter"`
 }
 
 // apiClientLine is the "kubernetes API client" record the kube platform
@@ -147,10 +155,11 @@ func TestKubernetesScale(t *testing.T) {
 	}
 	c := framework.Start(ctx, t, framework.Options{
 		PodStartDelay: 2 * time.Second,
-		// The controllers must keep up with thousands of pods; their
-		// defaults (20 QPS for the controller manager) would make the
-		// fixture, not firedrill, the slow part.
-		ComponentQPS: 300, ComponentBurst: 600,
+		// The controllers and kwok must keep up with thousands of pods;
+		// their defaults (20 QPS for the controller manager, 4 pods at a
+		// time in kwok) would make the fixture, not firedrill, the slow
+		// part.
+		ComponentQPS: 300, ComponentBurst: 600, KwokParallelism: 32,
 		WorkDir: os.Getenv(scaleWorkDirEnv),
 	})
 
@@ -196,6 +205,12 @@ func TestKubernetesScale(t *testing.T) {
 				method, a.Requests, a.PeakPerSecond, a.QPS, a.Burst, a.Status429, time.Duration(a.ThrottledWait).Round(time.Millisecond),
 				time.Duration(a.ThrottledMaxWait).Round(time.Millisecond), a.TransportErrors, a.Verbs, a.Statuses)
 			t.Logf("measure: %s API calls: %s", method, a.Calls)
+			t.Logf("measure: %s informer objects received: %s", method, res.InformerObjects)
+			phases := make([]string, len(res.CPUPhases))
+			for i, ph := range res.CPUPhases {
+				phases[i] = fmt.Sprintf("%s %s CPU in %s", ph.Name, ph.CPU.Round(10*time.Millisecond), ph.Wall.Round(100*time.Millisecond))
+			}
+			t.Logf("measure: %s drill CPU by phase: %s", method, strings.Join(phases, "; "))
 
 			// The next run starts from a whole cluster again.
 			took := c.WaitAllReady(ctx, t, scaleNS, 20*time.Minute)
@@ -263,6 +278,7 @@ spec:
 		"--kubeconfig", c.Kubeconfig, "--log-format", "json", plan)
 	prof := os.Getenv("FIREDRILL_SCALE_PROFILE_DIR")
 	if prof != "" {
+		require.NoError(t, os.MkdirAll(prof, 0o755))
 		// Only a drill built with profiling hooks reads these.
 		cmd.Env = append(os.Environ(),
 			"FIREDRILL_CPUPROFILE="+filepath.Join(prof, name+".cpu.pprof"),
@@ -272,8 +288,11 @@ spec:
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	res := scaleResult{Method: method, LoadAvgBefore: loadAvg()}
 	start := time.Now()
-	err := cmd.Run()
+	require.NoError(t, cmd.Start())
+	cpu := sampleCPU(cmd.Process.Pid)
+	err := cmd.Wait()
 	res.Wall = time.Since(start)
+	samples := cpu()
 	res.LoadAvgAfter = loadAvg()
 	if prof != "" {
 		_ = os.WriteFile(filepath.Join(prof, name+".stdout"), []byte(stdout.String()), 0o644)
@@ -322,12 +341,135 @@ spec:
 	if f.AfterRevert != nil {
 		res.AfterRevert = report.OptDuration(f.AfterRevert.RecoveryTime)
 	}
+	started, ok := firstRecord(stderr.String(), "kubernetes platform started")
+	require.True(t, ok, "no platform started record in drill's log")
+	res.CPUPhases = cpuPhases(samples, []phaseMark{
+		{"startup and informer sync", start}, {"baseline step", started}, {"taking the region down", firstInject},
+		{"restoring it", firstRevert}, {"observing recovery until exit", *f.Reverted}, {"", start.Add(res.Wall)},
+	}, res.CPUUser+res.CPUSys)
 	line, ok := apiClientRecord(stderr.String())
 	require.True(t, ok, "drill logged no kubernetes API client record; stderr:\n%s", tailLines(stderr.String(), 40))
 	res.APIClient = line
+	res.InformerObjects = informerObjects(stderr.String())
 	require.InDelta(t, 50, line.QPS, 1e-6, "the drill runs with its default QPS")
 	require.Equal(t, 100, line.Burst, "the drill runs with its default burst")
 	return res
+}
+
+// cpuSample is a process's CPU time (user + system) at a wall time.
+type cpuSample struct {
+	at  time.Time
+	cpu time.Duration
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
+// 100 on Linux for x86 and arm64.
+const clockTick = 10 * time.Millisecond
+
+// sampleCPU reads /proc/<pid>/stat every 100 ms until the process is gone;
+// the returned function stops the sampling and returns the samples.
+func sampleCPU(pid int) func() []cpuSample {
+	var mu sync.Mutex
+	var out []cpuSample
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	read := func() bool {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state is field 3, utime 14, stime 15.
+		rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			return false
+		}
+		utime, err1 := strconv.ParseInt(f[11], 10, 64)
+		stime, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil || f[0] == "Z" {
+			return false
+		}
+		mu.Lock()
+		out = append(out, cpuSample{at: time.Now(), cpu: time.Duration(utime+stime) * clockTick})
+		mu.Unlock()
+		return true
+	}
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for read() {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() []cpuSample {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return out
+	}
+}
+
+// phaseMark starts a phase of a run; a mark without a name ends the last.
+type phaseMark struct {
+	name string
+	at   time.Time
+}
+
+// cpuPhase is the CPU time a process spent in one phase of a run.
+type cpuPhase struct {
+	Name string        `json:"name"`
+	CPU  time.Duration `json:"cpu"`
+	Wall time.Duration `json:"wall"`
+}
+
+// cpuPhases splits sampled CPU time at the marks: each phase's CPU is the
+// last sample at or before its end minus the last at or before its start;
+// the last phase ends at exit, with the process's total CPU time.
+func cpuPhases(samples []cpuSample, marks []phaseMark, total time.Duration) []cpuPhase {
+	at := func(t time.Time) time.Duration {
+		var cpu time.Duration
+		for _, s := range samples {
+			if s.at.After(t) {
+				break
+			}
+			cpu = s.cpu
+		}
+		return cpu
+	}
+	var out []cpuPhase
+	for i := 0; i+1 < len(marks); i++ {
+		from, to := marks[i].at, marks[i+1].at
+		end := at(to)
+		if i+2 == len(marks) {
+			end = total
+		}
+		out = append(out, cpuPhase{Name: marks[i].name, CPU: end - at(from), Wall: to.Sub(from)})
+	}
+	return out
+}
+
+// informerObjects finds the kube platform's "kubernetes informers" record
+// in drill's JSON log and returns its counts.
+func informerObjects(log string) string {
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		var rec struct {
+			Msg     string `json:"msg"`
+			Objects string `json:"objects"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "kubernetes informers" {
+			return rec.Objects
+		}
+	}
+	return ""
 }
 
 // apiClientRecord finds the kube platform's "kubernetes API client" record

@@ -86,6 +86,11 @@ type Options struct {
 	// thousands of pods wait on its own controllers for minutes.
 	ComponentQPS   float32
 	ComponentBurst int
+	// KwokParallelism sets how many pods and nodes kwok moves through
+	// their stages at once (podPlayStageParallelism and
+	// nodePlayStageParallelism). Zero keeps kwok's default of 4, which
+	// makes a thousand pod deletions wait on kwok for half a minute.
+	KwokParallelism int
 	// NodeLeaseDuration is the Lease kwok keeps for every node
 	// (--node-lease-duration-seconds); kwok renews it well within that
 	// time, which is the heartbeat the node lifecycle controller checks.
@@ -456,6 +461,25 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if n := c.opts.KwokParallelism; n > 0 {
+		// A KwokConfiguration given this way is not defaulted: every
+		// option the flags do not set is spelled out, at kwok 0.8's
+		// defaults but for the parallelism.
+		stages = append(stages, fmt.Appendf(nil, `---
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: %d
+  nodePlayStageParallelism: %d
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enableDebuggingHandlers: true
+  enableContentionProfiling: false
+  enableProfilingHandler: true
+  enablePodsOnNodeSyncListPager: true
+  enablePodsOnNodeSyncStreamWatch: false
+`, n, n)...)
 	}
 	stagesPath := filepath.Join(c.WorkDir, "kwok-stages.yaml")
 	if err := os.WriteFile(stagesPath, stages, 0o600); err != nil {
