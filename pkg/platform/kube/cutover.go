@@ -171,10 +171,7 @@ func (p *Platform) maybeFailBack(ctx context.Context, f platform.Fault, force bo
 	if rc.Traffic != v1alpha1.TrafficManual || rc.Switch == nil {
 		return nil
 	}
-	st := p.state(f.ID)
-	p.mu.Lock()
-	switched := st.switched
-	p.mu.Unlock()
+	st, switched := p.stateAnd(f.ID, func(s *faultState) bool { return s.switched })
 	if !switched && !force {
 		return nil
 	}

@@ -49,10 +49,7 @@ func (p *Platform) restartInference(ctx context.Context, f platform.Fault) error
 	if o.RestartReplicas == 0 {
 		return nil
 	}
-	st := p.state(f.ID)
-	p.mu.Lock()
-	done := st.restarts
-	p.mu.Unlock()
+	st, done := p.stateAnd(f.ID, func(s *faultState) bool { return s.restarts })
 	if done {
 		return nil
 	}

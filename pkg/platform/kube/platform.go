@@ -275,6 +275,15 @@ func (p *Platform) state(id string) *faultState {
 	return s
 }
 
+// stateAnd returns the platform's memory of a fault with one of its
+// fields read under the lock, such as whether a once-per-fault step is done.
+func (p *Platform) stateAnd(id string, read func(*faultState) bool) (*faultState, bool) {
+	s := p.state(id)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return s, read(s)
+}
+
 // note adds an observation about a fault to the report.
 func (p *Platform) note(id, format string, args ...any) {
 	s := p.state(id)

@@ -36,10 +36,7 @@ const regionWorkers = 16
 // timeout. DaemonSet and mirror pods are left, as kubectl's drain leaves
 // them; pods no controller owns stop the cutover before anything changes.
 func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope cutoverScope, ds drainSettings) error {
-	st := p.state(f.ID)
-	p.mu.Lock()
-	done := st.regionDown
-	p.mu.Unlock()
+	st, done := p.stateAnd(f.ID, func(s *faultState) bool { return s.regionDown })
 	if done {
 		return nil
 	}
@@ -211,10 +208,7 @@ func (p *Platform) podsLeftOn(ctx context.Context, node string, want map[types.U
 // uncordoned, including nodes cordoned by an inject that failed before it
 // reached their target.
 func (p *Platform) restoreRegion(ctx context.Context, f platform.Fault) error {
-	st := p.state(f.ID)
-	p.mu.Lock()
-	done := st.regionRestored
-	p.mu.Unlock()
+	st, done := p.stateAnd(f.ID, func(s *faultState) bool { return s.regionRestored })
 	if done {
 		return nil
 	}
