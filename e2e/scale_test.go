@@ -344,7 +344,7 @@ spec:
 	started, ok := firstRecord(stderr.String(), "kubernetes platform started")
 	require.True(t, ok, "no platform started record in drill's log")
 	res.CPUPhases = cpuPhases(samples, []phaseMark{
-		{"startup and informer sync", start}, {"baseline step", started}, {"taking the region down", firstInject},
+		{"startup and informer sync", start}, {"baseline step", started}, {"region down (first inject to first revert)", firstInject},
 		{"restoring it", firstRevert}, {"observing recovery until exit", *f.Reverted}, {"", start.Add(res.Wall)},
 	}, res.CPUUser+res.CPUSys)
 	line, ok := apiClientRecord(stderr.String())

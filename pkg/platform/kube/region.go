@@ -42,8 +42,10 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 	}
 	rc := f.Spec.RegionCutover
 	m := mark{RunID: f.RunID, Fault: f.ID}
+	// The region's nodes are the cutover's targets (cutoverCandidates):
+	// a node someone else cordoned is left as it is, pods and all.
 	in, err := p.clusterState(ctx, func(n *corev1.Node) bool {
-		return scope.nodeRegion(n) == rc.From && ownershipOf(n.Annotations, m) != foreign
+		return scope.nodeRegion(n) == rc.From && ownershipOf(n.Annotations, m) != foreign && (nodeFilter{}).matches(n, m)
 	}, ds.movable)
 	if err != nil {
 		return err
@@ -62,22 +64,16 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 		p.note(f.ID, "%d pods are pinned to region %s and stay Pending until fail-back", len(pf.Pinned), rc.From)
 	}
 
-	if p.meta == nil {
-		return errors.New("kube platform: no metadata client to delete pods with")
-	}
-	start := p.opts.Clock.Now()
-	if err := forEach(ctx, in.Draining, func(ctx context.Context, n NodeState) error {
-		return p.cordonNode(ctx, n.Node.Name, n.Node, m)
-	}); err != nil {
-		return err
-	}
-	p.note(f.ID, "cordoned the %d nodes of region %s before deleting their pods", len(in.Draining), rc.From)
-
 	// The pods go by node and namespace: one DeleteCollection each,
 	// selected by spec.nodeName, so a region of a thousand pods costs a
 	// hundred requests, not a thousand. A node that runs DaemonSet or
 	// mirror pods in a namespace, which a drain leaves, has that
-	// namespace's pods deleted one by one instead.
+	// namespace's pods deleted one by one instead, each with its uid as a
+	// precondition. Finished pods are left, as the preflight leaves them:
+	// they hold nothing and may lie outside safety.namespaces, where no
+	// collection may be deleted. A DeleteCollection also takes pods that
+	// reached the node after the preflight: on a cordoned node only
+	// DaemonSet pods can, and a lost region loses them too.
 	type group struct{ node, ns string }
 	var groups []group
 	doomed := map[group][]*corev1.Pod{}
@@ -91,8 +87,12 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 			case isDaemonSetPod(pod) || isMirrorPod(pod):
 				spare[g] = true
 				continue
-			case pod.DeletionTimestamp != nil:
-				continue // going already
+			case pod.DeletionTimestamp != nil || isTerminal(pod):
+				continue // going already, or finished
+			case !slices.Contains(p.allowed, pod.Namespace):
+				// The preflight refused these; never delete a collection
+				// outside safety.namespaces.
+				return fmt.Errorf("refusing to cut over region %s: pod %s is outside safety.namespaces %v", rc.From, podKey(pod), p.allowed)
 			}
 			if _, ok := doomed[g]; !ok {
 				groups = append(groups, g)
@@ -101,6 +101,17 @@ func (p *Platform) takeRegionDown(ctx context.Context, f platform.Fault, scope c
 			count++
 		}
 	}
+	if p.meta == nil {
+		return errors.New("kube platform: no metadata client to delete pods with")
+	}
+	start := p.opts.Clock.Now()
+	if err := forEach(ctx, in.Draining, func(ctx context.Context, n NodeState) error {
+		return p.cordonNode(ctx, n.Node.Name, n.Node, m)
+	}); err != nil {
+		return err
+	}
+	p.note(f.ID, "cordoned the %d nodes of region %s before deleting their pods", len(in.Draining), rc.From)
+
 	var grace *int64
 	if ds.grace != nil {
 		grace = ptr.To(int64(ds.grace.Seconds()))
@@ -231,8 +242,13 @@ func (p *Platform) restoreRegion(ctx context.Context, f platform.Fault) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st.regionRestored = true
-	for _, n := range held {
-		delete(st.down, KindNode+"/"+n.Name)
+	// Every node of the region is back, including nodes an earlier,
+	// partly failed call restored (their targets may never be reverted
+	// again): no node target is down any more.
+	for k := range st.down {
+		if strings.HasPrefix(k, KindNode+"/") {
+			delete(st.down, k)
+		}
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func labelled(k, v string) podOpt {
 func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }
 
 // fakeMetadata is a metadata client holding the metadata of the pods among
-// objs, for the platform's pod informers.
+// objs, which the platform deletes pods through.
 func fakeMetadata(objs ...runtime.Object) metadata.Interface {
 	var pods []runtime.Object
 	for _, o := range objs {

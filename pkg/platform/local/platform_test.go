@@ -201,6 +201,10 @@ func TestRegionCutover(t *testing.T) {
 		f := fault("cutover-"+string(traffic), v1alpha1.Fault{RegionCutover: &v1alpha1.RegionCutover{From: "us-east", To: "us-west", Traffic: traffic}})
 		ts, err := s.Targets(ctx, f)
 		require.NoError(t, err)
+		// Under load the front door can start on us-west (its backends
+		// were healthy first) and move to the preferred us-east later;
+		// the cutover must start from us-east to be seen moving.
+		require.Eventually(t, func() bool { return region(t, s) == "us-east" }, 10*time.Second, 20*time.Millisecond)
 		injected := time.Now()
 		require.NoError(t, s.Inject(ctx, f, ts[0]))
 		require.Eventually(t, func() bool { return region(t, s) == "us-west" }, 10*time.Second, 20*time.Millisecond)
