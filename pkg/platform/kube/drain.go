@@ -75,14 +75,7 @@ func (p *Platform) drainNode(ctx context.Context, f platform.Fault, name string,
 		if len(pf.Pinned) > 0 {
 			p.note(f.ID, "%d pods on node %s are pinned to its region and stay Pending until revert", len(pf.Pinned), name)
 		}
-		patch, err := json.Marshal(cordonPatch(m, node.Spec.Unschedulable, node.ResourceVersion))
-		if err != nil {
-			return fmt.Errorf("encoding cordon patch: %w", err)
-		}
-		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
-			return fmt.Errorf("cordoning node %s: %w", name, err)
-		}
-		return nil
+		return p.patchCordon(ctx, node, m)
 	})
 	if err != nil {
 		return err
@@ -111,15 +104,22 @@ func (p *Platform) cordonNode(ctx context.Context, name string, known *corev1.No
 			o, _ := owner(node.Annotations)
 			return fmt.Errorf("node %s is held by run %s (step %s); run drill cleanup if that run is dead", name, o.RunID, o.Fault)
 		}
-		patch, err := json.Marshal(cordonPatch(m, node.Spec.Unschedulable, node.ResourceVersion))
-		if err != nil {
-			return fmt.Errorf("encoding cordon patch: %w", err)
-		}
-		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
-			return fmt.Errorf("cordoning node %s: %w", name, err)
-		}
-		return nil
+		return p.patchCordon(ctx, node, m)
 	})
+}
+
+// patchCordon cordons a node as read at its resourceVersion and records
+// its prior state and the fault's marks in the same patch; a conflict is
+// the caller's to retry.
+func (p *Platform) patchCordon(ctx context.Context, node *corev1.Node, m mark) error {
+	patch, err := json.Marshal(cordonPatch(m, node.Spec.Unschedulable, node.ResourceVersion))
+	if err != nil {
+		return fmt.Errorf("encoding cordon patch: %w", err)
+	}
+	if _, err := p.cs.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", node.Name, err)
+	}
+	return nil
 }
 
 // unmanagedRefusal explains why pods no controller owns stop a drain.

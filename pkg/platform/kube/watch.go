@@ -328,42 +328,17 @@ func workloadName(r v1alpha1.WorkloadRef) string {
 
 // capacity reports desired versus ready replicas of each watched workload.
 // A workload the drill scaled down counts its replicas from before the
-// fault as desired: scaling to zero is lost capacity, not a new target.
+// fault as desired: scaling to zero is lost capacity, not a new target. A
+// workload that does not exist is an error here (capacityPresent, for a
+// fleet, tells it apart).
 func (w *watcher) capacity(now time.Time) ([]slo.CapacityPoint, error) {
-	var out []slo.CapacityPoint
+	out, missing, err := w.capacityPresent(now, "")
 	var errs []string
-	for _, r := range w.workloads {
-		r = w.ref(r)
-		f, ok := w.perNS[r.Namespace]
-		if !ok {
-			errs = append(errs, fmt.Sprintf("namespace %s is not watched", r.Namespace))
-			continue
-		}
-		var meta metav1.Object
-		var desired, ready int32
-		switch r.Kind {
-		case v1alpha1.WorkloadDeployment:
-			d, err := f.Apps().V1().Deployments().Lister().Deployments(r.Namespace).Get(r.Name)
-			if err != nil {
-				errs = append(errs, describeGetError(r, err))
-				continue
-			}
-			meta, desired, ready = d, replicasOf(d.Spec.Replicas), d.Status.ReadyReplicas
-		case v1alpha1.WorkloadStatefulSet:
-			s, err := f.Apps().V1().StatefulSets().Lister().StatefulSets(r.Namespace).Get(r.Name)
-			if err != nil {
-				errs = append(errs, describeGetError(r, err))
-				continue
-			}
-			meta, desired, ready = s, replicasOf(s.Spec.Replicas), s.Status.ReadyReplicas
-		default:
-			errs = append(errs, fmt.Sprintf("workload kind %s is not watched on kubernetes", r.Kind))
-			continue
-		}
-		if prior, err := priorReplicas(meta.GetAnnotations()); err == nil {
-			desired = prior
-		}
-		out = append(out, slo.CapacityPoint{At: now, Workload: workloadName(r), Desired: int(desired), Ready: int(ready)})
+	for _, name := range missing {
+		errs = append(errs, name+" not found")
+	}
+	if err != nil {
+		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
 		return out, fmt.Errorf("capacity: %s", strings.Join(errs, "; "))
