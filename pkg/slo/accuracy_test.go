@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,9 +36,9 @@ var outageKinds = []struct {
 	name string
 	bad  phase
 }{
-	{"full outage with connections refused", phase{FailRate: 1, Err: ClassRefused, FailLatency: dur(300 * time.Microsecond)}},
+	{"full outage with connections refused", phase{FailRate: 1, Err: evidence.ClassRefused, FailLatency: dur(300 * time.Microsecond)}},
 	{"full outage answering 503", phase{FailRate: 1, Code: 503, FailLatency: dur(2 * time.Millisecond)}},
-	{"full outage where every probe times out", phase{FailRate: 1, Err: ClassTimeout, FailLatency: dur(time.Second)}},
+	{"full outage where every probe times out", phase{FailRate: 1, Err: evidence.ClassTimeout, FailLatency: dur(time.Second)}},
 	{"latency-only degradation from 5 ms to 500 ms", phase{Latency: dur(500 * time.Millisecond), Jitter: dur(5 * time.Millisecond)}},
 	{"partial outage with one of three backends failing", phase{FailEvery: 3, Code: 502, Latency: dur(5 * time.Millisecond), Jitter: dur(5 * time.Millisecond)}},
 }
@@ -46,10 +49,10 @@ func outageInput(seed uint64, injected, outage time.Duration, bad phase) FaultIn
 	bad.Until = dur(injected + outage)
 	end := injected + outage + 30*time.Second
 	return FaultInput{
-		Name:     "outage",
-		Injected: t0.Add(injected),
-		End:      t0.Add(end),
-		Samples:  generate(rate, seed, []phase{healthy(injected), bad, healthy(end)}),
+		Name:    "outage",
+		Start:   t0.Add(injected),
+		End:     t0.Add(end),
+		Samples: generate(rate, seed, []phase{healthy(injected), bad, healthy(end)}),
 	}
 }
 
@@ -63,17 +66,17 @@ func TestAnalyzeFaultMeasuresTheTrueOutage(t *testing.T) {
 				name := fmt.Sprintf("%s for %s injected %s off the grid", kind.name, outage, inj%interval)
 				t.Run(name, func(t *testing.T) {
 					in := outageInput(uint64(k+1), inj, outage, kind.bad)
-					res := AnalyzeFault(in, recoveredCriteria())
-					require.True(t, res.Recovered, "notes: %v", res.Notes)
-					require.NotNil(t, res.ServiceRTO)
-					require.InDelta(t, float64(outage), float64(*res.ServiceRTO), float64(tolerance),
-						"measured %s, true %s", *res.ServiceRTO, outage)
-					require.Equal(t, *res.ServiceRTO, *res.RecoveryTime, "capacity is not tracked")
-					require.True(t, res.Pass)
-					impact := res.Instants.Impact.Sub(in.Injected)
+					res := measure(in, recoveredCriteria())
+					require.True(t, (res.recoveryTime != nil), "notes: %v", res.notes)
+					require.NotNil(t, res.serviceRTO)
+					require.InDelta(t, float64(outage), float64(*res.serviceRTO), float64(tolerance),
+						"measured %s, true %s", *res.serviceRTO, outage)
+					require.Equal(t, *res.serviceRTO, *res.recoveryTime, "capacity is not tracked")
+					require.True(t, passes(in, recoveredCriteria()))
+					impact := res.impact.Sub(in.Start)
 					require.True(t, impact >= 0 && impact < 3*interval, "impact %s after injection", impact)
-					require.NotNil(t, res.Instants.Serving)
-					t.Logf("true %s measured %s error %s", outage, *res.ServiceRTO, *res.ServiceRTO-outage)
+					require.NotNil(t, res.serving)
+					t.Logf("true %s measured %s error %s", outage, *res.serviceRTO, *res.serviceRTO-outage)
 				})
 			}
 		}
@@ -93,8 +96,8 @@ func TestAnalyzeFaultPartialRandomOutageIsExactAgainstTheLastFailure(t *testing.
 	for seed := uint64(1); seed <= seeds; seed++ {
 		bad := phase{FailRate: 0.3, Code: 503, Latency: dur(5 * time.Millisecond), Jitter: dur(5 * time.Millisecond)}
 		in := outageInput(seed, inj, outage, bad)
-		res := AnalyzeFault(in, recoveredCriteria())
-		require.True(t, res.Recovered)
+		res := measure(in, recoveredCriteria())
+		require.True(t, (res.recoveryTime != nil))
 
 		lastFail := -1
 		for i, s := range in.Samples {
@@ -102,9 +105,9 @@ func TestAnalyzeFaultPartialRandomOutageIsExactAgainstTheLastFailure(t *testing.
 				lastFail = i
 			}
 		}
-		require.Equal(t, in.Samples[lastFail+1].At, *res.Instants.Recovered, "seed %d", seed)
-		require.LessOrEqual(t, *res.ServiceRTO, outage+interval, "seed %d", seed)
-		if d := outage - *res.ServiceRTO; d <= tolerance {
+		require.Equal(t, in.Samples[lastFail+1].At, *res.recovered, "seed %d", seed)
+		require.LessOrEqual(t, *res.serviceRTO, outage+interval, "seed %d", seed)
+		if d := outage - *res.serviceRTO; d <= tolerance {
 			within++
 		}
 	}
@@ -116,13 +119,13 @@ func TestAnalyzeFaultPartialRandomOutageIsExactAgainstTheLastFailure(t *testing.
 func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 	ms := time.Millisecond
 	s := time.Second
-	refused := phase{FailRate: 1, Err: ClassRefused, FailLatency: dur(ms)}
+	refused := phase{FailRate: 1, Err: evidence.ClassRefused, FailLatency: dur(ms)}
 	tests := []struct {
 		name         string
 		phases       []phase
 		injected     time.Duration
 		end          time.Duration
-		capacity     []CapacityPoint
+		capacity     []evidence.CapacityPoint
 		wantRTO      *time.Duration // service RTO; nil when not recovered
 		wantCap      *time.Duration
 		wantRecovery *time.Duration
@@ -167,7 +170,7 @@ func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 			name:     "capacity lost without user impact still waits for capacity",
 			injected: 10 * s, end: 60 * s,
 			phases: []phase{healthy(60 * s)},
-			capacity: []CapacityPoint{
+			capacity: []evidence.CapacityPoint{
 				{At: t0, Workload: "Deployment/recommender", Desired: 3, Ready: 3},
 				{At: t0.Add(10*s + 5*ms), Workload: "Deployment/recommender", Desired: 3, Ready: 2},
 				{At: t0.Add(25 * s), Workload: "Deployment/recommender", Desired: 3, Ready: 3},
@@ -179,7 +182,7 @@ func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 			name:     "capacity lost again after the service recovered makes the capacity RTO the recovery time",
 			injected: 10 * s, end: 60 * s,
 			phases: []phase{healthy(10 * s), withUntil(refused, 12*s), healthy(60 * s)},
-			capacity: []CapacityPoint{
+			capacity: []evidence.CapacityPoint{
 				{At: t0, Workload: "a", Desired: 2, Ready: 2},
 				{At: t0, Workload: "b", Desired: 1, Ready: 1},
 				{At: t0.Add(10 * s), Workload: "a", Desired: 2, Ready: 1},
@@ -194,7 +197,7 @@ func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 			name:     "capacity short inside the stable window restarts it once capacity is back",
 			injected: 10 * s, end: 60 * s,
 			phases: []phase{healthy(10 * s), withUntil(refused, 12*s), healthy(60 * s)},
-			capacity: []CapacityPoint{
+			capacity: []evidence.CapacityPoint{
 				{At: t0.Add(10 * s), Workload: "a", Desired: 2, Ready: 0},
 				{At: t0.Add(14 * s), Workload: "a", Desired: 2, Ready: 2},
 				{At: t0.Add(15 * s), Workload: "b", Desired: 1, Ready: 0},
@@ -207,7 +210,7 @@ func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 			name:     "capacity that never comes back leaves the fault unrecovered",
 			injected: 10 * s, end: 60 * s,
 			phases: []phase{healthy(60 * s)},
-			capacity: []CapacityPoint{
+			capacity: []evidence.CapacityPoint{
 				{At: t0.Add(11 * s), Workload: "a", Desired: 2, Ready: 1},
 			},
 			wantRTO: nil, wantImpact: durPtr(11 * s), wantServing: durPtr(11 * s),
@@ -216,29 +219,29 @@ func TestAnalyzeFaultRecoveryShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := FaultInput{
-				Name: tt.name, Injected: t0.Add(tt.injected), End: t0.Add(tt.end),
+				Name: tt.name, Start: t0.Add(tt.injected), End: t0.Add(tt.end),
 				Samples: generate(rate, 7, tt.phases), Capacity: tt.capacity,
 			}
-			res := AnalyzeFault(in, recoveredCriteria())
-			requireOffset(t, "impact", tt.wantImpact, res.Instants.Impact)
-			requireOffset(t, "serving", tt.wantServing, res.Instants.Serving)
+			res := measure(in, recoveredCriteria())
+			requireOffset(t, "impact", tt.wantImpact, res.impact)
+			requireOffset(t, "serving", tt.wantServing, res.serving)
 			if tt.wantRTO == nil {
-				require.False(t, res.Recovered)
-				require.Nil(t, res.RecoveryTime)
-				require.False(t, res.Pass)
-				require.Equal(t, "not recovered", res.Verdicts[0].Measured)
+				require.False(t, (res.recoveryTime != nil))
+				require.Nil(t, res.recoveryTime)
+				require.False(t, passes(in, recoveredCriteria()))
+				require.Equal(t, "not recovered", AnalyzeFault(in, recoveredCriteria()).Verdicts[0].Measured)
 				return
 			}
-			require.NotNil(t, res.ServiceRTO, "notes: %v", res.Notes)
-			require.InDelta(t, float64(*tt.wantRTO), float64(*res.ServiceRTO), float64(interval),
-				"service RTO %s", *res.ServiceRTO)
+			require.NotNil(t, res.serviceRTO, "notes: %v", res.notes)
+			require.InDelta(t, float64(*tt.wantRTO), float64(*res.serviceRTO), float64(interval),
+				"service RTO %s", *res.serviceRTO)
 			if tt.wantCap != nil {
-				require.Equal(t, *tt.wantCap, *res.CapacityRTO)
+				require.Equal(t, *tt.wantCap, *res.capacityRTO)
 			}
 			if tt.wantRecovery != nil {
-				require.Equal(t, *tt.wantRecovery, *res.RecoveryTime)
+				require.Equal(t, *tt.wantRecovery, *res.recoveryTime)
 			}
-			require.Equal(t, tt.wantPass, res.Pass)
+			require.Equal(t, tt.wantPass, passes(in, recoveredCriteria()))
 		})
 	}
 }
@@ -268,17 +271,17 @@ func TestSteadyStateFailsWhenTheSystemIsDownBeforeTheDrill(t *testing.T) {
 		want   bool
 	}{
 		{name: "a healthy baseline passes", phases: []phase{healthy(30 * time.Second)}, want: true},
-		{name: "a service down before the drill fails", phases: []phase{{Until: dur(30 * time.Second), FailRate: 1, Err: ClassRefused}}},
+		{name: "a service down before the drill fails", phases: []phase{{Until: dur(30 * time.Second), FailRate: 1, Err: evidence.ClassRefused}}},
 		{name: "a slow service fails on p99", phases: []phase{{Until: dur(30 * time.Second), Latency: dur(400 * time.Millisecond)}}},
 		{name: "an empty window fails", phases: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			samples := generate(rate, 3, tt.phases)
-			st, verdicts, ok := SteadyState(samples, t0, t0.Add(30*time.Second), obj)
-			require.Equal(t, tt.want, ok, "verdicts: %+v", verdicts)
-			require.Len(t, verdicts, 2)
-			require.Equal(t, len(samples), st.Requests)
+			c := SteadyState(samples, t0, t0.Add(30*time.Second), obj)
+			require.Equal(t, tt.want, c.Verdict == v1alpha1.VerdictPass, "verdicts: %+v", c.Verdicts)
+			require.Len(t, c.Verdicts, 2)
+			require.Equal(t, int64(len(samples)), c.Stats.Requests)
 		})
 	}
 }

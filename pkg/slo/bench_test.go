@@ -3,6 +3,8 @@ package slo
 import (
 	"testing"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // oneHourDrill is a one-hour drill at 50 req/s (180,000 samples) with a
@@ -12,13 +14,13 @@ func oneHourDrill() (FaultInput, Objectives) {
 	inj := 30 * time.Minute
 	phases := []phase{
 		healthy(inj),
-		{Until: dur(inj + 5*time.Second), FailRate: 1, Err: ClassRefused, FailLatency: dur(time.Millisecond)},
+		{Until: dur(inj + 5*time.Second), FailRate: 1, Err: evidence.ClassRefused, FailLatency: dur(time.Millisecond)},
 		healthy(time.Hour),
 	}
 	in := FaultInput{
-		Name: "one-hour", Injected: t0.Add(inj), End: t0.Add(inj + 2*time.Minute),
+		Name: "one-hour", Start: t0.Add(inj), End: t0.Add(inj + 2*time.Minute),
 		Samples: generate(rate, 1, phases),
-		Capacity: []CapacityPoint{
+		Capacity: []evidence.CapacityPoint{
 			{At: t0, Workload: "a", Desired: 3, Ready: 3},
 			{At: t0.Add(inj), Workload: "a", Desired: 3, Ready: 0},
 			{At: t0.Add(inj + 8*time.Second), Workload: "a", Desired: 3, Ready: 3},
@@ -31,8 +33,8 @@ func BenchmarkAnalyzeFaultOneHour(b *testing.B) {
 	in, obj := oneHourDrill()
 	b.ReportAllocs()
 	for b.Loop() {
-		res := AnalyzeFault(in, obj)
-		if !res.Recovered {
+		res := measure(in, obj)
+		if !(res.recoveryTime != nil) {
 			b.Fatal("not recovered")
 		}
 	}
@@ -43,7 +45,7 @@ func BenchmarkAnalyzeFaultOneHour(b *testing.B) {
 // as the start of a window.
 func BenchmarkAnalyzeFaultOneHourNeverRecovers(b *testing.B) {
 	phases := []phase{healthy(time.Minute), {Until: dur(time.Hour), FailRate: 0.3, Code: 503, Latency: dur(5 * time.Millisecond)}}
-	in := FaultInput{Name: "worst", Injected: t0.Add(time.Minute), End: t0.Add(time.Hour), Samples: generate(rate, 1, phases)}
+	in := FaultInput{Name: "worst", Start: t0.Add(time.Minute), End: t0.Add(time.Hour), Samples: generate(rate, 1, phases)}
 	obj := recoveredCriteria()
 	b.ReportAllocs()
 	for b.Loop() {

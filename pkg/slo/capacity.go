@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // capacityTimeline is the "every workload ready" state as a step function of
@@ -24,10 +26,10 @@ type capacityChange struct {
 // newCapacityTimeline folds the series (points at or after end are ignored)
 // into all-ready state changes. A workload keeps its last reported state and
 // counts as ready before its first point.
-func newCapacityTimeline(points []CapacityPoint, end time.Time) capacityTimeline {
+func newCapacityTimeline(points []evidence.CapacityPoint, end time.Time) capacityTimeline {
 	tl := capacityTimeline{tracked: len(points) > 0}
 	pts := slices.Clone(points)
-	slices.SortStableFunc(pts, func(a, b CapacityPoint) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(pts, func(a, b evidence.CapacityPoint) int { return a.At.Compare(b.At) })
 	short := map[string]bool{}
 	shortCount := 0
 	state := true

@@ -3,143 +3,180 @@ package slo
 import (
 	"fmt"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
-// AnalyzeFault measures one fault: its instants, RTOs, RPO, window
-// statistics and verdicts. See the package documentation and the design
-// record for the exact definitions.
-func AnalyzeFault(in FaultInput, obj Objectives) FaultResult {
+// AnalyzeFault measures one recovery (a fault's failover or its
+// fail-back): its instants, RTOs, RPO, window statistics and verdicts. See
+// docs/spec/v1alpha1/drillrun.md for the exact definitions.
+func AnalyzeFault(in FaultInput, obj Objectives) v1alpha1.Recovery {
+	m := measure(in, obj)
+	rec := v1alpha1.Recovery{
+		Start: micro(m.start), End: micro(m.end),
+		Instants: v1alpha1.RecoveryInstants{
+			Impact: microPtr(m.impact), Replaced: microPtr(m.replaced), Ready: microPtr(m.ready),
+			Serving: microPtr(m.serving), Recovered: microPtr(m.recovered),
+		},
+		ServiceRTO: apiDur(m.serviceRTO), CapacityRTO: apiDur(m.capacityRTO), RecoveryTime: apiDur(m.recoveryTime),
+		Recovered: m.recoveryTime != nil, RPO: apiDur(m.rpo.rpo), RPOFallback: m.rpo.fallback,
+		CapacityTracked: m.capacityTracked,
+		Window:          m.window.api(), Before: m.before.api(), During: m.during.api(), After: m.after.api(),
+		Notes: m.notes, Verdicts: []v1alpha1.ObjectiveVerdict{},
+	}
+	rto, name := obj.RTO, ObjectiveRTO
+	if in.Failback {
+		rto, name = obj.FailbackRTO, ObjectiveFailbackRTO
+	}
+	if rto > 0 {
+		rec.Verdicts = append(rec.Verdicts, rtoVerdict(m, name, rto))
+	}
+	if obj.RPO != nil {
+		rec.Verdicts = append(rec.Verdicts, rpoVerdict(m.rpo, *obj.RPO))
+	}
+	pass := rec.Recovered
+	for _, v := range rec.Verdicts {
+		pass = pass && v.Verdict == v1alpha1.VerdictPass
+	}
+	rec.Verdict = verdictOf(pass)
+	return rec
+}
+
+// measurement is a recovery in the units the analysis computes in.
+type measurement struct {
+	start, end                            time.Time
+	impact, replaced, ready               *time.Time
+	serving, recovered                    *time.Time
+	serviceRTO, capacityRTO, recoveryTime *time.Duration
+	capacityTracked                       bool
+	window, before, during, after         window
+	rpo                                   rpoMeasure
+	notes                                 []string
+}
+
+// Recovered reports whether a recovery was reached, as AnalyzeFault would
+// say, without building the whole report: the engine asks it every tick.
+func Recovered(in FaultInput, obj Objectives) bool {
+	return measure(in, obj).recoveryTime != nil
+}
+
+func measure(in FaultInput, obj Objectives) measurement {
 	samples := sortedByAt(in.Samples)
-	inj := in.Injected
+	from := in.impactFrom()
 	end := observationEnd(in, samples)
 	crit := obj.Recovered
 	thr := crit.LatencyP99
 
-	res := FaultResult{Name: in.Name}
-	res.Instants = Instants{Injected: inj, Replaced: cloneTime(in.Replaced)}
-	if !in.Reverted.IsZero() {
-		res.Instants.Reverted = timePtr(in.Reverted)
-	}
+	m := measurement{start: in.Start, end: end, replaced: cloneTime(in.Replaced)}
 
-	// The fault's own samples: sent in [injected, end).
-	lo := lowerBound(samples, inj)
-	hi := lowerBound(samples, end)
-	fs := samples[lo:hi]
+	// The recovery's own samples: sent in [impactFrom, end).
+	fs := samples[lowerBound(samples, from):lowerBound(samples, end)]
 
 	capTL := newCapacityTimeline(in.Capacity, end)
-	res.CapacityTracked = capTL.tracked
+	m.capacityTracked = capTL.tracked
 
 	// impact: the first SLI breach or the first loss of capacity.
-	var impact *time.Time
 	impactSample := -1
 	for i, s := range fs {
 		if !s.Good(thr) {
-			impact, impactSample = timePtr(s.At), i
+			m.impact, impactSample = timePtr(s.At), i
 			break
 		}
 	}
 	if capTL.tracked {
-		if t, ok := capTL.firstLoss(inj, end); ok && (impact == nil || t.Before(*impact)) {
-			impact, impactSample = timePtr(t), -1
+		if t, ok := capTL.firstLoss(from, end); ok && (m.impact == nil || t.Before(*m.impact)) {
+			m.impact, impactSample = timePtr(t), -1
 		}
 	}
-	res.Instants.Impact = impact
+	// The clock starts at the earlier of Start and an impact that came
+	// before it (only possible when ImpactFrom is before Start).
+	if m.impact != nil && m.impact.Before(m.start) {
+		m.start = *m.impact
+	}
+	start := m.start
 
 	// ready and the capacity RTO.
 	if capTL.tracked {
-		if t, ok := capTL.ready(inj); ok {
-			res.Instants.Ready = timePtr(t)
-			res.CapacityRTO = durPtr(t.Sub(inj))
+		if t, ok := capTL.ready(start); ok {
+			m.ready = timePtr(t)
+			m.capacityRTO = durPtr(t.Sub(start))
 		} else {
-			res.Notes = append(res.Notes, "capacity was still short at the end of observation")
+			m.notes = append(m.notes, "capacity was still short at the end of observation")
 		}
 	} else {
-		res.Notes = append(res.Notes, "no capacity series was recorded; capacity RTO not measured")
+		m.notes = append(m.notes, "no capacity series was recorded; capacity RTO not measured")
 	}
 
 	// serving and recovered.
 	switch {
 	case len(fs) == 0:
-		res.Notes = append(res.Notes, "no probe samples were sent between injection and the end of observation")
-	case impact == nil:
-		res.Instants.Recovered = timePtr(inj)
+		m.notes = append(m.notes, "no probe samples were sent between the start and the end of observation")
+	case m.impact == nil:
+		m.recovered = timePtr(start)
 	default:
-		from := lowerBound(fs, *impact)
-		for i := from; i < len(fs); i++ {
+		first := lowerBound(fs, *m.impact)
+		for i := first; i < len(fs); i++ {
 			if i != impactSample && !fs[i].Failed() {
-				res.Instants.Serving = timePtr(fs[i].At)
+				m.serving = timePtr(fs[i].At)
 				break
 			}
 		}
-		if t, ok := findRecovered(fs, from, end, crit, capTL); ok {
-			res.Instants.Recovered = timePtr(t)
+		if t, ok := findRecovered(fs, first, end, crit, capTL); ok {
+			m.recovered = timePtr(t)
 		} else {
-			res.Notes = append(res.Notes, fmt.Sprintf(
+			m.notes = append(m.notes, fmt.Sprintf(
 				"no fully observed %s window met the recovered criteria before the end of observation",
 				fmtDur(crit.For)))
 		}
 	}
-	if r := res.Instants.Recovered; r != nil {
-		res.ServiceRTO = durPtr(r.Sub(inj))
+	if r := m.recovered; r != nil {
+		m.serviceRTO = durPtr(r.Sub(start))
 	}
 
 	// recovery time: the larger RTO; capacity must be back when tracked.
 	switch {
-	case res.ServiceRTO == nil:
+	case m.serviceRTO == nil:
 	case !capTL.tracked:
-		res.RecoveryTime = durPtr(*res.ServiceRTO)
-	case res.CapacityRTO != nil:
-		res.RecoveryTime = durPtr(max(*res.ServiceRTO, *res.CapacityRTO))
+		m.recoveryTime = durPtr(*m.serviceRTO)
+	case m.capacityRTO != nil:
+		m.recoveryTime = durPtr(max(*m.serviceRTO, *m.capacityRTO))
 	}
-	res.Recovered = res.RecoveryTime != nil
 
 	// windows.
 	baseFrom := in.BaselineFrom
-	if baseFrom.IsZero() || !baseFrom.Before(inj) {
-		baseFrom = inj.Add(-DefaultBaseline)
+	if baseFrom.IsZero() || !baseFrom.Before(from) {
+		baseFrom = from.Add(-DefaultBaseline)
 	}
 	// Each window lies in [baseFrom, end): one buffer holds the latencies
 	// of any of them.
 	lat := make([]time.Duration, 0, lowerBound(samples, end)-lowerBound(samples, baseFrom))
-	res.Before = statsSorted(samples, baseFrom, inj, thr, lat)
-	if r := res.Instants.Recovered; r != nil {
-		res.During = statsSorted(samples, inj, *r, thr, lat)
-		res.After = statsSorted(samples, *r, end, thr, lat)
+	m.window = statsSorted(samples, start, end, thr, lat)
+	m.before = statsSorted(samples, baseFrom, minTime(from, start), thr, lat)
+	if r := m.recovered; r != nil {
+		m.during = statsSorted(samples, start, *r, thr, lat)
+		m.after = statsSorted(samples, *r, end, thr, lat)
 	} else {
-		res.During = statsSorted(samples, inj, end, thr, lat)
-		res.After = statsSorted(samples, end, end, thr, lat)
+		m.during = statsSorted(samples, start, end, thr, lat)
+		m.after = statsSorted(samples, end, end, thr, lat)
 	}
 
 	// RPO.
-	rpo := measureRPO(in, res.Instants.Recovered, end)
-	res.RPO, res.RPOFallback = rpo.rpo, rpo.fallback
-	if rpo.note != "" {
-		res.Notes = append(res.Notes, rpo.note)
+	m.rpo = measureRPO(in, m.recovered, end)
+	if m.rpo.note != "" {
+		m.notes = append(m.notes, m.rpo.note)
 	}
-
-	// verdicts.
-	res.Verdicts = []Verdict{}
-	if obj.RTO > 0 {
-		res.Verdicts = append(res.Verdicts, rtoVerdict(res, obj.RTO))
-	}
-	if obj.RPO != nil {
-		res.Verdicts = append(res.Verdicts, rpoVerdict(rpo, *obj.RPO))
-	}
-	res.Pass = res.Recovered
-	for _, v := range res.Verdicts {
-		res.Pass = res.Pass && v.Pass
-	}
-	return res
+	return m
 }
 
 // observationEnd is in.End, or just after the last sample when zero; never
-// before the injection.
-func observationEnd(in FaultInput, sorted []Sample) time.Time {
+// before the start.
+func observationEnd(in FaultInput, sorted []evidence.Sample) time.Time {
 	end := in.End
 	if end.IsZero() && len(sorted) > 0 {
 		end = sorted[len(sorted)-1].At.Add(time.Nanosecond)
 	}
-	return maxTime(end, in.Injected)
+	return maxTime(end, in.Start)
 }
 
 // findRecovered returns the send time of the first good sample at index
@@ -148,7 +185,7 @@ func observationEnd(in FaultInput, sorted []Sample) time.Time {
 // after every sample of the window. A breach anywhere in a window disqualifies
 // it, so the search moves on to the next good sample: a flapping service
 // restarts the window.
-func findRecovered(fs []Sample, from int, end time.Time, c Criteria, capTL capacityTimeline) (time.Time, bool) {
+func findRecovered(fs []evidence.Sample, from int, end time.Time, c Criteria, capTL capacityTimeline) (time.Time, bool) {
 	thr := c.LatencyP99
 	for i := from; i < len(fs); i++ {
 		s := fs[i]
@@ -172,7 +209,7 @@ func findRecovered(fs []Sample, from int, end time.Time, c Criteria, capTL capac
 // windowHolds walks the samples of a window that starts at win[0] (a good
 // sample) and ends before wEnd, and reports whether the running success rate
 // and running nearest-rank p99 met the criteria after every sample.
-func windowHolds(win []Sample, wEnd time.Time, c Criteria) bool {
+func windowHolds(win []evidence.Sample, wEnd time.Time, c Criteria) bool {
 	thr := c.LatencyP99
 	n, failures, slow := 0, 0, 0
 	for j, s := range win {
@@ -197,24 +234,24 @@ func windowHolds(win []Sample, wEnd time.Time, c Criteria) bool {
 	return true
 }
 
-func rtoVerdict(res FaultResult, target time.Duration) Verdict {
-	v := Verdict{Objective: ObjectiveRTO, Target: fmtDur(target)}
-	if !res.Recovered {
+func rtoVerdict(m measurement, objective string, target time.Duration) v1alpha1.ObjectiveVerdict {
+	v := v1alpha1.ObjectiveVerdict{Objective: objective, Target: fmtDur(target), Verdict: v1alpha1.VerdictFail}
+	if m.recoveryTime == nil {
 		v.Measured = "not recovered"
-		v.Reason = "the fault did not recover before the end of observation"
+		v.Reason = "did not recover before the end of observation (" + fmtDur(m.end.Sub(m.start)) + " after the start)"
 		return v
 	}
-	rt := *res.RecoveryTime
+	rt := *m.recoveryTime
 	v.Measured = fmtDur(rt)
-	v.Pass = rt <= target
-	parts := "service " + fmtOptDur(res.ServiceRTO)
-	if res.CapacityTracked {
-		parts += ", capacity " + fmtOptDur(res.CapacityRTO)
+	v.Verdict = verdictOf(rt <= target)
+	parts := "service " + fmtOptDur(m.serviceRTO)
+	if m.capacityTracked {
+		parts += ", capacity " + fmtOptDur(m.capacityRTO)
 	}
-	if v.Pass {
-		v.Reason = fmt.Sprintf("recovered in %s (%s), within %s", fmtDur(rt), parts, fmtDur(target))
+	if v.Verdict == v1alpha1.VerdictPass {
+		v.Reason = fmt.Sprintf("recovered in %s (%s), within the %s objective", fmtDur(rt), parts, fmtDur(target))
 	} else {
-		v.Reason = fmt.Sprintf("recovered in %s (%s), over %s by %s", fmtDur(rt), parts, fmtDur(target), fmtDur(rt-target))
+		v.Reason = fmt.Sprintf("recovered in %s (%s), over the %s objective by %s", fmtDur(rt), parts, fmtDur(target), fmtDur(rt-target))
 	}
 	return v
 }
@@ -240,4 +277,12 @@ func fmtOptDur(d *time.Duration) string {
 		return "not reached"
 	}
 	return fmtDur(*d)
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

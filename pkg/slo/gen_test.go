@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // t0 anchors every synthetic drill; scenarios speak in offsets from it. It is
@@ -46,7 +48,7 @@ type phase struct {
 	// zero with Err set means no response.
 	Code int `json:"code,omitempty"`
 	// Err is the error class of failed requests.
-	Err ErrorClass `json:"err,omitempty"`
+	Err evidence.ErrorClass `json:"err,omitempty"`
 	// FailLatency is the latency of failed requests (a timeout: the timeout).
 	FailLatency dur `json:"failLatency,omitempty"`
 	// SlowRate and SlowLatency add a slow tail to successful requests.
@@ -91,7 +93,6 @@ type scenario struct {
 	Rate        int            `json:"rate"`
 	Seed        uint64         `json:"seed"`
 	Injected    dur            `json:"injected"`
-	Reverted    *dur           `json:"reverted,omitempty"`
 	End         dur            `json:"end"`
 	Replaced    *dur           `json:"replaced,omitempty"`
 	Objectives  objectivesSpec `json:"objectives"`
@@ -105,10 +106,10 @@ func at(d dur) time.Time { return t0.Add(time.Duration(d)) }
 
 // generate returns the samples of phases sent at rate per second from t0
 // until the last phase ends.
-func generate(rate int, seed uint64, phases []phase) []Sample {
+func generate(rate int, seed uint64, phases []phase) []evidence.Sample {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	interval := time.Second / time.Duration(rate)
-	var out []Sample
+	var out []evidence.Sample
 	p, inPhase := 0, 0
 	for i := 0; p < len(phases); i++ {
 		off := time.Duration(i) * interval
@@ -120,7 +121,7 @@ func generate(rate int, seed uint64, phases []phase) []Sample {
 		}
 		ph := phases[p]
 		inPhase++
-		s := Sample{At: t0.Add(off), Code: 200, Route: "recommend"}
+		s := evidence.Sample{At: t0.Add(off), Code: 200, Route: "recommend"}
 		fail := ph.FailRate > 0 && rng.Float64() < ph.FailRate
 		if ph.FailEvery > 0 {
 			fail = inPhase%ph.FailEvery == 0
@@ -165,22 +166,19 @@ func (sc scenario) objectives() Objectives {
 
 func (sc scenario) input(name string) FaultInput {
 	in := FaultInput{
-		Name:     name,
-		Injected: at(sc.Injected),
-		End:      at(sc.End),
-		Samples:  generate(sc.Rate, sc.Seed, sc.Phases),
-	}
-	if sc.Reverted != nil {
-		in.Reverted = at(*sc.Reverted)
+		Name:    name,
+		Start:   at(sc.Injected),
+		End:     at(sc.End),
+		Samples: generate(sc.Rate, sc.Seed, sc.Phases),
 	}
 	if sc.Replaced != nil {
 		in.Replaced = timePtr(at(*sc.Replaced))
 	}
 	for _, c := range sc.Capacity {
-		in.Capacity = append(in.Capacity, CapacityPoint{At: at(c.At), Workload: c.Workload, Desired: c.Desired, Ready: c.Ready})
+		in.Capacity = append(in.Capacity, evidence.CapacityPoint{At: at(c.At), Workload: c.Workload, Desired: c.Desired, Ready: c.Ready})
 	}
-	conv := func(m modelObs) ModelObservation {
-		return ModelObservation{At: at(m.At), Replica: m.Replica, Version: m.Version, CreatedAt: at(m.CreatedAt), Fallback: m.Fallback}
+	conv := func(m modelObs) evidence.ModelObservation {
+		return evidence.ModelObservation{At: at(m.At), Replica: m.Replica, Version: m.Version, CreatedAt: at(m.CreatedAt), Fallback: m.Fallback}
 	}
 	for _, m := range sc.Models {
 		in.Models = append(in.Models, conv(m))

@@ -10,67 +10,70 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/testing/golden"
 )
 
-// goldenResult is a FaultResult with every instant rendered relative to the
-// injection, so golden files do not depend on the anchor date.
+// goldenResult is a Recovery with every instant rendered relative to the
+// start, so golden files do not depend on the anchor date.
 type goldenResult struct {
-	Name            string            `json:"name"`
-	Instants        map[string]string `json:"instants"`
-	ServiceRTO      string            `json:"serviceRTO"`
-	CapacityRTO     string            `json:"capacityRTO"`
-	RecoveryTime    string            `json:"recoveryTime"`
-	Recovered       bool              `json:"recovered"`
-	RPO             string            `json:"rpo"`
-	RPOFallback     bool              `json:"rpoFallback,omitempty"`
-	CapacityTracked bool              `json:"capacityTracked"`
-	Before          goldenStats       `json:"before"`
-	During          goldenStats       `json:"during"`
-	After           goldenStats       `json:"after"`
-	Verdicts        []Verdict         `json:"verdicts"`
-	Notes           []string          `json:"notes,omitempty"`
-	Pass            bool              `json:"pass"`
+	Name            string                      `json:"name"`
+	Start           string                      `json:"start"`
+	End             string                      `json:"end"`
+	Instants        map[string]string           `json:"instants"`
+	ServiceRTO      string                      `json:"serviceRTO"`
+	CapacityRTO     string                      `json:"capacityRTO"`
+	RecoveryTime    string                      `json:"recoveryTime"`
+	Recovered       bool                        `json:"recovered"`
+	RPO             string                      `json:"rpo"`
+	RPOFallback     bool                        `json:"rpoFallback,omitempty"`
+	CapacityTracked bool                        `json:"capacityTracked"`
+	Before          goldenStats                 `json:"before"`
+	During          goldenStats                 `json:"during"`
+	After           goldenStats                 `json:"after"`
+	Verdicts        []v1alpha1.ObjectiveVerdict `json:"verdicts"`
+	Notes           []string                    `json:"notes,omitempty"`
+	Verdict         v1alpha1.Verdict            `json:"verdict"`
 }
 
 type goldenStats struct {
-	From         string `json:"from"`
-	To           string `json:"to"`
-	Requests     int    `json:"requests"`
-	Failures     int    `json:"failures"`
-	Timeouts     int    `json:"timeouts"`
-	Slow         int    `json:"slow"`
-	Availability string `json:"availability"`
-	P50          string `json:"p50"`
-	P90          string `json:"p90"`
-	P99          string `json:"p99"`
-	Max          string `json:"max"`
+	From         string           `json:"from"`
+	To           string           `json:"to"`
+	Requests     int64            `json:"requests"`
+	Failures     int64            `json:"failures"`
+	Timeouts     int64            `json:"timeouts"`
+	Slow         int64            `json:"slow"`
+	Availability v1alpha1.Percent `json:"availability"`
+	P50          string           `json:"p50"`
+	P90          string           `json:"p90"`
+	P99          string           `json:"p99"`
+	Max          string           `json:"max"`
 }
 
-func render(res FaultResult) goldenResult {
-	inj := res.Instants.Injected
-	rel := func(t *time.Time) string {
+func render(name string, injected time.Time, res v1alpha1.Recovery) goldenResult {
+	rel := func(t *metav1.MicroTime) string {
 		if t == nil {
 			return "never"
 		}
-		if d := t.Sub(inj); d < 0 {
+		if d := t.Sub(injected); d < 0 {
 			return d.String()
 		}
-		return "+" + t.Sub(inj).String()
+		return "+" + t.Sub(injected).String()
 	}
-	optDur := func(d *time.Duration) string {
+	optDur := func(d *metav1.Duration) string {
 		if d == nil {
 			return "none"
 		}
-		return d.String()
+		return d.Duration.String()
 	}
-	stats := func(w WindowStats) goldenStats {
+	stats := func(w v1alpha1.WindowStats) goldenStats {
 		return goldenStats{
-			From: rel(&w.From), To: rel(&w.To),
+			From: rel(w.From), To: rel(w.To),
 			Requests: w.Requests, Failures: w.Failures, Timeouts: w.Timeouts, Slow: w.Slow,
-			Availability: fmtPct(w.Availability),
-			P50:          w.P50.String(), P90: w.P90.String(), P99: w.P99.String(), Max: w.Max.String(),
+			Availability: w.Availability,
+			P50:          w.P50.Duration.String(), P90: w.P90.Duration.String(), P99: w.P99.Duration.String(), Max: w.Max.Duration.String(),
 		}
 	}
 	ready := rel(res.Instants.Ready)
@@ -78,21 +81,19 @@ func render(res FaultResult) goldenResult {
 		ready = "not tracked"
 	}
 	return goldenResult{
-		Name: res.Name,
+		Name: name, Start: rel(res.Start), End: rel(res.End),
 		Instants: map[string]string{
-			"injected":  rel(&inj),
 			"impact":    rel(res.Instants.Impact),
 			"replaced":  rel(res.Instants.Replaced),
 			"ready":     ready,
 			"serving":   rel(res.Instants.Serving),
 			"recovered": rel(res.Instants.Recovered),
-			"reverted":  rel(res.Instants.Reverted),
 		},
 		ServiceRTO: optDur(res.ServiceRTO), CapacityRTO: optDur(res.CapacityRTO), RecoveryTime: optDur(res.RecoveryTime),
 		Recovered: res.Recovered, RPO: optDur(res.RPO), RPOFallback: res.RPOFallback,
 		CapacityTracked: res.CapacityTracked,
 		Before:          stats(res.Before), During: stats(res.During), After: stats(res.After),
-		Verdicts: res.Verdicts, Notes: res.Notes, Pass: res.Pass,
+		Verdicts: res.Verdicts, Notes: res.Notes, Verdict: res.Verdict,
 	}
 }
 
@@ -116,8 +117,9 @@ func TestAnalyzeFaultGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		t.Run(strings.ReplaceAll(name, "-", " "), func(t *testing.T) {
 			sc := loadScenario(t, path)
-			res := AnalyzeFault(sc.input(name), sc.objectives())
-			got, err := json.MarshalIndent(render(res), "", "  ")
+			in := sc.input(name)
+			res := AnalyzeFault(in, sc.objectives())
+			got, err := json.MarshalIndent(render(name, in.Start, res), "", "  ")
 			require.NoError(t, err)
 			got = append(got, '\n')
 			golden.Assert(t, filepath.Join("testdata", "golden", name+".json"), got)

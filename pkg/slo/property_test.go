@@ -6,13 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
+
 	"github.com/stretchr/testify/require"
 )
 
 var outcomes = []struct {
 	code int
-	err  ErrorClass
-}{{200, ""}, {200, ""}, {200, ""}, {204, ""}, {302, ""}, {404, ""}, {503, ""}, {0, ClassTimeout}, {0, ClassRefused}, {0, ClassReset}}
+	err  evidence.ErrorClass
+}{{200, ""}, {200, ""}, {200, ""}, {204, ""}, {302, ""}, {404, ""}, {503, ""}, {0, evidence.ClassTimeout}, {0, evidence.ClassRefused}, {0, evidence.ClassReset}}
 
 // fromBytes decodes arbitrary bytes into a fault input: samples, capacity
 // points and model observations at millisecond offsets over about a minute.
@@ -23,8 +26,8 @@ func fromBytes(data []byte) (FaultInput, Objectives) {
 		data = data[k:]
 		return binary.LittleEndian.Uint64(b[:])
 	}
-	in := FaultInput{Name: "fuzz", Injected: t0.Add(time.Duration(next(2)%20000) * time.Millisecond)}
-	in.End = in.Injected.Add(time.Duration(next(2)%60000) * time.Millisecond)
+	in := FaultInput{Name: "fuzz", Start: t0.Add(time.Duration(next(2)%20000) * time.Millisecond)}
+	in.End = in.Start.Add(time.Duration(next(2)%60000) * time.Millisecond)
 	if next(1)%5 == 0 {
 		in.End = time.Time{}
 	}
@@ -42,21 +45,21 @@ func fromBytes(data []byte) (FaultInput, Objectives) {
 	for len(data) > 0 {
 		switch kind := next(1) % 8; kind {
 		case 0:
-			in.Capacity = append(in.Capacity, CapacityPoint{
+			in.Capacity = append(in.Capacity, evidence.CapacityPoint{
 				At: t0.Add(time.Duration(next(2)%80000) * time.Millisecond), Workload: string(rune('a' + next(1)%3)),
 				Desired: int(next(1) % 4), Ready: int(next(1) % 4),
 			})
 		case 1:
 			if in.NewestPublishedBefore == nil {
-				in.NewestPublishedBefore = &ModelObservation{CreatedAt: t0.Add(-time.Duration(next(2)) * time.Minute)}
+				in.NewestPublishedBefore = &evidence.ModelObservation{CreatedAt: t0.Add(-time.Duration(next(2)) * time.Minute)}
 			}
-			in.Models = append(in.Models, ModelObservation{
+			in.Models = append(in.Models, evidence.ModelObservation{
 				At: t0.Add(time.Duration(next(2)%80000) * time.Millisecond), Replica: "r",
 				CreatedAt: t0.Add(-time.Duration(next(2)) * time.Minute), Fallback: next(1)%7 == 0,
 			})
 		default:
 			o := outcomes[next(1)%uint64(len(outcomes))]
-			in.Samples = append(in.Samples, Sample{
+			in.Samples = append(in.Samples, evidence.Sample{
 				At:      t0.Add(time.Duration(next(3)%80000000) * time.Microsecond),
 				Latency: time.Duration(next(2)%2000) * time.Millisecond,
 				Code:    o.code, Err: o.err,
@@ -66,48 +69,51 @@ func fromBytes(data []byte) (FaultInput, Objectives) {
 	return in, obj
 }
 
-// checkInvariants asserts what must hold for any input.
-func checkInvariants(t *testing.T, in FaultInput, res FaultResult) {
+// checkInvariants asserts what must hold for any input, of the
+// measurement and of the Recovery reported from it.
+func checkInvariants(t *testing.T, in FaultInput, obj Objectives) {
 	t.Helper()
-	ins := res.Instants
-	require.Equal(t, in.Injected, ins.Injected)
-	order := []*time.Time{&ins.Injected, ins.Impact, ins.Serving, ins.Recovered}
+	res := measure(in, obj)
+	require.False(t, res.start.After(in.Start), "the clock never starts after Start")
+	order := []*time.Time{&res.start, res.impact, res.serving, res.recovered}
 	var prev *time.Time
 	for _, cur := range order {
 		if cur == nil {
 			continue
 		}
 		if prev != nil {
-			require.False(t, cur.Before(*prev), "instants out of order: %+v", ins)
+			require.False(t, cur.Before(*prev), "instants out of order: %+v", res)
 		}
 		prev = cur
 	}
-	if ins.Impact != nil && ins.Recovered != nil {
-		require.NotNil(t, ins.Serving, "recovered after an impact implies serving")
+	if res.impact != nil && res.recovered != nil {
+		require.NotNil(t, res.serving, "recovered after an impact implies serving")
 	}
-	if ins.Ready != nil {
-		require.False(t, ins.Ready.Before(in.Injected))
+	if res.ready != nil {
+		require.False(t, res.ready.Before(res.start))
 	}
-	for _, d := range []*time.Duration{res.ServiceRTO, res.CapacityRTO, res.RecoveryTime, res.RPO} {
+	for _, d := range []*time.Duration{res.serviceRTO, res.capacityRTO, res.recoveryTime, res.rpo.rpo} {
 		if d != nil {
 			require.GreaterOrEqual(t, *d, time.Duration(0))
 		}
 	}
-	if res.RecoveryTime != nil {
-		require.True(t, res.Recovered)
-		require.GreaterOrEqual(t, *res.RecoveryTime, *res.ServiceRTO)
-		if res.CapacityRTO != nil {
-			require.GreaterOrEqual(t, *res.RecoveryTime, *res.CapacityRTO)
+	if res.recoveryTime != nil {
+		require.GreaterOrEqual(t, *res.recoveryTime, *res.serviceRTO)
+		if res.capacityRTO != nil {
+			require.GreaterOrEqual(t, *res.recoveryTime, *res.capacityRTO)
 		}
 	}
-	if res.Pass {
-		require.True(t, res.Recovered)
+	require.Equal(t, res.during.to, res.after.from)
+	for _, w := range []window{res.before, res.during, res.after} {
+		require.LessOrEqual(t, w.failures, w.requests)
+		require.LessOrEqual(t, w.timeouts, w.failures)
+		require.True(t, w.p50 <= w.p90 && w.p90 <= w.p99 && w.p99 <= w.max, "%+v", w)
 	}
-	require.Equal(t, res.During.To, res.After.From)
-	for _, w := range []WindowStats{res.Before, res.During, res.After} {
-		require.LessOrEqual(t, w.Failures, w.Requests)
-		require.LessOrEqual(t, w.Timeouts, w.Failures)
-		require.True(t, w.P50 <= w.P90 && w.P90 <= w.P99 && w.P99 <= w.Max, "%+v", w)
+	rec := AnalyzeFault(in, obj)
+	require.Equal(t, res.recoveryTime != nil, rec.Recovered)
+	require.Equal(t, res.recoveryTime != nil, Recovered(in, obj))
+	if rec.Verdict == v1alpha1.VerdictPass {
+		require.True(t, rec.Recovered)
 	}
 }
 
@@ -124,10 +130,10 @@ func FuzzAnalyzeFault(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, obj := fromBytes(data)
+		checkInvariants(t, in, obj)
 		res := AnalyzeFault(in, obj)
-		checkInvariants(t, in, res)
 		// Pure: the same input gives the same answer, and it is not modified.
-		before := append([]Sample(nil), in.Samples...)
+		before := append([]evidence.Sample(nil), in.Samples...)
 		require.Equal(t, res, AnalyzeFault(in, obj))
 		require.Equal(t, before, in.Samples)
 	})
@@ -157,13 +163,12 @@ func TestAnalyzeFaultInvariantsHoldForRandomDrills(t *testing.T) {
 				})
 			}
 			in = FaultInput{
-				Name: "random", Injected: t0.Add(time.Duration(rng.Int64N(int64(until)))),
+				Name: "random", Start: t0.Add(time.Duration(rng.Int64N(int64(until)))),
 				End: t0.Add(until), Samples: generate(50, rng.Uint64(), phases),
 			}
 			obj = recoveredCriteria()
 			obj.Recovered.For = time.Duration(rng.IntN(3000)) * time.Millisecond
 		}
-		res := AnalyzeFault(in, obj)
-		checkInvariants(t, in, res)
+		checkInvariants(t, in, obj)
 	}
 }

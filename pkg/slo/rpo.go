@@ -3,6 +3,9 @@ package slo
 import (
 	"fmt"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // rpoMeasure is the RPO of a fault and how it was found.
@@ -32,7 +35,7 @@ func measureRPO(in FaultInput, recovered *time.Time, end time.Time) rpoMeasure {
 		return m
 	}
 	newest := in.NewestPublishedBefore.CreatedAt
-	var worst *ModelObservation
+	var worst *evidence.ModelObservation
 	var worstStale time.Duration
 	seen := false
 	for i := range in.Models {
@@ -64,8 +67,8 @@ func measureRPO(in FaultInput, recovered *time.Time, end time.Time) rpoMeasure {
 	return m
 }
 
-func rpoVerdict(m rpoMeasure, target time.Duration) Verdict {
-	v := Verdict{Objective: ObjectiveRPO, Target: fmtDur(target)}
+func rpoVerdict(m rpoMeasure, target time.Duration) v1alpha1.ObjectiveVerdict {
+	v := v1alpha1.ObjectiveVerdict{Objective: ObjectiveRPO, Target: fmtDur(target), Verdict: v1alpha1.VerdictFail}
 	switch {
 	case m.fallback:
 		v.Measured = "fallback"
@@ -78,9 +81,9 @@ func rpoVerdict(m rpoMeasure, target time.Duration) Verdict {
 		}
 	default:
 		v.Measured = fmtDur(*m.rpo)
-		v.Pass = *m.rpo <= target
+		v.Verdict = verdictOf(*m.rpo <= target)
 		verb := "within"
-		if !v.Pass {
+		if v.Verdict != v1alpha1.VerdictPass {
 			verb = "over"
 		}
 		v.Reason = fmt.Sprintf("oldest model served after recovery was %s (replica %s), %s stale, %s %s",

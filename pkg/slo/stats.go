@@ -5,6 +5,11 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // rank returns the 1-based nearest-rank position of the pct-th percentile
@@ -49,7 +54,7 @@ func availability(successes, n int) float64 {
 // sorted copy. Callers only read the result, so sharing it is safe, and
 // the engine, which asks every tick over samples that come sorted, does not
 // copy them each time.
-func sortedByAt(samples []Sample) []Sample {
+func sortedByAt(samples []evidence.Sample) []evidence.Sample {
 	if slices.IsSortedFunc(samples, cmpAt) {
 		return samples
 	}
@@ -58,10 +63,10 @@ func sortedByAt(samples []Sample) []Sample {
 	return out
 }
 
-func cmpAt(a, b Sample) int { return a.At.Compare(b.At) }
+func cmpAt(a, b evidence.Sample) int { return a.At.Compare(b.At) }
 
 // lowerBound is the index of the first sorted sample sent at or after t.
-func lowerBound(sorted []Sample, t time.Time) int {
+func lowerBound(sorted []evidence.Sample, t time.Time) int {
 	return sort.Search(len(sorted), func(i int) bool { return !sorted[i].At.Before(t) })
 }
 
@@ -70,30 +75,56 @@ func inWindow(at, from, to time.Time) bool {
 	return !at.Before(from) && at.Before(to)
 }
 
+// window are the SLIs of a window in the units the analysis computes in;
+// api turns them into the reported v1alpha1.WindowStats.
+type window struct {
+	from, to                     time.Time
+	requests, failures, timeouts int
+	slow                         int
+	p50, p90, p99, max           time.Duration
+}
+
+// successRate is the window's success rate in percent, 0 without requests.
+func (w window) successRate() float64 { return availability(w.requests-w.failures, w.requests) }
+
+// api is the window as reported.
+func (w window) api() v1alpha1.WindowStats {
+	st := v1alpha1.WindowStats{
+		From: micro(w.from), To: micro(w.to),
+		Requests: int64(w.requests), Failures: int64(w.failures), Timeouts: int64(w.timeouts), Slow: int64(w.slow),
+		P50: metav1.Duration{Duration: w.p50}, P90: metav1.Duration{Duration: w.p90},
+		P99: metav1.Duration{Duration: w.p99}, Max: metav1.Duration{Duration: w.max},
+	}
+	if w.requests > 0 {
+		st.Availability = v1alpha1.Percent(pctString(w.successRate()))
+	}
+	return st
+}
+
 // Stats computes the SLIs over the samples sent in [from, to). Samples need
 // not be sorted. latencyObjective, when positive, counts samples slower than
 // it as Slow. Percentiles are exact nearest-rank values over a sorted copy of
 // every latency in the window.
-func Stats(samples []Sample, from, to time.Time, latencyObjective time.Duration) WindowStats {
-	return stats(samples, from, to, latencyObjective, make([]time.Duration, 0, 64))
+func Stats(samples []evidence.Sample, from, to time.Time, latencyObjective time.Duration) v1alpha1.WindowStats {
+	return stats(samples, from, to, latencyObjective, make([]time.Duration, 0, 64)).api()
 }
 
 // stats is Stats with lat as the space for the latencies in the window.
-func stats(samples []Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) WindowStats {
-	st := WindowStats{From: from, To: to}
+func stats(samples []evidence.Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) window {
+	st := window{from: from, to: to}
 	for _, s := range samples {
 		if !inWindow(s.At, from, to) {
 			continue
 		}
-		st.Requests++
+		st.requests++
 		if s.Failed() {
-			st.Failures++
+			st.failures++
 		}
-		if s.Err == ClassTimeout {
-			st.Timeouts++
+		if s.Err == evidence.ClassTimeout {
+			st.timeouts++
 		}
 		if latencyObjective > 0 && s.Latency > latencyObjective {
-			st.Slow++
+			st.slow++
 		}
 		lat = append(lat, s.Latency)
 	}
@@ -101,9 +132,9 @@ func stats(samples []Sample, from, to time.Time, latencyObjective time.Duration,
 	return st
 }
 
-// statsSorted is Stats over a slice already sorted by At. It collects the
+// statsSorted is stats over a slice already sorted by At. It collects the
 // window's latencies in lat's space (from lat[:0]), growing it when short.
-func statsSorted(sorted []Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) WindowStats {
+func statsSorted(sorted []evidence.Sample, from, to time.Time, latencyObjective time.Duration, lat []time.Duration) window {
 	if to.Before(from) {
 		to = from
 	}
@@ -111,22 +142,21 @@ func statsSorted(sorted []Sample, from, to time.Time, latencyObjective time.Dura
 	return stats(sorted[lo:hi], from, to, latencyObjective, lat[:0])
 }
 
-func fillLatency(st *WindowStats, lat []time.Duration) {
-	st.Availability = availability(st.Requests-st.Failures, st.Requests)
+func fillLatency(st *window, lat []time.Duration) {
 	if len(lat) == 0 {
 		return
 	}
 	slices.Sort(lat)
-	st.P50 = percentile(lat, 50)
-	st.P90 = percentile(lat, 90)
-	st.P99 = percentile(lat, 99)
-	st.Max = lat[len(lat)-1]
+	st.p50 = percentile(lat, 50)
+	st.p90 = percentile(lat, 90)
+	st.p99 = percentile(lat, 99)
+	st.max = lat[len(lat)-1]
 }
 
 // Series buckets the samples sent in [start, end) into steps of length step
 // and returns one Point per step, empty steps included, for charts and live
 // views. A non-positive step or an empty range yields nil.
-func Series(samples []Sample, start, end time.Time, step time.Duration) []Point {
+func Series(samples []evidence.Sample, start, end time.Time, step time.Duration) []Point {
 	if step <= 0 || !end.After(start) {
 		return nil
 	}
@@ -149,11 +179,10 @@ func Series(samples []Sample, start, end time.Time, step time.Duration) []Point 
 	}
 	for i := range pts {
 		p := &pts[i]
-		p.Availability = availability(p.Requests-p.Failures, p.Requests)
 		if len(lat[i]) > 0 {
 			slices.Sort(lat[i])
-			p.P50 = percentile(lat[i], 50)
-			p.P99 = percentile(lat[i], 99)
+			p.P50.Duration = percentile(lat[i], 50)
+			p.P99.Duration = percentile(lat[i], 99)
 		}
 	}
 	return pts
@@ -165,4 +194,29 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// micro is t as a reported instant; nil for the zero time.
+func micro(t time.Time) *metav1.MicroTime {
+	if t.IsZero() {
+		return nil
+	}
+	m := metav1.NewMicroTime(t)
+	return &m
+}
+
+// microPtr is micro of an optional instant.
+func microPtr(t *time.Time) *metav1.MicroTime {
+	if t == nil {
+		return nil
+	}
+	return micro(*t)
+}
+
+// apiDur is an optional duration as reported.
+func apiDur(d *time.Duration) *metav1.Duration {
+	if d == nil {
+		return nil
+	}
+	return &metav1.Duration{Duration: *d}
 }

@@ -4,14 +4,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
+
 	"github.com/stretchr/testify/require"
 )
 
 // ladder returns n successful samples, one per 10 ms, with latencies 1..n ms.
-func ladder(n int) []Sample {
-	out := make([]Sample, n)
+func ladder(n int) []evidence.Sample {
+	out := make([]evidence.Sample, n)
 	for i := range out {
-		out[i] = Sample{At: t0.Add(time.Duration(i) * 10 * time.Millisecond), Latency: time.Duration(i+1) * time.Millisecond, Code: 200}
+		out[i] = evidence.Sample{At: t0.Add(time.Duration(i) * 10 * time.Millisecond), Latency: time.Duration(i+1) * time.Millisecond, Code: 200}
 	}
 	return out
 }
@@ -20,7 +23,7 @@ func TestStatsPercentilesAreExactNearestRank(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
 		name               string
-		samples            []Sample
+		samples            []evidence.Sample
 		p50, p90, p99, max time.Duration
 	}{
 		{name: "an empty window has zero percentiles", samples: nil},
@@ -32,46 +35,46 @@ func TestStatsPercentilesAreExactNearestRank(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Reverse the input: Stats must not rely on order.
-			in := append([]Sample(nil), tt.samples...)
+			in := append([]evidence.Sample(nil), tt.samples...)
 			for i, j := 0, len(in)-1; i < j; i, j = i+1, j-1 {
 				in[i], in[j] = in[j], in[i]
 			}
 			st := Stats(in, t0, t0.Add(time.Hour), 0)
-			require.Equal(t, len(in), st.Requests)
-			require.Equal(t, []time.Duration{tt.p50, tt.p90, tt.p99, tt.max}, []time.Duration{st.P50, st.P90, st.P99, st.Max})
+			require.Equal(t, int64(len(in)), st.Requests)
+			require.Equal(t, []time.Duration{tt.p50, tt.p90, tt.p99, tt.max}, []time.Duration{st.P50.Duration, st.P90.Duration, st.P99.Duration, st.Max.Duration})
 		})
 	}
 }
 
 func TestStatsCountsFailuresTimeoutsAndSlowRequestsInAHalfOpenWindow(t *testing.T) {
-	samples := []Sample{
-		{At: t0, Latency: time.Millisecond, Code: 200},                                   // in, first instant
-		{At: t0.Add(time.Second), Latency: 300 * time.Millisecond, Code: 200},            // slow
-		{At: t0.Add(2 * time.Second), Latency: time.Second, Err: ClassTimeout},           // timeout
-		{At: t0.Add(3 * time.Second), Latency: 2 * time.Millisecond, Code: 503},          // failure
-		{At: t0.Add(4 * time.Second), Latency: 2 * time.Millisecond, Code: 301},          // redirect counts as success
-		{At: t0.Add(5 * time.Second), Latency: 2 * time.Millisecond, Code: 200},          // excluded: To is exclusive
-		{At: t0.Add(-time.Nanosecond), Latency: 2 * time.Millisecond, Err: ClassRefused}, // excluded: before From
+	samples := []evidence.Sample{
+		{At: t0, Latency: time.Millisecond, Code: 200},                                            // in, first instant
+		{At: t0.Add(time.Second), Latency: 300 * time.Millisecond, Code: 200},                     // slow
+		{At: t0.Add(2 * time.Second), Latency: time.Second, Err: evidence.ClassTimeout},           // timeout
+		{At: t0.Add(3 * time.Second), Latency: 2 * time.Millisecond, Code: 503},                   // failure
+		{At: t0.Add(4 * time.Second), Latency: 2 * time.Millisecond, Code: 301},                   // redirect counts as success
+		{At: t0.Add(5 * time.Second), Latency: 2 * time.Millisecond, Code: 200},                   // excluded: To is exclusive
+		{At: t0.Add(-time.Nanosecond), Latency: 2 * time.Millisecond, Err: evidence.ClassRefused}, // excluded: before From
 	}
 	st := Stats(samples, t0, t0.Add(5*time.Second), 250*time.Millisecond)
-	require.Equal(t, 5, st.Requests)
-	require.Equal(t, 2, st.Failures)
-	require.Equal(t, 1, st.Timeouts)
-	require.Equal(t, 2, st.Slow, "the slow success and the timeout")
-	require.InDelta(t, 60.0, st.Availability, 1e-9)
-	require.Equal(t, time.Second, st.Max)
+	require.Equal(t, int64(5), st.Requests)
+	require.Equal(t, int64(2), st.Failures)
+	require.Equal(t, int64(1), st.Timeouts)
+	require.Equal(t, int64(2), st.Slow, "the slow success and the timeout")
+	require.Equal(t, v1alpha1.Percent("60"), st.Availability)
+	require.Equal(t, time.Second, st.Max.Duration)
 }
 
 func TestSeriesBucketsEveryStep(t *testing.T) {
-	samples := append(ladder(100), Sample{At: t0.Add(2500 * time.Millisecond), Latency: time.Second, Err: ClassTimeout})
+	samples := append(ladder(100), evidence.Sample{At: t0.Add(2500 * time.Millisecond), Latency: time.Second, Err: evidence.ClassTimeout})
 	pts := Series(samples, t0, t0.Add(3*time.Second), time.Second)
 	require.Len(t, pts, 3)
 	require.Equal(t, 100, pts[0].Requests, "100 samples 10 ms apart fill the first second")
-	require.Equal(t, 99*time.Millisecond, pts[0].P99)
-	require.InDelta(t, 100.0, pts[0].Availability, 1e-9)
+	require.Equal(t, 99*time.Millisecond, pts[0].P99.Duration)
+	require.InDelta(t, 100.0, pts[0].SuccessRate(), 1e-9)
 	require.Equal(t, Point{At: t0.Add(time.Second)}, pts[1], "an empty step is kept")
 	require.Equal(t, 1, pts[2].Failures)
-	require.Zero(t, pts[2].Availability)
+	require.Zero(t, pts[2].SuccessRate())
 	require.Nil(t, Series(samples, t0, t0, time.Second), "an empty range has no points")
 	require.Nil(t, Series(samples, t0, t0.Add(time.Second), 0), "a zero step has no points")
 }
@@ -111,14 +114,14 @@ func TestDrillJudgesTheDrillWideObjectives(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, verdicts := Drill(samples, t0, t0.Add(51*time.Second), tt.obj)
-			require.Equal(t, 2550, st.Requests)
+			c := Drill(samples, t0, t0.Add(51*time.Second), tt.obj)
+			require.Equal(t, int64(2550), c.Stats.Requests)
 			got := []bool{}
-			for _, v := range verdicts {
-				got = append(got, v.Pass)
+			for _, v := range c.Verdicts {
+				got = append(got, v.Verdict == v1alpha1.VerdictPass)
 				require.NotEmpty(t, v.Reason)
 			}
-			require.Equal(t, tt.wantPass, got, "%+v", verdicts)
+			require.Equal(t, tt.wantPass, got, "%+v", c.Verdicts)
 		})
 	}
 }
@@ -131,15 +134,15 @@ func TestFormattingNeverRoundsAFailureIntoAPass(t *testing.T) {
 }
 
 func TestMeasureRPO(t *testing.T) {
-	newest := &ModelObservation{Version: "v3", CreatedAt: t0.Add(-time.Hour)}
-	obs := func(at time.Duration, replica, version string, age time.Duration, fallback bool) ModelObservation {
-		return ModelObservation{At: t0.Add(at), Replica: replica, Version: version, CreatedAt: t0.Add(-age), Fallback: fallback}
+	newest := &evidence.ModelObservation{Version: "v3", CreatedAt: t0.Add(-time.Hour)}
+	obs := func(at time.Duration, replica, version string, age time.Duration, fallback bool) evidence.ModelObservation {
+		return evidence.ModelObservation{At: t0.Add(at), Replica: replica, Version: version, CreatedAt: t0.Add(-age), Fallback: fallback}
 	}
 	zero := time.Duration(0)
 	tests := []struct {
 		name      string
-		models    []ModelObservation
-		newest    *ModelObservation
+		models    []evidence.ModelObservation
+		newest    *evidence.ModelObservation
 		want      *time.Duration
 		fallback  bool
 		wantPass  bool
@@ -147,17 +150,17 @@ func TestMeasureRPO(t *testing.T) {
 	}{
 		{
 			name:   "replicas on the newest model have no staleness",
-			models: []ModelObservation{obs(20*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
+			models: []evidence.ModelObservation{obs(20*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
 			want: &zero, wantPass: true, recovered: true,
 		},
 		{
 			name:   "a model newer than the newest published before the fault is not stale",
-			models: []ModelObservation{obs(20*time.Second, "r0", "v4", time.Minute, false)}, newest: newest,
+			models: []evidence.ModelObservation{obs(20*time.Second, "r0", "v4", time.Minute, false)}, newest: newest,
 			want: &zero, wantPass: true, recovered: true,
 		},
 		{
 			name: "the oldest model served after recovery sets the RPO",
-			models: []ModelObservation{
+			models: []evidence.ModelObservation{
 				obs(5*time.Second, "r0", "v1", 48*time.Hour, false), // before recovery: ignored
 				obs(20*time.Second, "r0", "v3", time.Hour, false),
 				obs(21*time.Second, "r1", "v2", 3*time.Hour, false),
@@ -166,17 +169,17 @@ func TestMeasureRPO(t *testing.T) {
 		},
 		{
 			name:   "a fallback model fails whatever the target",
-			models: []ModelObservation{obs(20*time.Second, "r0", "fallback", 0, true)},
+			models: []evidence.ModelObservation{obs(20*time.Second, "r0", "fallback", 0, true)},
 			newest: newest, fallback: true, recovered: true,
 		},
 		{
 			name:   "no observation after recovery is not measured and fails",
-			models: []ModelObservation{obs(5*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
+			models: []evidence.ModelObservation{obs(5*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
 			recovered: true,
 		},
 		{
 			name:   "a fault that never recovered has no RPO",
-			models: []ModelObservation{obs(20*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
+			models: []evidence.ModelObservation{obs(20*time.Second, "r0", "v3", time.Hour, false)}, newest: newest,
 		},
 	}
 	for _, tt := range tests {
@@ -190,7 +193,7 @@ func TestMeasureRPO(t *testing.T) {
 			require.Equal(t, tt.want, m.rpo)
 			require.Equal(t, tt.fallback, m.fallback)
 			v := rpoVerdict(m, time.Hour)
-			require.Equal(t, tt.wantPass, v.Pass, "%+v", v)
+			require.Equal(t, tt.wantPass, v.Verdict == v1alpha1.VerdictPass, "%+v", v)
 			require.NotEmpty(t, v.Reason)
 		})
 	}
@@ -198,7 +201,7 @@ func TestMeasureRPO(t *testing.T) {
 
 func TestCapacityTimelineFoldsWorkloads(t *testing.T) {
 	s := time.Second
-	pts := []CapacityPoint{
+	pts := []evidence.CapacityPoint{
 		{At: t0.Add(1 * s), Workload: "a", Desired: 2, Ready: 1},
 		{At: t0.Add(1 * s), Workload: "b", Desired: 1, Ready: 1},
 		{At: t0.Add(2 * s), Workload: "a", Desired: 2, Ready: 2},

@@ -205,12 +205,35 @@ func RequestName(path string) string {
 	return name
 }
 
+// DefaultStepTimeout is how long a fault step observes its failover, and
+// again its fail-back, when the step sets no timeout: the larger of rto and
+// failbackRTO, plus that objective again or one minute, whichever is
+// longer, plus recovered.for. Observation goes on well past the objective,
+// so that a recovery that misses it is measured ("recovered in 1.2s, over
+// the 500ms objective") rather than reported as never recovered.
+func DefaultStepTimeout(o *Objectives) time.Duration {
+	var rto, forDur time.Duration
+	if o.RTO != nil {
+		rto = o.RTO.Duration
+	}
+	if o.FailbackRTO != nil {
+		rto = max(rto, o.FailbackRTO.Duration)
+	}
+	if o.Recovered.For != nil {
+		forDur = o.Recovered.For.Duration
+	}
+	return rto + max(rto, time.Minute) + forDur
+}
+
 // defaultObjectives fills objectives. The recovered p99 defaults to the
 // latency objective, or 1s, but never more than the request timeout, which
 // would make it unmeasurable.
 func defaultObjectives(o *Objectives, timeout time.Duration) {
 	if o.RTO == nil {
 		o.RTO = duration(DefaultRTO)
+	}
+	if o.FailbackRTO == nil {
+		o.FailbackRTO = o.RTO.DeepCopy()
 	}
 	if o.Recovered.SuccessRate == "" {
 		o.Recovered.SuccessRate = DefaultSuccessRate
@@ -272,7 +295,7 @@ func defaultStep(st *Step, o *Objectives, t *Target) {
 		return
 	}
 	if st.Timeout == nil && o.RTO != nil && o.Recovered.For != nil {
-		st.Timeout = duration(2*o.RTO.Duration + o.Recovered.For.Duration)
+		st.Timeout = duration(DefaultStepTimeout(o))
 	}
 	if f.Revert == "" {
 		f.Revert = RevertAuto

@@ -85,33 +85,13 @@ type DrillRunStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Phase of the run.
-	// +optional
-	Phase RunPhase `json:"phase,omitempty"`
-
-	// Verdict over every objective of the run.
-	// +optional
-	Verdict Verdict `json:"verdict,omitempty"`
-
-	// StartTime of the run.
-	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
-
-	// CompletionTime of the run.
-	// +optional
-	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-
-	// Steps are the results of each step, in plan order.
-	// +optional
-	Steps []StepResult `json:"steps,omitempty"`
+	// RunResult is what the run measured so far, and at the end what it
+	// decided; report.json carries the same fields.
+	RunResult `json:",inline"`
 
 	// Report points at the archived evidence report.
 	// +optional
 	Report *ReportReference `json:"report,omitempty"`
-
-	// Message explains an abort or an error.
-	// +optional
-	Message string `json:"message,omitempty"`
 
 	// Conditions: Ready, Reconciling, Stalled.
 	// +listType=map
@@ -120,83 +100,9 @@ type DrillRunStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// StepResult is the outcome of one step.
-type StepResult struct {
-	// Name of the step.
-	Name string `json:"name"`
-	// Phase of the step.
-	// +optional
-	Phase RunPhase `json:"phase,omitempty"`
-	// StartTime of the step.
-	// +optional
-	StartTime *metav1.MicroTime `json:"startTime,omitempty"`
-	// CompletionTime of the step.
-	// +optional
-	CompletionTime *metav1.MicroTime `json:"completionTime,omitempty"`
-	// Fault is the result of the step's fault, if it has one.
-	// +optional
-	Fault *FaultResult `json:"fault,omitempty"`
-	// Message explains a failure.
-	// +optional
-	Message string `json:"message,omitempty"`
-}
-
-// FaultResult is what was measured for one fault.
-type FaultResult struct {
-	// Type of the fault (podKill, nodeDrain, ...).
-	Type string `json:"type"`
-	// Targets the fault acted on.
-	// +optional
-	Targets []string `json:"targets,omitempty"`
-	// Instants of recovery.
-	Instants RecoveryInstants `json:"instants"`
-	// ServiceRTO is recovered − injected.
-	// +optional
-	ServiceRTO *metav1.Duration `json:"serviceRTO,omitempty"`
-	// CapacityRTO is ready − injected.
-	// +optional
-	CapacityRTO *metav1.Duration `json:"capacityRTO,omitempty"`
-	// RecoveryTime is the larger of ServiceRTO and CapacityRTO.
-	// +optional
-	RecoveryTime *metav1.Duration `json:"recoveryTime,omitempty"`
-	// RPO is the model staleness after recovery.
-	// +optional
-	RPO *metav1.Duration `json:"rpo,omitempty"`
-	// Reverted is when the fault was rolled back.
-	// +optional
-	Reverted *metav1.MicroTime `json:"reverted,omitempty"`
-	// Verdicts per objective.
-	// +optional
-	Verdicts []ObjectiveVerdict `json:"verdicts,omitempty"`
-}
-
-// RecoveryInstants are the instants recorded for a fault; see the DrillRun
-// spec page for their exact meaning.
-type RecoveryInstants struct {
-	// Injected is when the fault took effect.
-	Injected *metav1.MicroTime `json:"injected,omitempty"`
-	// Impact is the first SLI breach or loss of ready capacity.
-	// +optional
-	Impact *metav1.MicroTime `json:"impact,omitempty"`
-	// Replaced is when replacement capacity was scheduled or started.
-	// +optional
-	Replaced *metav1.MicroTime `json:"replaced,omitempty"`
-	// Ready is when every target workload was back at its desired ready
-	// replicas.
-	// +optional
-	Ready *metav1.MicroTime `json:"ready,omitempty"`
-	// Serving is the first successful request after the impact.
-	// +optional
-	Serving *metav1.MicroTime `json:"serving,omitempty"`
-	// Recovered is the start of the first stable window that met the
-	// recovered criteria with capacity back.
-	// +optional
-	Recovered *metav1.MicroTime `json:"recovered,omitempty"`
-}
-
 // ObjectiveVerdict judges one objective.
 type ObjectiveVerdict struct {
-	// Objective is rto, rpo, availability or latencyP99.
+	// Objective is rto, failbackRTO, rpo, availability or latencyP99.
 	Objective string `json:"objective"`
 	// Target is the objective's value.
 	// +optional
@@ -228,7 +134,8 @@ type ReportReference struct {
 // +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.spec.trigger`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Verdict",type=string,JSONPath=`.status.verdict`
-// +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`
+// +kubebuilder:printcolumn:name="Recovery",type=string,JSONPath=`.status.worstRecovery`,description="Worst recovery time against its objective"
+// +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.currentStep`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // DrillRun is one execution of a DrillPlan.
