@@ -265,8 +265,8 @@ func TestHTTPServiceExample(t *testing.T) {
 	rep, err := report.Read(data2)
 	require.NoError(t, err)
 	f := rep.Steps[1].Fault
-	require.NotNil(t, f.Result.ServiceRTO, out.String())
-	require.InDelta(t, float64(3*time.Second), float64(*f.Result.ServiceRTO), float64(600*time.Millisecond),
+	require.NotNil(t, f.Failover.ServiceRTO, out.String())
+	require.InDelta(t, float64(3*time.Second), float64(f.Failover.ServiceRTO.Duration), float64(600*time.Millisecond),
 		"a 3 s freeze is measured as about 3 s of outage")
 	require.NotNil(t, f.Reverted)
 }

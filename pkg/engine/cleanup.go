@@ -9,6 +9,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
@@ -25,7 +26,7 @@ type CleanupOptions struct {
 	// leftover fault is an exec fault.
 	Platforms PlatformFactory
 	// Actions runs exec reverts; nil means a default Runner.
-	Actions *action.Runner
+	Actions ActionRunner
 	// Clock stamps the journal; nil means the real clock.
 	Clock clock.PassiveClock
 	// DryRun lists what would be reverted without reverting.
@@ -38,7 +39,7 @@ type Leftover struct {
 	Plan    string
 	Fault   string
 	Type    string
-	Targets []platform.Target
+	Targets []evidence.Target
 	// Reverted is true once cleanup reverted it; Error says why not.
 	Reverted bool
 	Error    string
@@ -53,7 +54,7 @@ func (l Leftover) String() string {
 	case !l.Reverted:
 		state = "would be reverted"
 	}
-	return fmt.Sprintf("run %s, step %s (%s on %s): %s", l.RunID, l.Fault, l.Type, targetNames(l.Targets), state)
+	return fmt.Sprintf("run %s, step %s (%s on %s): %s", l.RunID, l.Fault, l.Type, evidence.TargetNames(l.Targets), state)
 }
 
 // Cleanup finds faults that runs whose process is gone left in effect and
@@ -105,16 +106,7 @@ func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
 					}
 				}
 				pf := platform.Fault{ID: f.ID, RunID: rec.RunID, Spec: &f.Spec}
-				if rc, ok := p.(platform.Recoverer); ok {
-					return rc.Recover(ctx, pf, f.Targets)
-				}
-				var errs []error
-				for _, t := range f.Targets {
-					if err := p.Revert(ctx, pf, t); err != nil {
-						errs = append(errs, fmt.Errorf("%s %s: %w", t.Kind, t.Name, err))
-					}
-				}
-				return errors.Join(errs...)
+				return p.Recover(ctx, pf, f.Targets)
 			}()
 			if err != nil {
 				l.Error = err.Error()

@@ -3,7 +3,7 @@ package engine
 import (
 	"time"
 
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
 // EventType names what happened.
@@ -12,7 +12,6 @@ type EventType string
 // Event types, in the order a run produces them.
 const (
 	EventStarted   EventType = "started"
-	EventCleanup   EventType = "cleanup"
 	EventStep      EventType = "step"
 	EventBaseline  EventType = "baseline"
 	EventInjected  EventType = "injected"
@@ -26,17 +25,23 @@ const (
 // Event is one thing a run tells its observer: a step boundary, a fault
 // milestone, or a periodic progress tick with the SLIs now.
 type Event struct {
-	Type    EventType
+	// RunID is the run it is about.
+	RunID string
+	// Type says what happened.
+	Type EventType
+	// At is when; Elapsed is since the run started.
 	At      time.Time
 	Elapsed time.Duration
-	Step    string
+	// Step is the step it is about, if any.
+	Step string
+	// Message describes it for people.
 	Message string
 	// Live are the SLIs over the last few seconds (progress events).
-	Live slo.WindowStats
+	Live v1alpha1.WindowStats
 	// Active lists the faults in effect.
 	Active []string
 }
 
-// Observer receives events. It is called from several goroutines, one
-// event at a time, and must not block.
+// Observer receives a run's events. It is called from the run's loop
+// goroutine, one event at a time, and must not block.
 type Observer func(Event)

@@ -8,34 +8,33 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/firedrill/firedrill/pkg/action"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/probe"
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
-// Options configure an Engine. Zero values are documented per field.
+// Options configure an Engine: what every run shares. Zero values are
+// documented per field.
 type Options struct {
-	// Platform runs the faults. Required.
-	Platform platform.Platform
-	// JournalDir holds the run journals. Required.
+	// JournalDir holds the run journals and the run locks. Required.
 	JournalDir string
-	// RunID names the run; empty means <plan>-<UTC timestamp>.
-	RunID string
 	// Clock is the time source; nil means the real clock.
 	Clock clock.WithTicker
-	// Observer receives progress events; nil discards them.
-	Observer Observer
-	// Actions runs exec faults; nil means a default Runner.
-	Actions *action.Runner
+	// Actions runs exec faults; nil means an action.Runner on Clock.
+	Actions ActionRunner
+	// NewProber builds a run's prober; nil means probe.New.
+	NewProber ProberFactory
+	// NewJournal opens a run's journal; nil means journal.Create in
+	// JournalDir.
+	NewJournal JournalFactory
 	// HTTPClient fetches placeholder pools from the system under test;
 	// nil means a client with a 5 s timeout.
 	HTTPClient *http.Client
-	// Resume names an earlier run of the same plan whose completed steps
-	// are skipped; empty runs every step.
-	Resume *journal.Record
 	// Tool identifies the build in reports.
 	Tool report.Tool
-	// Tick is how often a fault's recovery is re-evaluated. Default 100ms.
+	// Tick is how often the loop observes and decides. Default 100ms.
 	Tick time.Duration
 	// CapacityInterval is how often capacity is sampled. Default 200ms.
 	CapacityInterval time.Duration
@@ -47,25 +46,25 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	var errs []error
-	if o.Platform == nil {
-		errs = append(errs, errors.New("a platform is required"))
+	if o.JournalDir == "" && o.NewJournal == nil {
+		return errors.New("a journal directory is required")
 	}
-	if o.JournalDir == "" {
-		errs = append(errs, errors.New("a journal directory is required"))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 func (o *Options) defaults() {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
-	if o.Observer == nil {
-		o.Observer = func(Event) {}
-	}
 	if o.Actions == nil {
 		o.Actions = &action.Runner{Clock: o.Clock}
+	}
+	if o.NewProber == nil {
+		o.NewProber = func(po probe.Options) (Prober, error) { return probe.New(po) }
+	}
+	if o.NewJournal == nil {
+		dir, clk := o.JournalDir, o.Clock
+		o.NewJournal = func(rec journal.Record) (Journal, error) { return journal.Create(dir, rec, clk) }
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 5 * time.Second}
@@ -82,4 +81,22 @@ func (o *Options) defaults() {
 	if o.RevertTimeout <= 0 {
 		o.RevertTimeout = 2 * time.Minute
 	}
+}
+
+// RunOptions configure one run.
+type RunOptions struct {
+	// Platform runs the faults. Required.
+	Platform platform.Platform
+	// RunID names the run; empty means NewRunID.
+	RunID string
+	// Trigger is what started the run; empty means manual.
+	Trigger v1alpha1.Trigger
+	// Observer receives progress events; nil discards them.
+	Observer Observer
+	// Resume names an earlier run of the same plan whose completed steps
+	// are skipped; nil runs every step.
+	Resume *journal.Record
+	// Cleanup lists the faults of earlier runs reverted before this one,
+	// for the report.
+	Cleanup []string
 }

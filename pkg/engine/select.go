@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
 
@@ -46,8 +47,8 @@ type Resolution struct {
 	Step string
 	Type string
 	// Candidates match the fault's selector; Picked are the ones it acts on.
-	Candidates []platform.Target
-	Picked     []platform.Target
+	Candidates []evidence.Target
+	Picked     []evidence.Target
 }
 
 // resolve lists a fault's candidates, picks the targets and checks the
@@ -57,8 +58,8 @@ func resolve(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanS
 	f := st.Fault
 	res := Resolution{Step: st.Name, Type: FaultType(f)}
 	if f.Exec != nil {
-		t := platform.Target{Kind: "action", Name: st.Name}
-		res.Candidates, res.Picked = []platform.Target{t}, []platform.Target{t}
+		t := evidence.Target{Kind: evidence.KindAction, Name: st.Name}
+		res.Candidates, res.Picked = []evidence.Target{t}, []evidence.Target{t}
 		return res, nil
 	}
 	cands, err := p.Targets(ctx, platform.Fault{ID: st.Name, RunID: runID, Spec: f})
@@ -68,7 +69,7 @@ func resolve(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanS
 	if len(cands) == 0 {
 		return res, fmt.Errorf("step %s: %s matches no targets", st.Name, res.Type)
 	}
-	slices.SortFunc(cands, func(a, b platform.Target) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(cands, func(a, b evidence.Target) int { return strings.Compare(a.Name, b.Name) })
 	res.Candidates = cands
 	n := len(cands)
 	if sel := selectionOf(f); sel != nil {
@@ -81,7 +82,7 @@ func resolve(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanS
 	for _, i := range perm[:n] {
 		res.Picked = append(res.Picked, cands[i])
 	}
-	slices.SortFunc(res.Picked, func(a, b platform.Target) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(res.Picked, func(a, b evidence.Target) int { return strings.Compare(a.Name, b.Name) })
 	return res, checkBlastRadius(spec, res, f)
 }
 
@@ -101,11 +102,5 @@ func checkBlastRadius(spec *v1alpha1.DrillPlanSpec, res Resolution, f *v1alpha1.
 	return nil
 }
 
-// targetNames lists targets as kind/name.
-func targetNames(ts []platform.Target) string {
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.Kind + "/" + t.Name
-	}
-	return strings.Join(names, ", ")
-}
+// revertsFault says whether a fault gets a revert and a fail-back.
+func revertsFault(f *v1alpha1.Fault) bool { return platform.Reverts(f) }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/atomicfile"
-	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // State is where a fault is in its life.
@@ -43,7 +43,7 @@ type Fault struct {
 	// Spec is the fault as planned.
 	Spec v1alpha1.Fault `json:"spec"`
 	// Targets the fault acts on.
-	Targets []platform.Target `json:"targets"`
+	Targets []evidence.Target `json:"targets"`
 	// State of the fault.
 	State State `json:"state"`
 	// Updated is when State last changed.
@@ -146,7 +146,7 @@ func (j *Journal) flush() error {
 
 // Begin records, durably, that fault id is about to be injected on
 // targets. Call it before touching anything.
-func (j *Journal) Begin(id string, spec v1alpha1.Fault, targets []platform.Target) error {
+func (j *Journal) Begin(id string, spec v1alpha1.Fault, targets []evidence.Target) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, f := range j.rec.Faults {

@@ -11,7 +11,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 func TestJournalLifecycle(t *testing.T) {
@@ -22,7 +22,7 @@ func TestJournalLifecycle(t *testing.T) {
 	_, err = Create(dir, Record{RunID: "quickstart-1"}, clk)
 	require.ErrorContains(t, err, "already exists")
 
-	targets := []platform.Target{{Kind: "action", Name: "flip-flag"}}
+	targets := []evidence.Target{{Kind: "action", Name: "flip-flag"}}
 	require.NoError(t, j.Begin("flip", v1alpha1.Fault{Exec: &v1alpha1.ExecFault{}}, targets))
 	require.ErrorContains(t, j.Begin("flip", v1alpha1.Fault{}, nil), "already in the journal")
 

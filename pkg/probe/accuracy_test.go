@@ -67,9 +67,9 @@ func TestEndToEndRecoveryIsMeasuredWithinTwoProbeIntervals(t *testing.T) {
 			stop()
 
 			trueOutage := restored.Sub(injected)
-			res := slo.AnalyzeFault(slo.FaultInput{Name: tc.name, Injected: injected, End: end, Samples: p.Samples()}, obj)
+			res := slo.AnalyzeFault(slo.FaultInput{Name: tc.name, Start: injected, End: end, Samples: p.Samples()}, obj)
 			require.True(t, res.Recovered, "notes: %v", res.Notes)
-			measured := *res.ServiceRTO
+			measured := res.ServiceRTO.Duration
 			t.Logf("%s: true outage %s, measured %s, error %s (impact +%s, serving +%s)", tc.name, trueOutage, measured,
 				measured-trueOutage, res.Instants.Impact.Sub(injected), res.Instants.Serving.Sub(injected))
 			require.InDelta(t, float64(trueOutage), float64(measured), float64(tolerance),

@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 const hourAt50 = 3600 * 50
@@ -27,7 +27,7 @@ const hourAt50 = 3600 * 50
 func fillStore(s *store, n int) {
 	start := time.Now()
 	for i := range n {
-		s.add(slo.Sample{At: start.Add(time.Duration(i) * 20 * time.Millisecond), Latency: 7 * time.Millisecond, Code: 200}, uint16(i%3))
+		s.add(evidence.Sample{At: start.Add(time.Duration(i) * 20 * time.Millisecond), Latency: 7 * time.Millisecond, Code: 200}, uint16(i%3))
 	}
 }
 
@@ -55,7 +55,7 @@ func TestStoreHoldsAnHourAt50PerSecondInLittleMemory(t *testing.T) {
 	t.Logf("store + one Samples() snapshot: %.1f MB", float64(withSnapshot)/1e6)
 	require.Len(t, snap, hourAt50)
 	require.Less(t, withSnapshot, uint64(100<<20))
-	require.True(t, slices.IsSortedFunc(snap, func(a, b slo.Sample) int { return a.At.Compare(b.At) }))
+	require.True(t, slices.IsSortedFunc(snap, func(a, b evidence.Sample) int { return a.At.Compare(b.At) }))
 	runtime.KeepAlive(s)
 }
 
@@ -65,7 +65,7 @@ func BenchmarkStoreAdd(b *testing.B) {
 	at := time.Now()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		s.add(slo.Sample{At: at.Add(time.Duration(i) * time.Millisecond), Latency: time.Millisecond, Code: 200}, 0)
+		s.add(evidence.Sample{At: at.Add(time.Duration(i) * time.Millisecond), Latency: time.Millisecond, Code: 200}, 0)
 	}
 	b.ReportMetric(float64(len(s.chunks)*chunkLen*int(unsafe.Sizeof(record{})))/float64(s.n), "bytes/sample")
 }

@@ -1,5 +1,5 @@
 // Package probe drives open-loop, constant-rate synthetic traffic at a
-// service and records every request as an slo.Sample.
+// service and records every request as an evidence.Sample.
 //
 // The load loop is vegeta's (github.com/tsenart/vegeta/v12/lib): its
 // constant pacer fixes the send schedule from the rate alone, and its

@@ -12,8 +12,8 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // sinceSlack is added to the timeout when Since scans back from the newest
@@ -134,15 +134,15 @@ func (p *Prober) target(t *vegeta.Target) error {
 // record turns a vegeta result into a sample and stores it.
 func (p *Prober) record(res *vegeta.Result) {
 	info, seen := p.tr.take(res.Seq)
-	smp := slo.Sample{At: res.Timestamp, Latency: res.Latency, Code: int(res.Code)}
+	smp := evidence.Sample{At: res.Timestamp, Latency: res.Latency, Code: int(res.Code)}
 	switch {
-	case info.class != slo.ClassNone:
+	case info.class != evidence.ClassNone:
 		smp.Err = info.class
 		smp.Code = 0
 	case res.Code == 0 && res.Error != "":
 		smp.Err = classifyText(res.Error)
 	case res.Code == 0:
-		smp.Err = slo.ClassOther // no response and no error: never expected
+		smp.Err = evidence.ClassOther // no response and no error: never expected
 	}
 	route := info.route
 	if !seen {
@@ -154,7 +154,7 @@ func (p *Prober) record(res *vegeta.Result) {
 }
 
 // Samples returns a copy of every sample so far, ordered by send time.
-func (p *Prober) Samples() []slo.Sample {
+func (p *Prober) Samples() []evidence.Sample {
 	p.mu.Lock()
 	sn := p.store.snapshot()
 	p.mu.Unlock()
@@ -163,7 +163,7 @@ func (p *Prober) Samples() []slo.Sample {
 
 // Since returns a copy of the samples sent at or after t, ordered by send
 // time. Its cost is proportional to the samples since t, not to the drill.
-func (p *Prober) Since(t time.Time) []slo.Sample {
+func (p *Prober) Since(t time.Time) []evidence.Sample {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.store.since(t, p.opts.Timeout+sinceSlack)
@@ -173,17 +173,8 @@ func (p *Prober) Since(t time.Time) []slo.Sample {
 // send time as Since returns them, and returns the extended slice. Passing
 // the previous result, truncated (buf[:0]), reuses its space: a caller that
 // asks every tick allocates nothing once the buffer has grown to the window.
-func (p *Prober) AppendSince(dst []slo.Sample, t time.Time) []slo.Sample {
+func (p *Prober) AppendSince(dst []evidence.Sample, t time.Time) []evidence.Sample {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.store.appendSince(dst, t, p.opts.Timeout+sinceSlack)
-}
-
-// Live returns the SLIs of the samples sent in [now−window, now) that have
-// completed. Requests still in flight are not counted yet, so while a
-// service hangs Live lags by up to the timeout; it is meant for progress
-// displays and abort checks, not for reports.
-func (p *Prober) Live(window time.Duration, now time.Time) slo.WindowStats {
-	from := now.Add(-window)
-	return slo.Stats(p.Since(from), from, now, 0)
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // chunkLen is the number of records per storage chunk. Chunks are allocated
@@ -26,11 +26,11 @@ type record struct {
 }
 
 // classes maps a record's class byte to an ErrorClass; the index is the byte.
-var classes = [...]slo.ErrorClass{
-	slo.ClassNone, slo.ClassTimeout, slo.ClassRefused, slo.ClassReset, slo.ClassDNS, slo.ClassOther,
+var classes = [...]evidence.ErrorClass{
+	evidence.ClassNone, evidence.ClassTimeout, evidence.ClassRefused, evidence.ClassReset, evidence.ClassDNS, evidence.ClassOther,
 }
 
-func classByte(c slo.ErrorClass) uint8 {
+func classByte(c evidence.ErrorClass) uint8 {
 	for i, k := range classes {
 		if k == c {
 			return uint8(i)
@@ -56,7 +56,7 @@ func newStore(routes []string) *store {
 	return &store{routes: routes}
 }
 
-func (s *store) add(smp slo.Sample, route uint16) {
+func (s *store) add(smp evidence.Sample, route uint16) {
 	if s.n == 0 {
 		s.base = smp.At
 	}
@@ -74,8 +74,8 @@ func (s *store) add(smp slo.Sample, route uint16) {
 	s.n++
 }
 
-func (s *store) sample(r record) slo.Sample {
-	smp := slo.Sample{
+func (s *store) sample(r record) evidence.Sample {
+	smp := evidence.Sample{
 		At:      s.base.Add(time.Duration(r.off)),
 		Latency: time.Duration(r.latency),
 		Code:    int(r.code),
@@ -93,14 +93,17 @@ func (s *store) sample(r record) slo.Sample {
 // (send + latency) almost never decrease along the store; the scan walks
 // back from the newest record and stops once records completed well before
 // t, which keeps live queries proportional to the window, not the drill.
-func (s *store) since(t time.Time, slack time.Duration) []slo.Sample {
+func (s *store) since(t time.Time, slack time.Duration) []evidence.Sample {
 	return s.appendSince(nil, t, slack)
 }
 
 // appendSince is since appending to dst.
-func (s *store) appendSince(dst []slo.Sample, t time.Time, slack time.Duration) []slo.Sample {
+func (s *store) appendSince(dst []evidence.Sample, t time.Time, slack time.Duration) []evidence.Sample {
 	if s.n == 0 {
 		return dst
+	}
+	if t.Before(s.base) {
+		t = s.base // every sample; and t.Sub would saturate for the zero time
 	}
 	cut := int64(t.Sub(s.base))
 	ci, i := s.scanFrom(cut - int64(slack))
@@ -186,14 +189,14 @@ func (s *store) snapshot() snapshot {
 }
 
 // samples returns every sample of the snapshot ordered by send time.
-func (sn snapshot) samples() []slo.Sample {
-	out := make([]slo.Sample, len(sn.records))
+func (sn snapshot) samples() []evidence.Sample {
+	out := make([]evidence.Sample, len(sn.records))
 	for i, r := range sn.records {
 		out[i] = sn.s.sample(r)
 	}
-	slices.SortStableFunc(out, func(a, b slo.Sample) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(out, func(a, b evidence.Sample) int { return a.At.Compare(b.At) })
 	return out
 }
 
 // all returns every sample ordered by send time.
-func (s *store) all() []slo.Sample { return s.snapshot().samples() }
+func (s *store) all() []evidence.Sample { return s.snapshot().samples() }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // referenceSince is the straightforward definition store.since must match
@@ -16,13 +16,13 @@ import (
 // completed before t − slack, keep those sent at or after t, and stably sort
 // that newest-first collection by send time (so samples sent at the same
 // instant come newest-recorded first).
-func referenceSince(s *store, t time.Time, slack time.Duration) []slo.Sample {
+func referenceSince(s *store, t time.Time, slack time.Duration) []evidence.Sample {
 	if s.n == 0 {
 		return nil
 	}
 	cut := int64(t.Sub(s.base))
 	stop := cut - int64(slack)
-	var out []slo.Sample
+	var out []evidence.Sample
 	for ci := len(s.chunks) - 1; ci >= 0; ci-- {
 		c := s.chunks[ci]
 		for i := len(c) - 1; i >= 0; i-- {
@@ -36,13 +36,13 @@ func referenceSince(s *store, t time.Time, slack time.Duration) []slo.Sample {
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b slo.Sample) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(out, func(a, b evidence.Sample) int { return a.At.Compare(b.At) })
 	return out
 }
 
 // pending is a request in flight in the simulated probe of recordRandom.
 type pending struct {
-	smp   slo.Sample
+	smp   evidence.Sample
 	route uint16
 	done  time.Time
 }
@@ -60,20 +60,20 @@ func recordRandom(rng *rand.Rand, s *store, start time.Time, n int, gap time.Dur
 			at = at.Add(time.Duration(rng.Int64N(int64(2 * gap))))
 		}
 		lat := time.Duration(1+rng.IntN(20)) * time.Millisecond
-		code, class := 200, slo.ClassNone
+		code, class := 200, evidence.ClassNone
 		switch rng.IntN(20) {
 		case 0:
 			lat = time.Second // timeout
-			code, class = 0, slo.ClassTimeout
+			code, class = 0, evidence.ClassTimeout
 		case 1:
 			lat = time.Duration(rng.Int64N(int64(900 * time.Millisecond)))
 			code = 503
 		case 2:
 			lat = 0 // refused at once
-			code, class = 0, slo.ClassRefused
+			code, class = 0, evidence.ClassRefused
 		}
 		reqs[i] = pending{
-			smp:   slo.Sample{At: at, Latency: lat, Code: code, Err: class},
+			smp:   evidence.Sample{At: at, Latency: lat, Code: code, Err: class},
 			route: uint16(rng.IntN(3)),
 			done:  at.Add(lat),
 		}
@@ -126,7 +126,7 @@ func TestSinceMatchesTheReference(t *testing.T) {
 					want := referenceSince(s, from, slack)
 					got := s.since(from, slack)
 					require.Equal(t, want, got, "seed %d, since %s, slack %s", seed, from.Sub(base), slack)
-					prefix := []slo.Sample{{Route: "earlier"}}
+					prefix := []evidence.Sample{{Route: "earlier"}}
 					require.Equal(t, append(prefix, want...), s.appendSince(prefix, from, slack), "appendSince appends the same")
 				}
 			}
@@ -139,9 +139,9 @@ func TestSinceMatchesTheReference(t *testing.T) {
 func TestSinceBreaksTiesNewestRecordedFirst(t *testing.T) {
 	t0 := time.Now()
 	s := newStore([]string{"first", "second", "third"})
-	s.add(slo.Sample{At: t0, Latency: time.Millisecond, Code: 200}, 0)
-	s.add(slo.Sample{At: t0.Add(time.Millisecond), Latency: time.Millisecond, Code: 200}, 1)
-	s.add(slo.Sample{At: t0.Add(time.Millisecond), Latency: 2 * time.Millisecond, Code: 503}, 2)
+	s.add(evidence.Sample{At: t0, Latency: time.Millisecond, Code: 200}, 0)
+	s.add(evidence.Sample{At: t0.Add(time.Millisecond), Latency: time.Millisecond, Code: 200}, 1)
+	s.add(evidence.Sample{At: t0.Add(time.Millisecond), Latency: 2 * time.Millisecond, Code: 503}, 2)
 	got := s.since(t0, time.Second)
 	require.Equal(t, []string{"first", "third", "second"}, routesOf(got))
 	require.Equal(t, referenceSince(s, t0, time.Second), got)
@@ -165,9 +165,11 @@ func TestAppendSinceReusesTheBuffer(t *testing.T) {
 	require.Same(t, &buf[0], &again[0], "the second call reuses the first one's space")
 	require.Zero(t, testing.AllocsPerRun(10, func() { again = p.AppendSince(again[:0], from) }))
 	require.Empty(t, p.AppendSince(buf[:0], t0.Add(time.Hour)), "nothing was sent after the last sample")
+	require.Len(t, p.AppendSince(nil, time.Time{}), 1000, "the zero time asks for every sample")
+	require.Len(t, p.AppendSince(nil, t0.Add(-time.Hour)), 1000)
 }
 
-func routesOf(samples []slo.Sample) []string {
+func routesOf(samples []evidence.Sample) []string {
 	out := make([]string, len(samples))
 	for i, s := range samples {
 		out[i] = s.Route
@@ -189,7 +191,7 @@ func BenchmarkSince(b *testing.B) {
 	}{
 		{name: "in-order", fill: func(s *store) {
 			for i := range 2 * window {
-				s.add(slo.Sample{At: start.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 7 * time.Millisecond, Code: 200}, uint16(i%3))
+				s.add(evidence.Sample{At: start.Add(time.Duration(i) * 100 * time.Millisecond), Latency: 7 * time.Millisecond, Code: 200}, uint16(i%3))
 			}
 		}},
 		{name: "out-of-order", fill: func(s *store) {
@@ -214,7 +216,7 @@ func BenchmarkSince(b *testing.B) {
 				}
 			})
 			b.Run("AppendSince", func(b *testing.B) {
-				var buf []slo.Sample
+				var buf []evidence.Sample
 				b.ReportAllocs()
 				for b.Loop() {
 					if buf = p.AppendSince(buf[:0], from); len(buf) != window {

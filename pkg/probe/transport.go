@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // Headers the probe sets on its requests. vegeta sets seqHeader itself.
@@ -25,7 +25,7 @@ const (
 // Result does not carry: its route and the class of its error.
 type reqInfo struct {
 	route uint16
-	class slo.ErrorClass
+	class evidence.ErrorClass
 }
 
 // classifyingTransport wraps an http.RoundTripper and records, per vegeta
@@ -84,9 +84,9 @@ func (t *classifyingTransport) put(seq uint64, info reqInfo) {
 	t.mu.Unlock()
 }
 
-func (t *classifyingTransport) setClass(seq uint64, c slo.ErrorClass) {
+func (t *classifyingTransport) setClass(seq uint64, c evidence.ErrorClass) {
 	t.mu.Lock()
-	if info, ok := t.infos[seq]; ok && info.class == slo.ClassNone {
+	if info, ok := t.infos[seq]; ok && info.class == evidence.ClassNone {
 		info.class = c
 		t.infos[seq] = info
 	}
@@ -130,42 +130,42 @@ func (b *classifyingBody) Read(p []byte) (int, error) {
 // classify maps a request error to an error class. ctxErr is the request
 // context's error: a request whose context ran out of time (the client
 // timeout is a context deadline) is a timeout whatever the transport said.
-func classify(ctxErr, err error) slo.ErrorClass {
+func classify(ctxErr, err error) evidence.ErrorClass {
 	var dnsErr *net.DNSError
 	var netErr net.Error
 	switch {
 	case err == nil:
-		return slo.ClassNone
+		return evidence.ClassNone
 	case errors.Is(err, context.DeadlineExceeded),
 		errors.Is(ctxErr, context.DeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout():
-		return slo.ClassTimeout
+		return evidence.ClassTimeout
 	case errors.As(err, &dnsErr):
-		return slo.ClassDNS
+		return evidence.ClassDNS
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return slo.ClassRefused
+		return evidence.ClassRefused
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return slo.ClassReset
+		return evidence.ClassReset
 	default:
-		return slo.ClassOther
+		return evidence.ClassOther
 	}
 }
 
 // classifyText is the fallback for errors the transport never saw (for
 // example a request that could not be built): it reads vegeta's error text.
-func classifyText(msg string) slo.ErrorClass {
+func classifyText(msg string) evidence.ErrorClass {
 	m := strings.ToLower(msg)
 	switch {
 	case strings.Contains(m, "timeout"), strings.Contains(m, "deadline exceeded"):
-		return slo.ClassTimeout
+		return evidence.ClassTimeout
 	case strings.Contains(m, "no such host"), strings.Contains(m, "server misbehaving"):
-		return slo.ClassDNS
+		return evidence.ClassDNS
 	case strings.Contains(m, "connection refused"):
-		return slo.ClassRefused
+		return evidence.ClassRefused
 	case strings.Contains(m, "reset by peer"), strings.Contains(m, "broken pipe"), strings.Contains(m, "eof"):
-		return slo.ClassReset
+		return evidence.ClassReset
 	default:
-		return slo.ClassOther
+		return evidence.ClassOther
 	}
 }

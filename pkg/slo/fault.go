@@ -55,10 +55,16 @@ type measurement struct {
 	notes                                 []string
 }
 
-// Recovered reports whether a recovery was reached, as AnalyzeFault would
-// say, without building the whole report: the engine asks it every tick.
+// Recovered reports whether a recovery was reached and its recovered
+// window of obj.Recovered.For is fully observed by in.End, so that later
+// samples cannot change it: the engine asks it every tick to know when to
+// stop observing. Without an impact the recovery is the start itself, so
+// observation lasts at least recovered.for after the start, long enough to
+// see an impact that shows a little late (a capacity drop the platform
+// reports on its next reading).
 func Recovered(in FaultInput, obj Objectives) bool {
-	return measure(in, obj).recoveryTime != nil
+	m := measure(in, obj)
+	return m.recoveryTime != nil && !m.recovered.Add(obj.Recovered.For).After(m.end)
 }
 
 func measure(in FaultInput, obj Objectives) measurement {

@@ -111,7 +111,9 @@ func checkInvariants(t *testing.T, in FaultInput, obj Objectives) {
 	}
 	rec := AnalyzeFault(in, obj)
 	require.Equal(t, res.recoveryTime != nil, rec.Recovered)
-	require.Equal(t, res.recoveryTime != nil, Recovered(in, obj))
+	if Recovered(in, obj) {
+		require.NotNil(t, res.recoveryTime, "Recovered implies a recovery time")
+	}
 	if rec.Verdict == v1alpha1.VerdictPass {
 		require.True(t, rec.Recovered)
 	}

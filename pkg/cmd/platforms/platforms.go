@@ -51,16 +51,7 @@ func New(ctx context.Context, spec *v1alpha1.DrillPlanSpec, opts Options) (platf
 	case v1alpha1.PlatformNone:
 		return platform.None{}, nil
 	case v1alpha1.PlatformLocal:
-		p, err := local.New(local.Options{Sandbox: spec.Target.Local, StateDir: opts.StateDir})
-		if err != nil {
-			return nil, err
-		}
-		// Faults that cannot work on this topology fail before the sandbox
-		// starts (and the model is built), not minutes into the run.
-		if err := p.Preflight(ctx, spec); err != nil {
-			return nil, fmt.Errorf("the plan does not fit its sandbox: %w", err)
-		}
-		return p, nil
+		return local.New(local.Options{Sandbox: spec.Target.Local, StateDir: opts.StateDir})
 	case v1alpha1.PlatformKubernetes:
 		ko := kube.Options{Spec: spec, Kubeconfig: opts.Kubeconfig, Context: opts.KubeContext, QPS: opts.KubeQPS, Burst: opts.KubeBurst}
 		if len(spec.Target.Clusters) > 0 {

@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
-	"golang.org/x/term"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
+	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/engine"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
+	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -29,9 +32,12 @@ type Options struct {
 	ReportDir string
 	StateDir  string
 	RunID     string
-	Output    string
+	Output    output.Format
 	DryRun    bool
 	Resume    bool
+	// LogProgress writes progress as log records (--log-format json)
+	// instead of lines for people.
+	LogProgress bool
 	// Platforms carries the platform flags (kubeconfig, context, QPS).
 	Platforms platforms.Options
 	Stdin     io.Reader
@@ -39,11 +45,6 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	switch o.Output {
-	case "text", "json":
-	default:
-		return fmt.Errorf("--output must be text or json, got %q", o.Output)
-	}
 	if o.ReportDir == "" {
 		return errors.New("--report-dir must not be empty")
 	}
@@ -80,28 +81,28 @@ drill was aborted or could not run.`,
   drill run -o json drills/http-service.yaml > report.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			format, err := output.Parse(v.GetString("output"))
+			if err != nil {
+				return err
+			}
 			opts := Options{
 				File: args[0], ReportDir: v.GetString("report-dir"), StateDir: v.GetString("state-dir"),
-				RunID: v.GetString("run-id"), Output: v.GetString("output"), DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
-				Platforms: platforms.FromViper(v),
-				Stdin:     c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
+				RunID: v.GetString("run-id"), Output: format, DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
+				LogProgress: v.GetString("log-format") == string(log.FormatJSON),
+				Platforms:   platforms.FromViper(v),
+				Stdin:       c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
 			}
 			return run(c.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
 	f.String("report-dir", "reports", "directory the report is written under (<dir>/<plan>/<run-id>/)")
-	f.String("run-id", "", "run id (default <plan>-<UTC time>)")
-	f.StringP("output", "o", "text", "output format: text or json")
+	f.String("run-id", "", "run id (default <plan>-<UTC time to the millisecond>-<random>)")
+	output.AddFlag(f)
 	f.Bool("dry-run", false, "resolve targets and print what would happen, touching nothing")
 	platforms.AddFlags(f)
 	f.Bool("resume", false, "continue the latest crashed or aborted run of this plan, skipping the steps it completed")
 	return cmd
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func run(ctx context.Context, opts Options) error {
@@ -127,13 +128,14 @@ func run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	human := opts.Out
-	if opts.Output == "json" {
-		human = opts.Err
-	}
 	if opts.DryRun {
-		return dryRun(ctx, opts, p, pf, human)
+		return dryRun(ctx, opts, p, pf)
 	}
+	// The evidence must have somewhere to go before anything is touched.
+	if err := checkWritable(opts.ReportDir); err != nil {
+		return fmt.Errorf("--report-dir %s: %w; nothing was touched", opts.ReportDir, err)
+	}
+	prog := newProgress(opts)
 
 	journalDir := platforms.JournalDir(opts.StateDir)
 	leftovers, err := engine.Cleanup(ctx, engine.CleanupOptions{
@@ -142,8 +144,10 @@ func run(ctx context.Context, opts Options) error {
 			return platforms.New(ctx, spec, opts.Platforms)
 		},
 	})
+	var cleanup []string
 	for _, l := range leftovers {
-		fmt.Fprintln(human, "cleanup: "+l.String())
+		cleanup = append(cleanup, l.String())
+		prog.line("cleanup: " + l.String())
 	}
 	if err != nil {
 		return fmt.Errorf("faults left by earlier runs could not be reverted; fix that first (drill cleanup): %w", err)
@@ -154,49 +158,67 @@ func run(ctx context.Context, opts Options) error {
 		if resume, err = resumable(journalDir, p); err != nil {
 			return err
 		}
-		fmt.Fprintf(human, "resuming run %s: skipping %s\n", resume.RunID, strings.Join(resume.Completed, ", "))
+		prog.line(fmt.Sprintf("resuming run %s: skipping %s", resume.RunID, strings.Join(resume.Completed, ", ")))
 	}
-	prog := &progress{w: human, tty: isTerminal(human)}
 	info := version.Get()
 	eng, err := engine.New(engine.Options{
-		Platform: pf, JournalDir: journalDir, RunID: opts.RunID, Observer: prog.observe, Resume: resume,
-		Tool: report.Tool{Version: info.Version, Commit: info.Commit, GoVersion: info.GoVersion},
+		JournalDir: journalDir, Tool: report.Tool{Version: info.Version, Commit: info.Commit, GoVersion: info.GoVersion},
 	})
 	if err != nil {
 		return err
 	}
-	rep, err := eng.Run(ctx, p)
+	rep, err := eng.Run(ctx, p, engine.RunOptions{Platform: pf, RunID: opts.RunID, Observer: prog.observe, Resume: resume, Cleanup: cleanup})
 	prog.done()
 	if err != nil {
 		return err
 	}
-	for _, l := range leftovers {
-		rep.Cleanup = append(rep.Cleanup, l.String())
-	}
 	dir, werr := report.Write(opts.ReportDir, rep)
-	if opts.Output == "json" {
-		js, err := report.JSON(rep)
-		if err != nil {
-			return err
-		}
-		if _, err := opts.Out.Write(js); err != nil {
-			return fmt.Errorf("writing report: %w", err)
-		}
-	}
-	fmt.Fprintln(human)
-	fmt.Fprint(human, report.Table(rep))
-	fmt.Fprintf(human, "\n%s: %s", rep.Phase, strings.ToLower(string(rep.Verdict)))
-	if rep.Message != "" {
-		fmt.Fprintf(human, " (%s)", rep.Message)
-	}
-	fmt.Fprintln(human)
 	if werr != nil {
-		fmt.Fprintln(human, "the report could not be written: "+werr.Error())
+		// The evidence is never lost: it goes under the state directory.
+		fallback, ferr := report.Write(filepath.Join(opts.StateDir, "reports"), rep)
+		if ferr != nil {
+			return fmt.Errorf("the report could not be written to %s (%w) nor under the state directory: %w", opts.ReportDir, werr, ferr)
+		}
+		prog.line(fmt.Sprintf("the report could not be written to %s (%v); it was written to %s instead", opts.ReportDir, werr, fallback))
+		dir = fallback
+	}
+	if err := output.Write(opts.Out, opts.Output, rep, func(w io.Writer) error {
+		fmt.Fprintln(w)
+		fmt.Fprint(w, report.Table(rep))
+		fmt.Fprintf(w, "\n%s, verdict %s", rep.Phase, rep.Verdict)
+		if rep.Message != "" {
+			fmt.Fprintf(w, ": %s", rep.Message)
+		}
+		fmt.Fprintf(w, "\nreport: %s\n", dir)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if opts.Output.Machine() {
+		prog.line("report: " + dir)
+	}
+	if werr != nil {
 		return &exitcode.Error{Code: 2}
 	}
-	fmt.Fprintf(human, "report: %s\n", dir)
 	if code := rep.ExitCode(); code != 0 {
 		return &exitcode.Error{Code: code}
+	}
+	return nil
+}
+
+// checkWritable creates dir and proves a file can be written in it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot be created: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("is not writable: %w", err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("removing the write test: %w", err)
 	}
 	return nil
 }
@@ -224,32 +246,76 @@ func resumable(journalDir string, p *plan.Plan) (*journal.Record, error) {
 	return nil, fmt.Errorf("--resume: no earlier run of plan %s in %s", p.Name, journalDir)
 }
 
-func dryRun(ctx context.Context, opts Options, p *plan.Plan, pf platform.Platform, w io.Writer) error {
+// dryStep is one step of a dry run, for -o json and yaml.
+type dryStep struct {
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Wait       string            `json:"wait,omitempty"`
+	Candidates []evidence.Target `json:"candidates,omitempty"`
+	Targets    []evidence.Target `json:"targets,omitempty"`
+	Inject     string            `json:"inject,omitempty"`
+	Revert     string            `json:"revert,omitempty"`
+}
+
+// dryResult is what a dry run found.
+type dryResult struct {
+	Plan     string    `json:"plan"`
+	Platform string    `json:"platform"`
+	Steps    []dryStep `json:"steps"`
+	Error    string    `json:"error,omitempty"`
+}
+
+func dryRun(ctx context.Context, opts Options, p *plan.Plan, pf platform.Platform) error {
 	res, err := engine.DryRun(ctx, pf, &p.Spec, opts.RunID)
-	fmt.Fprintf(w, "plan %s on platform %s (dry run: nothing is touched)\n", p.Name, pf.Name())
+	out := dryResult{Plan: p.Name, Platform: pf.Name()}
+	if err != nil {
+		out.Error = err.Error()
+	}
 	for i, r := range res {
 		st := p.Spec.Steps[i]
-		switch {
-		case st.Wait != nil:
-			fmt.Fprintf(w, "  %d. %s: wait %s while the load runs\n", i+1, st.Name, report.FormatDuration(st.Wait.Duration))
-		case len(r.Picked) == 0:
-			fmt.Fprintf(w, "  %d. %s: %s: could not resolve targets\n", i+1, st.Name, r.Type)
-		default:
-			var names []string
-			for _, t := range r.Picked {
-				names = append(names, t.Kind+"/"+t.Name)
+		ds := dryStep{Name: st.Name, Type: r.Type, Candidates: r.Candidates, Targets: r.Picked}
+		if st.Wait != nil {
+			ds.Wait = st.Wait.Duration.String()
+		}
+		if st.Fault != nil && st.Fault.Exec != nil {
+			ds.Inject = describeAction(&st.Fault.Exec.Inject)
+			if st.Fault.Exec.Revert != nil {
+				ds.Revert = describeAction(st.Fault.Exec.Revert)
 			}
-			fmt.Fprintf(w, "  %d. %s: %s on %d of %d candidates: %s\n", i+1, st.Name, r.Type, len(r.Picked), len(r.Candidates), strings.Join(names, ", "))
-			if ex := st.Fault.Exec; ex != nil {
-				fmt.Fprintf(w, "     inject: %s\n", describeAction(&ex.Inject))
-				if ex.Revert != nil {
-					fmt.Fprintf(w, "     revert: %s\n", describeAction(ex.Revert))
+		}
+		out.Steps = append(out.Steps, ds)
+	}
+	if werr := output.Write(opts.Out, opts.Output, out, func(w io.Writer) error {
+		fmt.Fprintf(w, "plan %s on platform %s (dry run: nothing is touched)\n", p.Name, pf.Name())
+		for i, ds := range out.Steps {
+			switch {
+			case ds.Wait != "":
+				fmt.Fprintf(w, "  %d. %s: wait %s while the load runs\n", i+1, ds.Name, report.FormatDuration(p.Spec.Steps[i].Wait.Duration))
+			case len(ds.Targets) == 0:
+				fmt.Fprintf(w, "  %d. %s: %s: could not resolve targets\n", i+1, ds.Name, ds.Type)
+			default:
+				fmt.Fprintf(w, "  %d. %s: %s on %d of %d candidates: %s\n", i+1, ds.Name, ds.Type, len(ds.Targets), len(ds.Candidates), evidence.TargetNames(ds.Targets))
+				for _, t := range ds.Targets {
+					if exp := t.Labels[platform.LabelExpands]; exp != "" {
+						fmt.Fprintf(w, "     %s: %s\n", t, exp)
+					}
+				}
+				if ds.Inject != "" {
+					fmt.Fprintf(w, "     inject: %s\n", ds.Inject)
+				}
+				if ds.Revert != "" {
+					fmt.Fprintf(w, "     revert: %s\n", ds.Revert)
 				}
 			}
 		}
+		if out.Error != "" {
+			fmt.Fprintln(w, "dry run failed: "+out.Error)
+		}
+		return nil
+	}); werr != nil {
+		return werr
 	}
 	if err != nil {
-		fmt.Fprintln(w, "dry run failed: "+err.Error())
 		return &exitcode.Error{Code: 2}
 	}
 	return nil

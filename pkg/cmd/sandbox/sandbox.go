@@ -16,6 +16,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform/local"
@@ -125,7 +126,7 @@ func up(ctx context.Context, o *options, file string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	info, err := p.Start(ctx)
+	info, err := p.Start(ctx, evidence.Discard)
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()

@@ -18,19 +18,17 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
-	"github.com/firedrill/firedrill/pkg/slo"
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
-// faultState is what the sandbox remembers about an injected fault, for
-// reverts and notes.
+// faultState is what the sandbox remembers about an injected fault.
 type faultState struct {
+	id       string
 	injected time.Time
 	reverted time.Time
-	// killed are replicas the fault killed.
-	killed []string
-	notes  []string
-	// switchedAt is when a manual cutover switched traffic.
-	switchedAt time.Time
+	// outage is set for a store outage or a cutover, whose replacements
+	// start without a store.
+	outage bool
 }
 
 func faultKey(f platform.Fault) string { return f.RunID + "/" + f.ID }
@@ -40,17 +38,21 @@ func (p *Platform) state(f platform.Fault) *faultState {
 	defer p.mu.Unlock()
 	fs, ok := p.faults[faultKey(f)]
 	if !ok {
-		fs = &faultState{}
+		fs = &faultState{id: f.ID, outage: f.Spec.ModelStoreOutage != nil || f.Spec.RegionCutover != nil}
 		p.faults[faultKey(f)] = fs
 	}
 	return fs
 }
 
+// note reports an observation about f, now.
 func (p *Platform) note(f platform.Fault, format string, args ...any) {
-	fs := p.state(f)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fs.notes = append(fs.notes, fmt.Sprintf(format, args...))
+	p.record(evidence.Event{Type: evidence.EventNote, At: p.opts.Clock.Now(), Fault: f.ID, Message: fmt.Sprintf(format, args...)})
+}
+
+// tookEffect reports that f's first disruptive action succeeded now; the
+// engine keeps the earliest.
+func (p *Platform) tookEffect(f platform.Fault) {
+	p.record(evidence.Event{Type: evidence.EventTookEffect, At: p.opts.Clock.Now(), Fault: f.ID})
 }
 
 func matches(sel *metav1.LabelSelector, l map[string]string) (bool, error) {
@@ -80,9 +82,9 @@ func (p *Platform) replicas() []supervisor.Replica {
 }
 
 // Targets implements platform.Platform.
-func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]platform.Target, error) {
+func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]evidence.Target, error) {
 	spec := f.Spec
-	var out []platform.Target
+	var out []evidence.Target
 	switch {
 	case spec.PodKill != nil:
 		k := spec.PodKill
@@ -95,7 +97,7 @@ func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]platform.Targ
 				return nil, err
 			}
 			if ok {
-				out = append(out, platform.Target{Kind: "pod", Name: r.Name, Region: r.Region, Labels: r.Labels})
+				out = append(out, evidence.Target{Kind: evidence.KindPod, Name: r.Name, Region: r.Region, Labels: r.Labels})
 			}
 		}
 	case spec.NodeDrain != nil:
@@ -114,14 +116,14 @@ func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]platform.Targ
 					return nil, err
 				}
 				if ok {
-					out = append(out, platform.Target{Kind: "node", Name: n.Name, Region: n.Region, Labels: n.Labels})
+					out = append(out, evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: n.Region, Labels: n.Labels})
 				}
 			}
 		}
 	case spec.ModelStoreOutage != nil:
 		for _, r := range p.order {
 			if o := spec.ModelStoreOutage; o.Region == "" || o.Region == r {
-				out = append(out, platform.Target{Kind: "store", Name: "store-" + r, Region: r})
+				out = append(out, evidence.Target{Kind: evidence.KindStore, Name: "store-" + r, Region: r})
 			}
 		}
 	case spec.RegionCutover != nil:
@@ -129,7 +131,7 @@ func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]platform.Targ
 		if !slices.Contains(p.order, c.From) || !slices.Contains(p.order, c.To) {
 			return nil, fmt.Errorf("regionCutover: the sandbox has regions %s", strings.Join(p.order, ", "))
 		}
-		out = append(out, platform.Target{Kind: "region", Name: c.From, Region: c.From})
+		out = append(out, evidence.Target{Kind: evidence.KindRegion, Name: c.From, Region: c.From})
 	default:
 		return nil, platform.ErrUnsupported
 	}
@@ -146,7 +148,7 @@ func (p *Platform) started() (*supervisor.Supervisor, error) {
 }
 
 // Inject implements platform.Platform.
-func (p *Platform) Inject(ctx context.Context, f platform.Fault, t platform.Target) error {
+func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Target) error {
 	sup, err := p.started()
 	if err != nil {
 		return err
@@ -156,6 +158,7 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t platform.Targ
 	if fs.injected.IsZero() {
 		fs.injected = p.opts.Clock.Now()
 	}
+	p.current = fs
 	p.mu.Unlock()
 	spec := f.Spec
 	switch {
@@ -164,13 +167,8 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t platform.Targ
 		if g := spec.PodKill.GracePeriod; g != nil {
 			grace = g.Duration
 		}
-		if err := sup.Kill(ctx, t.Name, grace); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		fs.killed = append(fs.killed, t.Name)
-		p.mu.Unlock()
-		return nil
+		p.tookEffect(f)
+		return sup.Kill(ctx, t.Name, grace)
 	case spec.NodeDrain != nil:
 		return p.drain(ctx, sup, f, spec.NodeDrain, t.Name)
 	case spec.ModelStoreOutage != nil:
@@ -205,6 +203,7 @@ func (p *Platform) drain(ctx context.Context, sup *supervisor.Supervisor, f plat
 	if err := sup.Drain(node); err != nil {
 		return err
 	}
+	p.tookEffect(f)
 	deadline := t0.Add(timeout)
 	for !sup.Drained(node) {
 		if p.opts.Clock.Now().After(deadline) {
@@ -263,6 +262,7 @@ func (p *Platform) storeOutage(ctx context.Context, sup *supervisor.Supervisor, 
 			return err
 		}
 	}
+	p.tookEffect(f)
 	n := p.restartShare(o, region)
 	if n == 0 {
 		return nil
@@ -275,7 +275,7 @@ func (p *Platform) storeOutage(ctx context.Context, sup *supervisor.Supervisor, 
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(f.RunID + "/" + f.ID))
-	fs := p.state(f)
+	var killed []string
 	for i := 0; i < n && len(cands) > 0; i++ {
 		j := int(h.Sum32()+uint32(i)) % len(cands) //nolint:gosec // small.
 		name := cands[j]
@@ -283,9 +283,10 @@ func (p *Platform) storeOutage(ctx context.Context, sup *supervisor.Supervisor, 
 		if err := sup.Kill(ctx, name, 0); err != nil {
 			return err
 		}
-		p.mu.Lock()
-		fs.killed = append(fs.killed, name)
-		p.mu.Unlock()
+		killed = append(killed, name)
+	}
+	if len(killed) > 0 {
+		p.note(f, "killed replica(s) %s during the outage so they restart without the store", strings.Join(killed, ", "))
 	}
 	return nil
 }
@@ -356,6 +357,7 @@ func (p *Platform) cutover(ctx context.Context, sup *supervisor.Supervisor, f pl
 			return err
 		}
 	}
+	p.tookEffect(f)
 	if err := sup.SetRegionDown(ctx, c.From, true); err != nil {
 		return err
 	}
@@ -367,17 +369,13 @@ func (p *Platform) cutover(ctx context.Context, sup *supervisor.Supervisor, f pl
 		if _, err := fd.SwitchTo(ctx, c.To); err != nil {
 			return err
 		}
-		fs := p.state(f)
-		p.mu.Lock()
-		fs.switchedAt = p.opts.Clock.Now()
-		fs.notes = append(fs.notes, fmt.Sprintf("traffic switched manually from %s to %s through the front door's control API (the switch took %s)", c.From, c.To, fs.switchedAt.Sub(t0).Round(time.Millisecond)))
-		p.mu.Unlock()
+		p.note(f, "traffic switched manually from %s to %s through the front door's control API (the switch took %s)", c.From, c.To, p.opts.Clock.Since(t0).Round(time.Millisecond))
 	}
 	return nil
 }
 
 // Revert implements platform.Platform.
-func (p *Platform) Revert(ctx context.Context, f platform.Fault, t platform.Target) error {
+func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Target) error {
 	sup, err := p.started()
 	if err != nil {
 		return nil //nolint:nilerr // a stopped sandbox left nothing to revert.
@@ -441,10 +439,10 @@ func regionReady(sup *supervisor.Supervisor, region string) bool {
 	return false
 }
 
-// Recover implements platform.Recoverer. A sandbox dies with the drill
+// Recover implements platform.Platform. A sandbox dies with the drill
 // that ran it, so a crashed run's faults died with it; Recover only makes
 // sure no process of a dead sandbox is left behind.
-func (p *Platform) Recover(_ context.Context, _ platform.Fault, _ []platform.Target) error {
+func (p *Platform) Recover(_ context.Context, _ platform.Fault, _ []evidence.Target) error {
 	_, err := KillLeftovers(p.opts.StateDir)
 	return err
 }
@@ -530,159 +528,15 @@ func SandboxProcesses() []SandboxProcess {
 
 // Capacity implements platform.Platform: desired versus ready replicas of
 // every region, as workload Region/<name>.
-func (p *Platform) Capacity(_ context.Context) ([]slo.CapacityPoint, error) {
+func (p *Platform) Capacity(_ context.Context) ([]evidence.CapacityPoint, error) {
 	sup, err := p.started()
 	if err != nil {
 		return nil, nil //nolint:nilerr // nothing to report before Start or after Stop.
 	}
 	now := p.opts.Clock.Now()
-	var out []slo.CapacityPoint
+	var out []evidence.CapacityPoint
 	for _, c := range sup.Capacity() {
-		out = append(out, slo.CapacityPoint{At: now, Workload: string(v1alpha1.WorkloadRegion) + "/" + c.Region, Desired: c.Desired, Ready: c.Ready})
+		out = append(out, evidence.CapacityPoint{At: now, Workload: string(v1alpha1.WorkloadRegion) + "/" + c.Region, Desired: c.Desired, Ready: c.Ready})
 	}
 	return out, nil
-}
-
-// Models implements platform.ModelReporter: the model every ready replica
-// serves now.
-func (p *Platform) Models(ctx context.Context) ([]slo.ModelObservation, error) {
-	sup, err := p.started()
-	if err != nil {
-		return nil, nil //nolint:nilerr // nothing to report before Start or after Stop.
-	}
-	var ready []supervisor.Replica
-	for _, r := range sup.Replicas() {
-		if r.Phase == supervisor.PhaseReady {
-			ready = append(ready, r)
-		}
-	}
-	obs := make([]*slo.ModelObservation, len(ready))
-	done := make(chan struct{}, len(ready))
-	for i, r := range ready {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			mi, err := p.fetchModel(ctx, r.Addr)
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if _, ok := p.firstModel[r.Name]; !ok {
-				p.firstModel[r.Name] = mi
-			}
-			p.mu.Unlock()
-			obs[i] = &slo.ModelObservation{At: p.opts.Clock.Now(), Replica: r.Name, Version: mi.Version, CreatedAt: mi.CreatedAt, Fallback: mi.Degraded || mi.Source == "fallback"}
-		}()
-	}
-	for range ready {
-		<-done
-	}
-	var out []slo.ModelObservation
-	for _, o := range obs {
-		if o != nil {
-			out = append(out, *o)
-		}
-	}
-	return out, nil
-}
-
-// Published implements platform.ModelReporter: the model pushed to every
-// store at Start.
-func (p *Platform) Published(_ context.Context) ([]slo.ModelObservation, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.published), nil
-}
-
-// Replaced implements platform.ReplacementReporter: when the first
-// replacement replica started at or after since.
-func (p *Platform) Replaced(_ context.Context, _ platform.Fault, since time.Time) (*time.Time, error) {
-	sup, err := p.started()
-	if err != nil {
-		return nil, nil //nolint:nilerr // nothing to report.
-	}
-	return sup.Replaced(since), nil
-}
-
-// Notes implements platform.Noter.
-func (p *Platform) Notes(f platform.Fault) []string {
-	p.mu.Lock()
-	fs, ok := p.faults[faultKey(f)]
-	sup := p.sup
-	var st faultState
-	if ok {
-		st = *fs
-		st.notes = slices.Clone(fs.notes)
-		st.killed = slices.Clone(fs.killed)
-	}
-	first := make(map[string]modelInfo, len(p.firstModel))
-	for k, v := range p.firstModel {
-		first[k] = v
-	}
-	p.mu.Unlock()
-	if !ok || sup == nil {
-		return nil
-	}
-	events := sup.Events(st.injected)
-	rel := func(t time.Time) string { return "+" + t.Sub(st.injected).Round(time.Millisecond).String() }
-	type timed struct {
-		at   time.Time
-		line string
-	}
-	var lines []timed
-	// Replacements: when each started and was ready.
-	started := map[string]supervisor.Event{}
-	for _, e := range events {
-		switch e.Type {
-		case supervisor.EventStarting:
-			if e.Replacement {
-				started[e.Replica] = e
-			}
-		case supervisor.EventReady:
-			s, ok := started[e.Replica]
-			if !ok {
-				continue
-			}
-			line := fmt.Sprintf("replica %s started on %s at %s and was ready at %s", e.Replica, s.Node, rel(s.At), rel(e.At))
-			if f.Spec.ModelStoreOutage != nil || f.Spec.RegionCutover != nil {
-				if mi, ok := first[e.Replica]; ok {
-					during := st.reverted.IsZero() || s.At.Before(st.reverted)
-					switch {
-					case mi.Source == "cache" && during:
-						line = fmt.Sprintf("replica %s started during the outage from its node-local cache (%s) on %s, ready at %s", e.Replica, mi.Version, s.Node, rel(e.At))
-					case (mi.Source == "fallback" || mi.Degraded) && during:
-						line = fmt.Sprintf("replica %s started during the outage and served the degraded fallback on %s, ready at %s", e.Replica, s.Node, rel(e.At))
-					default:
-						line += fmt.Sprintf(", serving %s from its %s", mi.Version, mi.Source)
-					}
-				}
-			}
-			lines = append(lines, timed{e.At, line})
-		}
-	}
-	if f.Spec.RegionCutover != nil {
-		if fd := p.FrontDoor(); fd != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if fst, err := fd.State(ctx); err == nil {
-				for _, sw := range fst.Switches {
-					if !sw.At.Before(st.injected) {
-						to := sw.To
-						if to == "" {
-							to = "no region (none healthy)"
-						}
-						lines = append(lines, timed{sw.At, fmt.Sprintf("front door moved traffic from %s to %s at %s (%s)", sw.From, to, rel(sw.At), sw.Reason)})
-					}
-				}
-			}
-		}
-	}
-	slices.SortStableFunc(lines, func(a, b timed) int { return a.at.Compare(b.at) })
-	out := st.notes
-	if len(st.killed) > 0 && f.Spec.ModelStoreOutage != nil {
-		out = append(out, "killed replica(s) "+strings.Join(st.killed, ", ")+" during the outage so they restart without the store")
-	}
-	for _, l := range lines {
-		out = append(out, l.line)
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
@@ -62,7 +64,7 @@ func runOwner(stateDir string) int {
 		fmt.Println("error:", err)
 		return 1
 	}
-	if _, err := p.Start(context.Background()); err != nil {
+	if _, err := p.Start(context.Background(), evidence.Discard); err != nil {
 		fmt.Println("error:", err)
 		return 1
 	}
@@ -88,8 +90,72 @@ func tinySandbox(replicas, nodes int32) *v1alpha1.LocalSandbox {
 // sandbox is a started sandbox under test.
 type sandbox struct {
 	*local.Platform
-	info  platform.Info
-	ports []string
+	info   platform.Info
+	ports  []string
+	events *events
+}
+
+// events keeps what the sandbox reported.
+type events struct {
+	mu  sync.Mutex
+	all []evidence.Event
+}
+
+func (e *events) Record(ev evidence.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+func (e *events) list() []evidence.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]evidence.Event(nil), e.all...)
+}
+
+// notes are the notes and traffic switches reported about fault.
+func (s *sandbox) notes(fault string) string {
+	var out []string
+	for _, ev := range s.events.list() {
+		if ev.Fault == fault && (ev.Type == evidence.EventNote || ev.Type == evidence.EventTrafficSwitched) {
+			out = append(out, ev.Message)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// replaced is the first replacement reported at or after since, or nil.
+func (s *sandbox) replaced(since time.Time) *time.Time {
+	for _, ev := range s.events.list() {
+		if ev.Type == evidence.EventReplaced && !ev.At.Before(since) {
+			at := ev.At
+			return &at
+		}
+	}
+	return nil
+}
+
+// tookEffect is the first TookEffect reported about fault, or nil.
+func (s *sandbox) tookEffect(fault string) *time.Time {
+	for _, ev := range s.events.list() {
+		if ev.Type == evidence.EventTookEffect && ev.Fault == fault {
+			at := ev.At
+			return &at
+		}
+	}
+	return nil
+}
+
+// models are the newest model observation of every replica reported
+// after since.
+func (s *sandbox) models(since time.Time) map[string]evidence.ModelObservation {
+	out := map[string]evidence.ModelObservation{}
+	for _, ev := range s.events.list() {
+		if ev.Type == evidence.EventModelServed && ev.Model != nil && !ev.At.Before(since) {
+			out[ev.Model.Replica] = *ev.Model
+		}
+	}
+	return out
 }
 
 func startSandbox(t *testing.T, sb *v1alpha1.LocalSandbox) *sandbox {
@@ -99,9 +165,10 @@ func startSandbox(t *testing.T, sb *v1alpha1.LocalSandbox) *sandbox {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	info, err := p.Start(ctx)
+	evs := &events{}
+	info, err := p.Start(ctx, evs)
 	require.NoError(t, err)
-	s := &sandbox{Platform: p, info: info}
+	s := &sandbox{Platform: p, info: info, events: evs}
 	t.Cleanup(func() { s.stopAndCheck(t) })
 	s.recordPorts()
 	return s

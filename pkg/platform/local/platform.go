@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,13 +17,13 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/atomicfile"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
 	"github.com/firedrill/firedrill/pkg/platform/local/proc"
 	"github.com/firedrill/firedrill/pkg/platform/local/storeproxy"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // ModelRepository is the repository and tag the sandbox publishes its model
@@ -51,21 +52,20 @@ type Platform struct {
 	endpoint  string
 	sup       *supervisor.Supervisor
 	mdl       Model
-	published []slo.ModelObservation
-	// firstModel is the first /v1/model a replica answered once ready.
-	firstModel map[string]modelInfo
-	faults     map[string]*faultState
+	published []evidence.ModelObservation
+	faults    map[string]*faultState
+	// current is the fault injected last: the sandbox's own
+	// observations (a replacement ready, a front-door switch) are about it.
+	current *faultState
+	// rec receives the sandbox's events from Start to Stop.
+	rec evidence.Recorder
+	// stopWatch ends the watcher Start started.
+	stopWatch context.CancelFunc
 
 	pushMu sync.Mutex
 }
 
-var (
-	_ platform.Platform            = (*Platform)(nil)
-	_ platform.ModelReporter       = (*Platform)(nil)
-	_ platform.ReplacementReporter = (*Platform)(nil)
-	_ platform.Noter               = (*Platform)(nil)
-	_ platform.Recoverer           = (*Platform)(nil)
-)
+var _ platform.Platform = (*Platform)(nil)
 
 // storeProc is a region's model store process.
 type storeProc struct {
@@ -100,8 +100,8 @@ func New(opts Options) (*Platform, error) {
 	v1alpha1.SetDefaults_DrillPlanSpec(&v1alpha1.DrillPlanSpec{Target: v1alpha1.Target{Platform: v1alpha1.PlatformLocal, Local: sb}})
 	p := &Platform{
 		opts: opts, primary: sb.PrimaryRegion, dir: filepath.Join(opts.StateDir, "sandbox", opts.ID),
-		http:       &http.Client{Timeout: 2 * time.Second},
-		firstModel: map[string]modelInfo{}, faults: map[string]*faultState{},
+		http:   &http.Client{Timeout: 2 * time.Second},
+		faults: map[string]*faultState{},
 	}
 	if sb.StartDelay != nil {
 		p.startDelay = sb.StartDelay.Duration
@@ -169,12 +169,16 @@ func (p *Platform) logPath(name string) string { return filepath.Join(p.dir, "lo
 
 // Start brings every store, replica and the front door up, and returns
 // once every region has its replicas ready and the front door serves.
-func (p *Platform) Start(ctx context.Context) (info platform.Info, err error) {
+func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (info platform.Info, err error) {
 	p.mu.Lock()
 	if p.running {
 		p.mu.Unlock()
 		return p.info(), nil
 	}
+	if rec == nil {
+		rec = evidence.Discard
+	}
+	p.rec = rec
 	p.mu.Unlock()
 	logger := log.FromContext(ctx)
 	if killed, err := KillLeftovers(p.opts.StateDir); err != nil {
@@ -259,7 +263,7 @@ func (p *Platform) Start(ctx context.Context) (info platform.Info, err error) {
 	for _, region := range p.order {
 		st := p.stores[region]
 		g.Go(func() error { return pushModel(gctx, p.mdl, st.addr+"/"+ModelRepository) })
-		p.published = append(p.published, slo.ModelObservation{At: now, Replica: "store/" + region, Version: p.mdl.Metadata.Version, CreatedAt: p.mdl.Metadata.CreatedAt})
+		p.published = append(p.published, evidence.ModelObservation{At: now, Replica: "store/" + region, Version: p.mdl.Metadata.Version, CreatedAt: p.mdl.Metadata.CreatedAt})
 	}
 	if err := g.Wait(); err != nil {
 		return platform.Info{}, err
@@ -268,7 +272,7 @@ func (p *Platform) Start(ctx context.Context) (info platform.Info, err error) {
 	sup, err := supervisor.New(supervisor.Options{
 		Regions: p.regions, StartDelay: p.startDelay, MaxUnavailable: p.maxUnavailable,
 		Runtime: &replicaRuntime{p: p}, Clock: p.opts.Clock, Logger: logger,
-		OnChange: p.pushEndpoints, OnReady: p.recordModel,
+		OnChange: p.pushEndpoints, OnReady: p.replicaReady, OnEvent: p.supervisorEvent,
 	})
 	if err != nil {
 		return platform.Info{}, err
@@ -285,6 +289,7 @@ func (p *Platform) Start(ctx context.Context) (info platform.Info, err error) {
 	if err := p.writeState(true); err != nil {
 		return platform.Info{}, err
 	}
+	p.watch(log.IntoContext(context.WithoutCancel(ctx), logger))
 	logger.Info("local sandbox ready", "endpoint", p.endpoint, "duration", p.opts.Clock.Since(t0).Round(time.Millisecond), "model", p.mdl.Metadata.Version)
 	return p.info(), nil
 }
@@ -335,7 +340,7 @@ func (p *Platform) info() platform.Info {
 	for r, st := range p.stores {
 		d["store/"+r] = st.addr
 	}
-	return platform.Info{Endpoint: p.endpoint, Details: d}
+	return platform.Info{Endpoint: p.endpoint, Details: d, Published: slices.Clone(p.published)}
 }
 
 // startStore starts a region's store on addr with its root.
@@ -379,19 +384,6 @@ func (p *Platform) pushEndpoints(ctx context.Context) {
 	}
 }
 
-// recordModel remembers the first model a replica served once ready.
-func (p *Platform) recordModel(ctx context.Context, r supervisor.Replica) {
-	mi, err := p.fetchModel(ctx, r.Addr)
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	if _, ok := p.firstModel[r.Name]; !ok {
-		p.firstModel[r.Name] = mi
-	}
-	p.mu.Unlock()
-}
-
 func (p *Platform) fetchModel(ctx context.Context, addr string) (modelInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -420,8 +412,11 @@ func (p *Platform) Stop(ctx context.Context) error {
 		return nil
 	}
 	p.running = false
-	sup, spawner, proxies := p.sup, p.spawner, p.proxies
+	sup, spawner, proxies, stopWatch := p.sup, p.spawner, p.proxies, p.stopWatch
 	p.mu.Unlock()
+	if stopWatch != nil {
+		stopWatch()
+	}
 	var errs []error
 	if sup != nil {
 		if err := sup.Stop(ctx); err != nil {

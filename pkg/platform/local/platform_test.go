@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
 )
@@ -75,15 +75,17 @@ func TestPodKillAndNodeDrain(t *testing.T) {
 	rto := time.Since(injected)
 	t.Logf("pod kill: capacity back after %s (start delay 300ms + process start + model load)", rto)
 	require.Greater(t, rto, 300*time.Millisecond, "recovery includes the start delay")
-	replaced, err := s.Replaced(ctx, f, injected)
-	require.NoError(t, err)
-	require.NotNil(t, replaced)
+	replaced := s.replaced(injected)
+	require.NotNil(t, replaced, "the replacement is reported")
 	require.GreaterOrEqual(t, replaced.Sub(injected), 300*time.Millisecond)
+	took := s.tookEffect("kill")
+	require.NotNil(t, took, "the kill reports when it took effect")
+	require.Less(t, took.Sub(injected), 300*time.Millisecond)
 	after := s.Supervisor().Replicas()
 	require.NotContains(t, names(after), ts[0].Name)
 	require.Len(t, after, len(before))
 	require.NoError(t, s.Revert(ctx, f, ts[0]))
-	require.NotEmpty(t, s.Notes(f))
+	require.Eventually(t, func() bool { return strings.Contains(s.notes("kill"), "replacement replica") }, 10*time.Second, 20*time.Millisecond)
 
 	// Node drain.
 	d := fault("drain", v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{Region: "us-west", OnInsufficientCapacity: v1alpha1.CapacityRefuse}})
@@ -98,8 +100,7 @@ func TestPodKillAndNodeDrain(t *testing.T) {
 	}
 	require.True(t, capacityBack(t, s)(), "the replacement was ready before the old replica stopped")
 	require.NoError(t, s.Inject(ctx, d, nodes[0]), "inject is idempotent")
-	notes := strings.Join(s.Notes(d), "\n")
-	require.Contains(t, notes, "cordoned and drained")
+	require.Contains(t, s.notes("drain"), "cordoned and drained")
 	cands, err := s.Targets(ctx, d)
 	require.NoError(t, err)
 	require.Len(t, cands, 1, "a cordoned node is no candidate")
@@ -123,11 +124,11 @@ func TestModelStoreOutage(t *testing.T) {
 	require.NoError(t, s.Inject(ctx, f, ts[0]))
 	require.Eventually(t, capacityBack(t, s), 30*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool {
-		return strings.Contains(strings.Join(s.Notes(f), "\n"), "from its node-local cache")
-	}, 10*time.Second, 50*time.Millisecond, "notes: %v", s.Notes(f))
-	models, err := s.Models(ctx)
-	require.NoError(t, err)
-	require.Len(t, models, 4)
+		return strings.Contains(s.notes("store"), "from its node-local cache")
+	}, 10*time.Second, 50*time.Millisecond, "notes: %v", s.notes("store"))
+	seen := time.Now()
+	require.Eventually(t, func() bool { return len(s.models(seen)) == 4 }, 5*time.Second, 50*time.Millisecond, "every ready replica's model is reported each second")
+	models := s.models(seen)
 	for _, m := range models {
 		require.False(t, m.Fallback, "%s serves its cached model", m.Replica)
 	}
@@ -144,10 +145,11 @@ func TestModelStoreOutage(t *testing.T) {
 	require.NoError(t, s.Inject(ctx, cold, ts[0]))
 	require.Eventually(t, capacityBack(t, s), 30*time.Second, 10*time.Millisecond)
 	require.Eventually(t, func() bool {
-		return strings.Contains(strings.Join(s.Notes(cold), "\n"), "served the degraded fallback")
-	}, 10*time.Second, 50*time.Millisecond, "notes: %v", s.Notes(cold))
-	models, err = s.Models(ctx)
-	require.NoError(t, err)
+		return strings.Contains(s.notes("store-cold"), "serves the degraded fallback")
+	}, 10*time.Second, 50*time.Millisecond, "notes: %v", s.notes("store-cold"))
+	seen = time.Now()
+	require.Eventually(t, func() bool { return len(s.models(seen)) == 4 }, 5*time.Second, 50*time.Millisecond)
+	models = s.models(seen)
 	fallback := 0
 	for _, m := range models {
 		if m.Fallback {
@@ -158,8 +160,7 @@ func TestModelStoreOutage(t *testing.T) {
 	require.NoError(t, s.Revert(ctx, cold, ts[0]))
 	storeServes(t, s, "us-east")
 	require.Eventually(t, func() bool {
-		models, err := s.Models(ctx)
-		require.NoError(t, err)
+		models := s.models(time.Now().Add(-1500 * time.Millisecond))
 		for _, m := range models {
 			if m.Fallback {
 				return false
@@ -171,7 +172,7 @@ func TestModelStoreOutage(t *testing.T) {
 	// Slow and hang are toxics on the proxy replicas pull through.
 	for _, mode := range []v1alpha1.OutageMode{v1alpha1.OutageSlow, v1alpha1.OutageHang} {
 		sf := fault("store-"+string(mode), v1alpha1.Fault{ModelStoreOutage: &v1alpha1.ModelStoreOutage{Mode: mode, Region: "us-west", Latency: latency(mode)}})
-		require.NoError(t, s.Inject(ctx, sf, platform.Target{Kind: "store", Name: "store-us-west", Region: "us-west"}))
+		require.NoError(t, s.Inject(ctx, sf, evidence.Target{Kind: evidence.KindStore, Name: "store-us-west", Region: "us-west"}))
 		start := time.Now()
 		_, err := proxyGet(s, "us-west", 600*time.Millisecond)
 		if mode == v1alpha1.OutageSlow {
@@ -180,7 +181,7 @@ func TestModelStoreOutage(t *testing.T) {
 		} else {
 			require.Error(t, err, "hang never answers")
 		}
-		require.NoError(t, s.Revert(ctx, sf, platform.Target{Kind: "store", Name: "store-us-west", Region: "us-west"}))
+		require.NoError(t, s.Revert(ctx, sf, evidence.Target{Kind: evidence.KindStore, Name: "store-us-west", Region: "us-west"}))
 		storeServes(t, s, "us-west")
 	}
 }
@@ -221,8 +222,10 @@ func TestRegionCutover(t *testing.T) {
 		require.Eventually(t, capacityBack(t, s), 30*time.Second, 10*time.Millisecond)
 		require.Eventually(t, func() bool { return region(t, s) == "us-east" }, 10*time.Second, 20*time.Millisecond)
 		t.Logf("%s cutover: failed back to us-east %s after the revert", traffic, time.Since(reverted))
-		notes := strings.Join(s.Notes(f), "\n")
-		require.Contains(t, notes, "front door moved traffic from us-east to us-west")
+		require.Eventually(t, func() bool {
+			return strings.Contains(s.notes(f.ID), "front door moved traffic from us-east to us-west")
+		}, 5*time.Second, 50*time.Millisecond, "notes: %s", s.notes(f.ID))
+		notes := s.notes(f.ID)
 		if traffic == v1alpha1.TrafficManual {
 			require.Contains(t, notes, "switched manually")
 		}

@@ -43,6 +43,10 @@ type Options struct {
 	OnChange func(ctx context.Context)
 	// OnReady is called in its own goroutine when a replica becomes ready.
 	OnReady func(ctx context.Context, r Replica)
+	// OnEvent is called with every event as it is recorded, under the
+	// supervisor's lock: it must not call the supervisor and must not
+	// block.
+	OnEvent func(e Event)
 	// Logger receives operator logs; nil means the logger of Run's context.
 	Logger *slog.Logger
 }
@@ -182,6 +186,9 @@ func (s *Supervisor) poke() {
 func (s *Supervisor) eventLocked(e Event) {
 	e.At = s.opts.Clock.Now()
 	s.events = append(s.events, e)
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(e)
+	}
 	if s.logger != nil {
 		s.logger.Debug("supervisor event", "type", e.Type, "region", e.Region, "node", e.Node, "replica", e.Replica, "message", e.Message)
 	}

@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/journal"
+	"github.com/firedrill/firedrill/pkg/platform"
+)
+
+func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
+	dir := t.TempDir()
+	clk := clocktesting.NewFakeClock(t0)
+	var ran []string
+	actions := &fakeActions{clk: clk, do: func(a *v1alpha1.Action, phase string, _ time.Time) error {
+		ran = append(ran, phase+" "+strings.Join(a.Command, " "))
+		return nil
+	}}
+	pf := newFakePlatform(clk)
+	dead := journal.Owner{PID: 999999, StartTicks: 1}
+	exec := v1alpha1.Fault{Exec: &v1alpha1.ExecFault{
+		Inject: v1alpha1.Action{Command: []string{"touch", "flag"}},
+		Revert: &v1alpha1.Action{Command: []string{"rm", "flag"}},
+	}}
+	j, err := journal.Create(dir, journal.Record{RunID: "dead-run", Plan: "p", Platform: "fake", Owner: dead, Started: t0}, clk)
+	require.NoError(t, err)
+	require.NoError(t, j.Begin("flag", exec, []evidence.Target{{Kind: evidence.KindAction, Name: "flag"}}))
+	require.NoError(t, j.Set("flag", journal.Active, ""))
+	require.NoError(t, j.Begin("drain", v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{}}, []evidence.Target{{Kind: evidence.KindNode, Name: "node-a"}}))
+
+	live, err := journal.Create(dir, journal.Record{RunID: "live-run", Plan: "p", Platform: "fake", Started: t0}, clk)
+	require.NoError(t, err)
+	require.NoError(t, live.Begin("drain", v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{}}, []evidence.Target{{Kind: evidence.KindNode, Name: "node-b"}}))
+
+	opts := CleanupOptions{JournalDir: dir, Actions: actions, Clock: clk,
+		Platforms: func(context.Context, *v1alpha1.DrillPlanSpec) (platform.Platform, error) { return pf, nil }}
+
+	dry := opts
+	dry.DryRun = true
+	left, err := Cleanup(t.Context(), dry)
+	require.NoError(t, err)
+	require.Len(t, left, 2, "the live run's fault is not a leftover")
+	require.Empty(t, ran, "a dry run touches nothing")
+	require.Empty(t, pf.Calls())
+
+	left, err = Cleanup(t.Context(), opts)
+	require.NoError(t, err)
+	require.Len(t, left, 2)
+	for _, l := range left {
+		require.True(t, l.Reverted, l.String())
+	}
+	require.Equal(t, []string{"cleanup rm flag"}, ran)
+	require.Equal(t, []string{"recover drain node/node-a"}, pf.Calls())
+	require.Equal(t, "run dead-run, step flag (exec on action/flag): reverted", left[0].String())
+
+	left, err = Cleanup(t.Context(), opts)
+	require.NoError(t, err)
+	require.Empty(t, left, "cleanup is idempotent")
+}
+
+func TestObjectivesNamesABadPercentage(t *testing.T) {
+	_, err := Objectives(v1alpha1.Objectives{Availability: "abc", Recovered: v1alpha1.RecoveredCriteria{SuccessRate: "101"}})
+	require.ErrorContains(t, err, `objectives.availability "abc"`)
+	require.ErrorContains(t, err, `objectives.recovered.successRate "101"`)
+	require.ErrorContains(t, checkAbort(v1alpha1.Abort{AvailabilityBelow: "x"}), `abort.availabilityBelow "x"`)
+}
