@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	reccli "github.com/firedrill/firedrill/pkg/recommender/cli"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/report/schema"
 )
 
 // TestMain lets the test binary act as drill: the crash tests start it as a
@@ -264,6 +265,7 @@ func TestHTTPServiceExample(t *testing.T) {
 	require.NoError(t, err)
 	rep, err := report.Read(data2)
 	require.NoError(t, err)
+	require.NoError(t, schema.Validate(data2), "a real report matches the published schema")
 	f := rep.Steps[1].Fault
 	require.NotNil(t, f.Failover.ServiceRTO, out.String())
 	require.InDelta(t, float64(3*time.Second), float64(f.Failover.ServiceRTO.Duration), float64(600*time.Millisecond),

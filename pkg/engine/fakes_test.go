@@ -19,6 +19,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/probe"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/report/schema"
 )
 
 // t0 anchors every fake clock.
@@ -353,6 +354,10 @@ func (h *harness) run(p *plan.Plan, interruptAt time.Duration) *report.Report {
 	if r.lock != nil {
 		r.lock.release()
 	}
+	// Every report the engine builds matches the published schema.
+	js, err := report.JSON(r.final)
+	require.NoError(h.t, err)
+	require.NoError(h.t, schema.Validate(js))
 	return r.final
 }
 

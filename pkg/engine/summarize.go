@@ -68,6 +68,9 @@ func Summarize(in SummaryInput) *report.Report {
 	overall := slo.Drill(in.Samples, s.start, end, s.obj)
 	res.Overall = &overall
 	rep.Series = slo.Series(in.Samples, s.start, end, time.Second)
+	if rep.Series == nil {
+		rep.Series = []slo.Point{} // an empty series, not null
+	}
 
 	var lastEnd time.Time
 	res.Steps = make([]v1alpha1.StepResult, len(s.steps))

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/slo"
 	"github.com/firedrill/firedrill/pkg/testing/golden"
 )
 
@@ -86,8 +87,12 @@ func sample() *Report {
 	}
 	return &Report{
 		Schema: SchemaVersion, RunID: "quarterly-20261202-030000-000-abcd", Platform: "none", Endpoint: "http://127.0.0.1:8080",
-		Plan: Plan{Name: "quarterly", Hash: "abc123", Spec: v1alpha1.DrillPlanSpec{Objectives: v1alpha1.Objectives{RTO: &metav1.Duration{Duration: 30 * time.Second}}}},
-		Tool: Tool{Version: "v0.1.0", Commit: "deadbeef", GoVersion: "go1.26.8"},
+		Plan: Plan{Name: "quarterly", Hash: "abc123", Spec: v1alpha1.DrillPlanSpec{
+			Objectives: v1alpha1.Objectives{RTO: &metav1.Duration{Duration: 30 * time.Second}},
+			Steps:      []v1alpha1.Step{{Name: "baseline", Wait: &metav1.Duration{Duration: 30 * time.Second}}},
+		}},
+		Series: []slo.Point{{At: t0, Requests: 50, P50: metav1.Duration{Duration: 5 * time.Millisecond}, P99: metav1.Duration{Duration: 9 * time.Millisecond}}},
+		Tool:   Tool{Version: "v0.1.0", Commit: "deadbeef", GoVersion: "go1.26.8"},
 		RunResult: v1alpha1.RunResult{
 			Phase: v1alpha1.RunFailed, Verdict: v1alpha1.VerdictFail, StartTime: at(t0), CompletionTime: at(t0.Add(3 * time.Minute)),
 			Baseline: &v1alpha1.CheckResult{Verdict: v1alpha1.VerdictPass, Verdicts: []v1alpha1.ObjectiveVerdict{{Objective: "availability", Target: "99%", Measured: "100%", Verdict: v1alpha1.VerdictPass}}},
@@ -108,6 +113,8 @@ func TestRenderedFormats(t *testing.T) {
 	r := sample()
 	junit, err := JUnit(r)
 	require.NoError(t, err)
+	js, err := JSON(r)
+	require.NoError(t, err)
 	tests := []struct {
 		name string
 		got  []byte
@@ -115,6 +122,7 @@ func TestRenderedFormats(t *testing.T) {
 		{name: "table.txt", got: []byte(Table(r))},
 		{name: "report.md", got: Markdown(r)},
 		{name: "junit.xml", got: junit},
+		{name: "report.json", got: js},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
