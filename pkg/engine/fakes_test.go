@@ -47,12 +47,6 @@ func (s *fakeSUT) down(from time.Time, d time.Duration) {
 	s.windows = append(s.windows, window{from: from, to: from.Add(d), code: 503})
 }
 
-func (s *fakeSUT) slow(from time.Time, d, latency time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.windows = append(s.windows, window{from: from, to: from.Add(d), latency: latency})
-}
-
 func (s *fakeSUT) answer(at time.Time) evidence.Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -307,6 +301,11 @@ func newHarness(t *testing.T) *harness {
 // two spaces under spec:, steps included).
 func (h *harness) plan(spec string) *plan.Plan {
 	h.t.Helper()
+	return loadTestPlan(h.t, spec)
+}
+
+func loadTestPlan(tb testing.TB, spec string) *plan.Plan {
+	tb.Helper()
 	text := `apiVersion: firedrill.dev/v1alpha1
 kind: DrillPlan
 metadata: {name: unit}
@@ -315,8 +314,8 @@ spec:
   load: {rate: 50, timeout: 300ms, requests: [{name: root, path: /}]}
 ` + spec
 	plans, problems := (&plan.Loader{}).LoadBytes("unit.yaml", []byte(text))
-	require.Empty(h.t, problems)
-	require.Len(h.t, plans, 1)
+	require.Empty(tb, problems)
+	require.Len(tb, plans, 1)
 	return plans[0]
 }
 

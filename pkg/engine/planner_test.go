@@ -94,6 +94,7 @@ func TestDecide(t *testing.T) {
 			s:    func() *state { return plannerState(untimed, faultFailover) },
 			now:  62 * time.Second, want: []actKind{actProgress, actEndFailover},
 			check: func(t *testing.T, acts []act) {
+				t.Helper()
 				require.Equal(t, t0.Add(62*time.Second), acts[1].end, "the observation ends at the deadline, not later")
 			},
 		},
@@ -152,6 +153,7 @@ func TestDecide(t *testing.T) {
 			},
 			now: 4 * time.Second, want: []actKind{actAbort},
 			check: func(t *testing.T, acts []act) {
+				t.Helper()
 				require.Equal(t, abortByCondition, acts[0].cause.kind)
 				require.Contains(t, acts[0].cause.reason, "abort.maxDuration (3.00s)")
 			},

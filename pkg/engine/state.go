@@ -3,10 +3,9 @@ package engine
 import (
 	"time"
 
-	"github.com/firedrill/firedrill/pkg/journal"
-
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 

@@ -34,7 +34,7 @@ func BenchmarkAnalyzeFaultOneHour(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		res := measure(in, obj)
-		if !(res.recoveryTime != nil) {
+		if res.recoveryTime == nil {
 			b.Fatal("not recovered")
 		}
 	}

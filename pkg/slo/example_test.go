@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/evidence"
-
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 

@@ -4,10 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
-
-	"github.com/stretchr/testify/require"
 )
 
 // ladder returns n successful samples, one per 10 ms, with latencies 1..n ms.

@@ -118,7 +118,7 @@ func newEngine(t *testing.T) (*engine.Engine, string) {
 	return e, dir
 }
 
-func run(t *testing.T, e *engine.Engine, ctx context.Context, p *plan.Plan) *report.Report {
+func run(ctx context.Context, t *testing.T, e *engine.Engine, p *plan.Plan) *report.Report {
 	t.Helper()
 	rep, err := e.Run(ctx, p, engine.RunOptions{Platform: platform.None{}})
 	require.NoError(t, err)
@@ -158,7 +158,7 @@ func TestServiceRTOAccuracy(t *testing.T) {
           inject: %s
 `, kind.inject(s, outage))))
 				e, _ := newEngine(t)
-				rep := run(t, e, context.Background(), p)
+				rep := run(context.Background(), t, e, p)
 				fo := rep.Steps[1].Fault.Failover
 				require.NotNil(t, fo.ServiceRTO, "the outage must be measured: %v", fo.Notes)
 				got := fo.ServiceRTO.Duration
@@ -185,7 +185,7 @@ func TestRevertAndJournal(t *testing.T) {
           revert: {command: [rm, %q]}
 `, marker, marker)))
 	e, dir := newEngine(t)
-	rep := run(t, e, context.Background(), p)
+	rep := run(context.Background(), t, e, p)
 	require.Equal(t, v1alpha1.RunSucceeded, rep.Phase, rep.Message)
 	require.NoFileExists(t, marker, "the fault is reverted")
 	f := rep.Steps[1].Fault
@@ -225,7 +225,7 @@ func TestCancellationRevertsAndReports(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	rep := run(t, e, ctx, p)
+	rep := run(ctx, t, e, p)
 	require.Equal(t, v1alpha1.RunAborted, rep.Phase)
 	require.Contains(t, rep.Message, "interrupted")
 	require.NoFileExists(t, marker)

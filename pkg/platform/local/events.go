@@ -46,7 +46,7 @@ func (p *Platform) supervisorEvent(e supervisor.Event) {
 		return
 	}
 	p.record(evidence.Event{Type: evidence.EventReplaced, At: e.At,
-		Target: &evidence.Target{Kind: evidence.KindPod, Name: e.Replica, Region: e.Region},
+		Target:  &evidence.Target{Kind: evidence.KindPod, Name: e.Replica, Region: e.Region},
 		Message: fmt.Sprintf("replacement replica %s scheduled on node %s", e.Replica, e.Node)})
 }
 

@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
-	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // faultState is what the sandbox remembers about an injected fault.
