@@ -1,4 +1,4 @@
-package kube
+package apiclient
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// APIStats is what the platform's client asked of the API server since New:
+// Stats is what a client asked of the API server since it was built:
 // every request that reached the transport, the answers by status code, the
 // densest second and the time requests spent queued in the client's rate
 // limiter. It is a snapshot; the maps are copies.
-type APIStats struct {
+type Stats struct {
 	// Requests is the number of HTTP requests sent, retries included.
 	Requests int64
 	// ByVerb counts requests by Kubernetes verb: get, list, watch, create,
@@ -50,11 +50,11 @@ type APIStats struct {
 
 // TooManyRequests is the number of 429 answers (API Priority and Fairness or
 // an eviction a PodDisruptionBudget refused).
-func (s APIStats) TooManyRequests() int64 { return s.ByStatus[http.StatusTooManyRequests] }
+func (s Stats) TooManyRequests() int64 { return s.ByStatus[http.StatusTooManyRequests] }
 
-// apiCounter counts the requests of one client. It is safe for concurrent
-// use.
-type apiCounter struct {
+// Counter counts the requests of one client configuration. It is safe for
+// concurrent use.
+type Counter struct {
 	clk   clock.PassiveClock
 	qps   float32
 	burst int
@@ -74,15 +74,17 @@ type apiCounter struct {
 	maxWait time.Duration
 }
 
-func newAPICounter(clk clock.PassiveClock, qps float32, burst int) *apiCounter {
-	return &apiCounter{
+// NewCounter returns a counter that reports qps and burst as the client's
+// limits and times requests with clk.
+func NewCounter(clk clock.PassiveClock, qps float32, burst int) *Counter {
+	return &Counter{
 		clk: clk, qps: qps, burst: burst,
 		byVerb: map[string]int64{}, byCall: map[string]int64{}, byStatus: map[int]int64{},
 	}
 }
 
 // started records a request leaving for the server.
-func (c *apiCounter) started(verb, resource string) {
+func (c *Counter) started(verb, resource string) {
 	now := c.clk.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,7 +104,7 @@ func (c *apiCounter) started(verb, resource string) {
 
 // finished records a request's outcome: its status code, or err when no
 // response came back.
-func (c *apiCounter) finished(code int, err error) {
+func (c *Counter) finished(code int, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -113,7 +115,7 @@ func (c *apiCounter) finished(code int, err error) {
 }
 
 // waited records one pass through the rate limiter.
-func (c *apiCounter) waited(d time.Duration) {
+func (c *Counter) waited(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waits++
@@ -121,23 +123,23 @@ func (c *apiCounter) waited(d time.Duration) {
 	c.maxWait = max(c.maxWait, d)
 }
 
-// snapshot returns the counts so far.
-func (c *apiCounter) snapshot() APIStats {
+// Snapshot returns the counts so far.
+func (c *Counter) Snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return APIStats{
+	return Stats{
 		Requests: c.requests, ByVerb: maps.Clone(c.byVerb), ByCall: maps.Clone(c.byCall), ByStatus: maps.Clone(c.byStatus),
 		TransportErrors: c.transport, PeakPerSecond: c.peak, QPS: c.qps, Burst: c.burst,
 		LimiterWaits: c.waits, LimiterWait: c.wait, LimiterMaxWait: c.maxWait,
 	}
 }
 
-// instrument makes cfg count its requests into c and share one rate limiter
+// Instrument makes cfg count its requests into c and share one rate limiter
 // (cfg's own, or a token bucket of cfg.QPS and cfg.Burst) whose waits c
 // times. Sharing matters: without a limiter in the config, every client
 // built from it (the clientset, and the controller-runtime client once per
 // kind) would get a token bucket of its own and together could exceed QPS.
-func (c *apiCounter) instrument(cfg *rest.Config) {
+func (c *Counter) Instrument(cfg *rest.Config) {
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt, counter: c} })
 	limiter := cfg.RateLimiter
 	if limiter == nil && cfg.QPS > 0 {
@@ -152,7 +154,7 @@ func (c *apiCounter) instrument(cfg *rest.Config) {
 // transport.
 type countingTransport struct {
 	next    http.RoundTripper
-	counter *apiCounter
+	counter *Counter
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -176,7 +178,7 @@ func (t *countingTransport) WrappedRoundTripper() http.RoundTripper { return t.n
 type timedLimiter struct {
 	flowcontrol.RateLimiter
 	clk     clock.PassiveClock
-	counter *apiCounter
+	counter *Counter
 }
 
 // Wait implements flowcontrol.RateLimiter; client-go calls it once before
@@ -271,17 +273,17 @@ func countsString[K comparable](m map[K]int64, key func(K) string) string {
 }
 
 // Verbs renders ByVerb as "create=10 get=3 list=2", sorted by verb.
-func (s APIStats) Verbs() string {
+func (s Stats) Verbs() string {
 	return countsString(s.ByVerb, func(v string) string { return v })
 }
 
 // Statuses renders ByStatus as "200=40 201=10 429=2", sorted by code.
-func (s APIStats) Statuses() string {
+func (s Stats) Statuses() string {
 	return countsString(s.ByStatus, func(c int) string { return fmt.Sprintf("%03d", c) })
 }
 
 // Calls renders ByCall as "create pods/eviction=10,get nodes=3", sorted.
-func (s APIStats) Calls() string {
+func (s Stats) Calls() string {
 	keys := make([]string, 0, len(s.ByCall))
 	for k := range s.ByCall {
 		keys = append(keys, k)

@@ -1,4 +1,4 @@
-package kube
+package placement
 
 import (
 	"cmp"
@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 )
 
 // Resources is the part of a pod's or node's resources the preflight
@@ -45,10 +47,10 @@ func (r Resources) String() string {
 		resource.NewMilliQuantity(r.MilliCPU, resource.DecimalSI), resource.NewQuantity(r.Memory, resource.BinarySI), r.GPU)
 }
 
-// podRequests is what the scheduler reserves for a pod: the sum of its
+// PodRequests is what the scheduler reserves for a pod: the sum of its
 // containers' requests, or the largest init container's when larger, plus
 // its overhead.
-func podRequests(pod *corev1.Pod) Resources {
+func PodRequests(pod *corev1.Pod) Resources {
 	var sum, initMax Resources
 	for _, c := range pod.Spec.Containers {
 		sum = sum.add(requestsOf(c.Resources.Requests))
@@ -73,7 +75,7 @@ func requestsOf(rl corev1.ResourceList) Resources {
 	if q, ok := rl[corev1.ResourceMemory]; ok {
 		r.Memory = q.Value()
 	}
-	if q, ok := rl[ResourceGPU]; ok {
+	if q, ok := rl[objects.ResourceGPU]; ok {
 		r.GPU = q.Value()
 	}
 	return r
@@ -93,21 +95,21 @@ type NodeState struct {
 func (n NodeState) free() Resources {
 	free := requestsOf(n.Node.Status.Allocatable)
 	for i := range n.Pods {
-		if isTerminal(&n.Pods[i]) {
+		if objects.IsTerminal(&n.Pods[i]) {
 			continue
 		}
-		free = free.sub(podRequests(&n.Pods[i]))
+		free = free.sub(PodRequests(&n.Pods[i]))
 	}
 	return free
 }
 
 // schedulable says whether the scheduler would place new pods on the node.
 func (n NodeState) schedulable() bool {
-	return !n.Node.Spec.Unschedulable && isReadyNode(n.Node)
+	return !n.Node.Spec.Unschedulable && objects.IsReadyNode(n.Node)
 }
 
-// PreflightInput is what the capacity check of a drain looks at.
-type PreflightInput struct {
+// Input is what the capacity check of a drain looks at.
+type Input struct {
 	// Draining are the nodes about to be drained, with their pods.
 	Draining []NodeState
 	// Others are every other node of the cluster, with their pods.
@@ -132,8 +134,8 @@ type Placement struct {
 	Node string
 }
 
-// Preflight is the outcome of the capacity check of a drain.
-type Preflight struct {
+// Result is the outcome of the capacity check of a drain.
+type Result struct {
 	// Nodes drained.
 	Nodes []string
 	// Evicted counts the pods the drain evicts.
@@ -163,7 +165,7 @@ type Preflight struct {
 }
 
 // Unplaced lists the movable pods that fit on no remaining node.
-func (p Preflight) Unplaced() []Placement {
+func (p Result) Unplaced() []Placement {
 	var out []Placement
 	for _, pl := range p.Placements {
 		if pl.Node == "" {
@@ -175,12 +177,12 @@ func (p Preflight) Unplaced() []Placement {
 
 // Sufficient says whether the remaining nodes can absorb every movable
 // evicted pod and no disruption budget blocks the drain.
-func (p Preflight) Sufficient() bool {
+func (p Result) Sufficient() bool {
 	return len(p.Unplaced()) == 0 && len(p.Blocked) == 0
 }
 
 // String explains the check with its numbers.
-func (p Preflight) String() string {
+func (p Result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "draining %s evicts %d pods requesting %s; the %d remaining schedulable nodes that admit them have %s free",
 		strings.Join(p.Nodes, ", "), p.Evicted, p.Demand, p.Remaining, p.Free)
@@ -207,14 +209,14 @@ func (p Preflight) String() string {
 // scheduler's resource fit in miniature: it ignores pod (anti-)affinity and
 // topology spread, so it can say "fits" where the scheduler later says no,
 // never the other way round for resources.
-func CheckDrain(in PreflightInput) Preflight {
-	var out Preflight
+func CheckDrain(in Input) Result {
+	var out Result
 	var moving []*corev1.Pod
 	for _, n := range in.Draining {
 		out.Nodes = append(out.Nodes, n.Node.Name)
 		for i := range n.Pods {
 			pod := &n.Pods[i]
-			if isDaemonSetPod(pod) || isMirrorPod(pod) || isTerminal(pod) || pod.DeletionTimestamp != nil {
+			if objects.IsDaemonSetPod(pod) || objects.IsMirrorPod(pod) || objects.IsTerminal(pod) || pod.DeletionTimestamp != nil {
 				continue
 			}
 			out.Evicted++
@@ -251,12 +253,12 @@ func CheckDrain(in PreflightInput) Preflight {
 		out.Free = out.Free.add(Resources{MilliCPU: max(b.free.MilliCPU, 0), Memory: max(b.free.Memory, 0), GPU: max(b.free.GPU, 0)})
 	}
 	slices.SortStableFunc(moving, func(a, b *corev1.Pod) int {
-		ra, rb := podRequests(a), podRequests(b)
+		ra, rb := PodRequests(a), PodRequests(b)
 		return cmp.Or(cmp.Compare(rb.GPU, ra.GPU), cmp.Compare(rb.MilliCPU, ra.MilliCPU), cmp.Compare(rb.Memory, ra.Memory),
 			cmp.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name))
 	})
 	for _, pod := range moving {
-		req := podRequests(pod)
+		req := PodRequests(pod)
 		out.Demand = out.Demand.add(req)
 		pl := Placement{Pod: pod.Namespace + "/" + pod.Name, Requests: req}
 		for _, b := range bins {
@@ -302,7 +304,7 @@ func blockingBudgets(pdbs []policyv1.PodDisruptionBudget, moving []*corev1.Pod, 
 	for _, n := range draining {
 		for i := range n.Pods {
 			p := &n.Pods[i]
-			if !slices.Contains(all, p) && !isDaemonSetPod(p) && !isMirrorPod(p) && !isTerminal(p) && p.DeletionTimestamp == nil {
+			if !slices.Contains(all, p) && !objects.IsDaemonSetPod(p) && !objects.IsMirrorPod(p) && !objects.IsTerminal(p) && p.DeletionTimestamp == nil {
 				all = append(all, p)
 			}
 		}

@@ -1,4 +1,4 @@
-package kube
+package placement
 
 import (
 	"testing"
@@ -6,12 +6,16 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/pkg/platform/kube/internal/fixtures"
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 )
 
 func TestCheckDrain(t *testing.T) {
-	gpuNode := func(name, region string, gpus int64, opts ...nodeOpt) *corev1.Node {
-		return node(name, region, "8", "32Gi", gpus, opts...)
+	gpuNode := func(name, region string, gpus int64, opts ...fixtures.NodeOpt) *corev1.Node {
+		return fixtures.Node(name, region, "8", "32Gi", gpus, opts...)
 	}
 	pdb := func(allowed int32) policyv1.PodDisruptionBudget {
 		return policyv1.PodDisruptionBudget{
@@ -22,7 +26,7 @@ func TestCheckDrain(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		in         PreflightInput
+		in         Input
 		sufficient bool
 		unplaced   []string
 		blocked    int
@@ -34,12 +38,12 @@ func TestCheckDrain(t *testing.T) {
 	}{
 		{
 			name: "pods that fit on the other nodes are sufficient",
-			in: PreflightInput{
+			in: Input{
 				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{
-					pod("recsys", "p1", "a", "1", "1Gi", 1), pod("recsys", "p2", "a", "1", "1Gi", 1),
+					fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1), fixtures.Pod("recsys", "p2", "a", "1", "1Gi", 1),
 				}}},
 				Others: []NodeState{
-					{Node: gpuNode("b", "east", 2), Pods: []corev1.Pod{pod("recsys", "p3", "b", "1", "1Gi", 1)}},
+					{Node: gpuNode("b", "east", 2), Pods: []corev1.Pod{fixtures.Pod("recsys", "p3", "b", "1", "1Gi", 1)}},
 					{Node: gpuNode("c", "east", 1)},
 				},
 			},
@@ -50,11 +54,11 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "a GPU short of room leaves one pod unplaced with the numbers",
-			in: PreflightInput{
+			in: Input{
 				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{
-					pod("recsys", "p1", "a", "1", "1Gi", 1), pod("recsys", "p2", "a", "1", "1Gi", 1),
+					fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1), fixtures.Pod("recsys", "p2", "a", "1", "1Gi", 1),
 				}}},
-				Others: []NodeState{{Node: gpuNode("b", "east", 2), Pods: []corev1.Pod{pod("recsys", "p3", "b", "1", "1Gi", 1)}}},
+				Others: []NodeState{{Node: gpuNode("b", "east", 2), Pods: []corev1.Pod{fixtures.Pod("recsys", "p3", "b", "1", "1Gi", 1)}}},
 			},
 			unplaced:  []string{"recsys/p2"},
 			demand:    Resources{MilliCPU: 2000, Memory: 2 << 30, GPU: 2},
@@ -63,8 +67,8 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "aggregate room split across nodes does not fit a pod that needs it on one node",
-			in: PreflightInput{
-				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{pod("recsys", "big", "a", "1", "1Gi", 2)}}},
+			in: Input{
+				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{fixtures.Pod("recsys", "big", "a", "1", "1Gi", 2)}}},
 				Others:   []NodeState{{Node: gpuNode("b", "east", 1)}, {Node: gpuNode("c", "east", 1)}},
 			},
 			unplaced:  []string{"recsys/big"},
@@ -74,10 +78,10 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "cordoned and NotReady nodes are not room",
-			in: PreflightInput{
-				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{pod("recsys", "p1", "a", "1", "1Gi", 1)}}},
+			in: Input{
+				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1)}}},
 				Others: []NodeState{
-					{Node: gpuNode("b", "east", 4, cordoned)},
+					{Node: gpuNode("b", "east", 4, fixtures.Cordoned)},
 					{Node: gpuNode("c", "east", 4, func(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse })},
 				},
 			},
@@ -86,8 +90,8 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "a node selector limits where a pod may go",
-			in: PreflightInput{
-				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{pod("recsys", "p1", "a", "1", "1Gi", 1, pinned("east"))}}},
+			in: Input{
+				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1, fixtures.Pinned("east"))}}},
 				Others:   []NodeState{{Node: gpuNode("b", "west", 4)}, {Node: gpuNode("c", "east", 0)}},
 			},
 			unplaced:  []string{"recsys/p1"},
@@ -97,11 +101,11 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "an untolerated taint keeps a pod off a node and a tolerated one does not",
-			in: PreflightInput{
+			in: Input{
 				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{
-					pod("recsys", "p1", "a", "1", "1Gi", 1, tolerating("kwok")), pod("recsys", "p2", "a", "1", "1Gi", 1),
+					fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1, fixtures.Tolerating("kwok")), fixtures.Pod("recsys", "p2", "a", "1", "1Gi", 1),
 				}}},
-				Others: []NodeState{{Node: gpuNode("b", "east", 4, tainted("kwok"))}},
+				Others: []NodeState{{Node: gpuNode("b", "east", 4, fixtures.Tainted("kwok"))}},
 			},
 			unplaced:  []string{"recsys/p2"},
 			demand:    Resources{MilliCPU: 2000, Memory: 2 << 30, GPU: 2},
@@ -110,10 +114,10 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "DaemonSet and finished pods are not evicted",
-			in: PreflightInput{
+			in: Input{
 				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{
-					pod("kube-system", "agent", "a", "1", "1Gi", 0, daemonSetPod),
-					pod("recsys", "done", "a", "1", "1Gi", 1, func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }),
+					fixtures.Pod("kube-system", "agent", "a", "1", "1Gi", 0, fixtures.DaemonSetPod),
+					fixtures.Pod("recsys", "done", "a", "1", "1Gi", 1, func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }),
 				}}},
 				Namespaces: []string{"recsys"},
 			},
@@ -121,10 +125,10 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "pods pinned to the lost region are not expected to move",
-			in: PreflightInput{
-				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{pod("recsys", "p1", "a", "1", "1Gi", 1, pinned("east"))}}},
+			in: Input{
+				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1, fixtures.Pinned("east"))}}},
 				Others:   []NodeState{{Node: gpuNode("b", "west", 1)}},
-				Movable:  func(p *corev1.Pod) bool { return p.Spec.NodeSelector[LabelRegion] != "east" },
+				Movable:  func(p *corev1.Pod) bool { return p.Spec.NodeSelector[objects.LabelRegion] != "east" },
 			},
 			sufficient: true,
 			pinned:     []string{"recsys/p1"},
@@ -133,8 +137,8 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "a budget that allows no disruption blocks the drain",
-			in: PreflightInput{
-				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{pod("recsys", "p1", "a", "1", "1Gi", 1)}}},
+			in: Input{
+				Draining: []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1)}}},
 				Others:   []NodeState{{Node: gpuNode("b", "east", 1)}},
 				PDBs:     []policyv1.PodDisruptionBudget{pdb(0)},
 			},
@@ -145,9 +149,9 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "a budget that allows one disruption lets a drain of two pods proceed one at a time",
-			in: PreflightInput{
+			in: Input{
 				Draining: []NodeState{{Node: gpuNode("a", "east", 2), Pods: []corev1.Pod{
-					pod("recsys", "p1", "a", "1", "1Gi", 1), pod("recsys", "p2", "a", "1", "1Gi", 1),
+					fixtures.Pod("recsys", "p1", "a", "1", "1Gi", 1), fixtures.Pod("recsys", "p2", "a", "1", "1Gi", 1),
 				}}},
 				Others: []NodeState{{Node: gpuNode("b", "east", 2)}},
 				PDBs:   []policyv1.PodDisruptionBudget{pdb(1)},
@@ -159,8 +163,8 @@ func TestCheckDrain(t *testing.T) {
 		},
 		{
 			name: "pods of namespaces outside the allow-list are reported",
-			in: PreflightInput{
-				Draining:   []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{pod("billing", "b1", "a", "100m", "64Mi", 0)}}},
+			in: Input{
+				Draining:   []NodeState{{Node: gpuNode("a", "east", 1), Pods: []corev1.Pod{fixtures.Pod("billing", "b1", "a", "100m", "64Mi", 0)}}},
 				Others:     []NodeState{{Node: gpuNode("b", "east", 1)}},
 				Namespaces: []string{"recsys"},
 			},
@@ -191,9 +195,9 @@ func TestCheckDrain(t *testing.T) {
 }
 
 func TestPreflightStringHasTheNumbers(t *testing.T) {
-	got := CheckDrain(PreflightInput{
-		Draining: []NodeState{{Node: node("a", "east", "8", "32Gi", 1), Pods: []corev1.Pod{pod("recsys", "p1", "a", "500m", "1Gi", 1)}}},
-		Others:   []NodeState{{Node: node("b", "east", "8", "32Gi", 0)}},
+	got := CheckDrain(Input{
+		Draining: []NodeState{{Node: fixtures.Node("a", "east", "8", "32Gi", 1), Pods: []corev1.Pod{fixtures.Pod("recsys", "p1", "a", "500m", "1Gi", 1)}}},
+		Others:   []NodeState{{Node: fixtures.Node("b", "east", "8", "32Gi", 0)}},
 	})
 	require.Equal(t, "draining a evicts 1 pods requesting cpu 500m, memory 1Gi, nvidia.com/gpu 1; "+
 		"the 1 remaining schedulable nodes that admit them have cpu 8, memory 32Gi, nvidia.com/gpu 0 free; "+
@@ -201,9 +205,9 @@ func TestPreflightStringHasTheNumbers(t *testing.T) {
 }
 
 func TestPodRequests(t *testing.T) {
-	p := pod("ns", "p", "", "1", "1Gi", 1)
+	p := fixtures.Pod("ns", "p", "", "1", "1Gi", 1)
 	p.Spec.InitContainers = []corev1.Container{{Name: "init", Resources: corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resourceMust("4")},
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")},
 	}}}
-	require.Equal(t, Resources{MilliCPU: 4000, Memory: 1 << 30, GPU: 1}, podRequests(&p))
+	require.Equal(t, Resources{MilliCPU: 4000, Memory: 1 << 30, GPU: 1}, PodRequests(&p))
 }

@@ -1,11 +1,9 @@
-package kube
+package apiclient
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,15 +11,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 	clocktesting "k8s.io/utils/clock/testing"
-
-	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/log"
 )
 
 func TestRequestVerb(t *testing.T) {
@@ -83,12 +79,12 @@ func TestPeakPerSecond(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-			c := newAPICounter(clk, 50, 100)
+			c := NewCounter(clk, 50, 100)
 			for _, g := range tt.gaps {
 				clk.SetTime(clk.Now().Add(g))
 				c.started("get", "nodes")
 			}
-			s := c.snapshot()
+			s := c.Snapshot()
 			require.Equal(t, tt.want, s.PeakPerSecond)
 			require.Equal(t, int64(len(tt.gaps)), s.Requests)
 		})
@@ -125,14 +121,14 @@ func TestLimiterWaitsAreTimed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-			c := newAPICounter(clk, 50, 100)
+			c := NewCounter(clk, 50, 100)
 			fake := &fakeLimiter{clk: clk, err: tt.err}
 			l := &timedLimiter{RateLimiter: fake, clk: clk, counter: c}
 			for _, cost := range tt.costs {
 				fake.cost = cost
 				require.ErrorIs(t, l.Wait(t.Context()), tt.err)
 			}
-			s := c.snapshot()
+			s := c.Snapshot()
 			require.Equal(t, tt.wantWait, s.LimiterWaits)
 			require.Equal(t, tt.wantSum, s.LimiterWait)
 			require.Equal(t, tt.wantMax, s.LimiterMaxWait)
@@ -162,7 +158,7 @@ func TestCountingTransport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clocktesting.NewFakePassiveClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-			c := newAPICounter(clk, 50, 100)
+			c := NewCounter(clk, 50, 100)
 			rt := &countingTransport{counter: c, next: roundTripFunc(func(*http.Request) (*http.Response, error) {
 				if tt.err != nil {
 					return nil, tt.err
@@ -176,7 +172,7 @@ func TestCountingTransport(t *testing.T) {
 				_ = resp.Body.Close()
 			}
 			require.ErrorIs(t, err, tt.err)
-			s := c.snapshot()
+			s := c.Snapshot()
 			require.Equal(t, int64(1), s.Requests)
 			require.Equal(t, map[string]int64{"watch": 1}, s.ByVerb)
 			require.Equal(t, map[string]int64{"watch pods": 1}, s.ByCall)
@@ -201,8 +197,8 @@ func TestInstrumentSharesOneLimiter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
-			c := newAPICounter(clocktesting.NewFakePassiveClock(time.Now()), cfg.QPS, cfg.Burst)
-			c.instrument(&cfg)
+			c := NewCounter(clocktesting.NewFakePassiveClock(time.Now()), cfg.QPS, cfg.Burst)
+			c.Instrument(&cfg)
 			if tt.wantNil {
 				require.Nil(t, cfg.RateLimiter)
 				return
@@ -222,42 +218,40 @@ func TestInstrumentSharesOneLimiter(t *testing.T) {
 // TestPlatformCountsItsRequestsAndLogsThemAtStop drives a platform built by
 // New against a loopback server that answers a node list and refuses a
 // node get with 429.
-func TestPlatformCountsItsRequestsAndLogsThemAtStop(t *testing.T) {
+func TestClientsShareOneCounterAndLimiter(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if r.URL.Path == "/api/v1/nodes" {
+		switch r.URL.Path {
+		case "/api/v1/nodes":
 			_, _ = w.Write([]byte(`{"kind":"NodeList","apiVersion":"v1","metadata":{},"items":[]}`))
-			return
+		case "/api":
+			_, _ = w.Write([]byte(`{"kind":"APIVersions","versions":["v1"]}`))
+		case "/apis":
+			_, _ = w.Write([]byte(`{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`))
+		case "/api/v1":
+			_, _ = w.Write([]byte(`{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"nodes","namespaced":false,"kind":"Node","verbs":["get","list"]}]}`))
+		default:
+			// No Retry-After: client-go does not retry, so one request is sent.
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","code":429}`))
 		}
-		// No Retry-After: client-go does not retry, so one request is sent.
-		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","code":429}`))
 	}))
 	defer srv.Close()
 
-	p, err := New(Options{Spec: &v1alpha1.DrillPlanSpec{}, RESTConfig: &rest.Config{Host: srv.URL}})
+	cs, err := New(&rest.Config{Host: srv.URL, QPS: 50, Burst: 100}, clocktesting.NewFakePassiveClock(time.Now()))
 	require.NoError(t, err)
 	ctx := t.Context()
-	_, err = p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	_, err = p.cs.CoreV1().Nodes().Get(ctx, "gpu-1", metav1.GetOptions{})
+	_, err = cs.Clientset.CoreV1().Nodes().Get(ctx, "gpu-1", metav1.GetOptions{})
 	require.True(t, apierrors.IsTooManyRequests(err), "got %v", err)
+	before := cs.Counter.Snapshot().Requests
+	require.NoError(t, cs.Client.List(ctx, &corev1.NodeList{}))
 
-	s := p.APIStats()
-	require.Equal(t, int64(2), s.Requests)
-	require.Equal(t, map[string]int64{"get": 1, "list": 1}, s.ByVerb)
+	s := cs.Counter.Snapshot()
+	require.Equal(t, int64(1), s.ByCall["get nodes"], "the clientset's request is counted")
+	require.Equal(t, int64(1), s.ByCall["list nodes"], "the controller-runtime client's request is counted")
+	require.Greater(t, s.Requests, before, "discovery for the REST mapper is counted too")
 	require.Equal(t, int64(1), s.TooManyRequests())
-	require.Equal(t, int64(2), s.LimiterWaits, "both requests passed the shared limiter")
-	require.InDelta(t, float32(DefaultQPS), s.QPS, 1e-6)
-	require.Equal(t, DefaultBurst, s.Burst)
-
-	var buf bytes.Buffer
-	logCtx := log.IntoContext(ctx, slog.New(slog.NewTextHandler(&buf, nil)))
-	require.NoError(t, p.Stop(logCtx))
-	require.NoError(t, p.Stop(logCtx))
-	out := buf.String()
-	require.Equal(t, 1, strings.Count(out, `msg="kubernetes API client"`), "logged once: %s", out)
-	for _, want := range []string{"requests=2 ", "qps=50 ", "burst=100 ", "status429=1 ", `verbs="get=1 list=1"`} {
-		require.Contains(t, out, want)
-	}
+	require.Equal(t, s.Requests, s.LimiterWaits, "every request passed the one shared limiter")
+	require.InDelta(t, float32(50), s.QPS, 1e-6)
+	require.Equal(t, 100, s.Burst)
 }
