@@ -1,9 +1,8 @@
-package kube
+package nodes
 
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	policyv1 "k8s.io/api/policy/v1"
@@ -13,10 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	clocktesting "k8s.io/utils/clock/testing"
-
-	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/platform"
 )
 
 func TestEvictionRecorder(t *testing.T) {
@@ -40,7 +35,7 @@ func TestEvictionRecorder(t *testing.T) {
 				return true, nil, tt.evictErr
 			})
 			calls := 0
-			rec := evictionRecorder{Interface: cs, onEvicted: func() { calls++ }}
+			rec := EvictionRecorder{Interface: cs, OnEvicted: func() { calls++ }}
 			err := rec.PolicyV1().Evictions("ns").Evict(context.Background(), &policyv1.Eviction{
 				ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"},
 			})
@@ -52,21 +47,4 @@ func TestEvictionRecorder(t *testing.T) {
 			require.Equal(t, tt.want, calls)
 		})
 	}
-}
-
-func TestTookEffectKeepsTheFirstInstant(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC))
-	spec := &v1alpha1.DrillPlanSpec{Target: v1alpha1.Target{Platform: v1alpha1.PlatformKubernetes, Namespace: "ns"}}
-	p := newPlatform(Options{Spec: spec, Clock: clk}, nil, fake.NewClientset(), nil, nil)
-	f := platform.Fault{ID: "drain", RunID: "r"}
-
-	_, ok := p.TookEffect(f)
-	require.False(t, ok, "nothing took effect yet")
-	first := clk.Now()
-	p.tookEffect(f.ID)
-	clk.Step(3 * time.Second)
-	p.tookEffect(f.ID)
-	got, ok := p.TookEffect(f)
-	require.True(t, ok)
-	require.Equal(t, first, got, "the first eviction, not the end of the drain")
 }
