@@ -1,9 +1,7 @@
-package kube
+package storeoutage
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -15,58 +13,48 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/platform/kube/marks"
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
+	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
+	"github.com/firedrill/firedrill/pkg/platform/kube/workloads"
 )
-
-// KindNetworkPolicy is a NetworkPolicy firedrill created, named
-// namespace/name. Marked returns them; the target of a networkPolicy store
-// outage is the store (KindStore).
-const KindNetworkPolicy = "networkpolicy"
 
 // labelNamespaceName is the label the API server puts on every namespace,
 // holding its name.
 const labelNamespaceName = "kubernetes.io/metadata.name"
 
-// storeCut is what a NetworkPolicy store outage cuts: the inference
-// workloads whose pods lose the store, and the store they lose.
-type storeCut struct {
-	// inference are the workloads whose pods are cut off, with their pod
+// Cut is what a NetworkPolicy store outage cuts: the inference workloads
+// whose pods lose the store, and the store they lose.
+type Cut struct {
+	// Inference are the workloads whose pods are cut off, with their pod
 	// selectors.
-	inference []selectedWorkload
-	// store is the model store workload.
-	store selectedWorkload
-	// storeIPs are the store pods' current IPs.
-	storeIPs []string
+	Inference []Selected
+	// Store is the model store workload.
+	Store Selected
+	// StoreIPs are the store pods' current IPs.
+	StoreIPs []string
 }
 
-// selectedWorkload is a workload and its pod selector.
-type selectedWorkload struct {
-	ref      v1alpha1.WorkloadRef
-	selector *metav1.LabelSelector
+// Selected is a workload and its pod selector.
+type Selected struct {
+	// Ref names the workload.
+	Ref v1alpha1.WorkloadRef
+	// Selector is its pod selector.
+	Selector *metav1.LabelSelector
 }
 
 // netpolName is the name of the NetworkPolicy that cuts one inference
 // workload off the store: firedrill-<run>-<step>-<workload>, shortened
 // with a hash when longer than 63 characters.
-func netpolName(f platform.Fault, workload string) string {
-	return shortName("firedrill-"+f.RunID+"-"+f.ID+"-"+workload, 63)
+func netpolName(m marks.Mark, workload string) string {
+	return objects.ShortName("firedrill-"+m.RunID+"-"+m.Fault+"-"+workload, 63)
 }
 
-// shortName makes s a DNS label of at most max characters; a longer one
-// is cut and ends with a hash of the whole, so that names stay distinct.
-func shortName(s string, limit int) string {
-	n := strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
-	if len(n) <= limit {
-		return n
-	}
-	sum := sha256.Sum256([]byte(s))
-	h := hex.EncodeToString(sum[:])[:8]
-	return strings.Trim(n[:limit-len(h)-1], "-") + "-" + h
-}
-
-// buildStoreNetpols builds one NetworkPolicy per inference workload that
+// BuildNetpols builds one NetworkPolicy per inference workload that
 // lets its pods reach everything but the store's pods. NetworkPolicies
 // only allow: a pod selected by a policy with policyType Egress may send
 // only what some rule allows, so the rules list everything else:
@@ -83,31 +71,30 @@ func shortName(s string, limit int) string {
 //
 // Other NetworkPolicies that select the same pods and allow egress to the
 // store win: policies add up, none can deny what another allows.
-func buildStoreNetpols(f platform.Fault, cut storeCut) ([]*networkingv1.NetworkPolicy, error) {
-	if len(cut.inference) == 0 {
+func BuildNetpols(m marks.Mark, cut Cut) ([]*networkingv1.NetworkPolicy, error) {
+	if len(cut.Inference) == 0 {
 		return nil, errors.New("no inference workloads to cut off the store: spec.system.workloads is empty or none runs in the outage's region")
 	}
-	peers, err := notStorePeers(cut.store)
+	peers, err := notStorePeers(cut.Store)
 	if err != nil {
 		return nil, err
 	}
-	ipPeers := ipBlockPeers(cut.storeIPs)
+	ipPeers := ipBlockPeers(cut.StoreIPs)
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dns := intstr.FromInt32(53)
-	m := mark{RunID: f.RunID, Fault: f.ID}
-	out := make([]*networkingv1.NetworkPolicy, 0, len(cut.inference))
-	for _, w := range cut.inference {
-		if w.selector == nil {
-			return nil, fmt.Errorf("%s has no pod selector", workloadName(w.ref))
+	out := make([]*networkingv1.NetworkPolicy, 0, len(cut.Inference))
+	for _, w := range cut.Inference {
+		if w.Selector == nil {
+			return nil, fmt.Errorf("%s has no pod selector", objects.WorkloadName(w.Ref))
 		}
 		np := &networkingv1.NetworkPolicy{
 			TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 			ObjectMeta: metav1.ObjectMeta{
-				Name: netpolName(f, w.ref.Name), Namespace: w.ref.Namespace,
-				Annotations: map[string]string{AnnotationStore: workloadName(cut.store.ref)},
+				Name: netpolName(m, w.Ref.Name), Namespace: w.Ref.Namespace,
+				Annotations: map[string]string{marks.AnnotationStore: objects.WorkloadName(cut.Store.Ref)},
 			},
 			Spec: networkingv1.NetworkPolicySpec{
-				PodSelector: *w.selector.DeepCopy(),
+				PodSelector: *w.Selector.DeepCopy(),
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
 				Egress: []networkingv1.NetworkPolicyEgressRule{
 					{To: append(slices.Clone(peers), ipPeers...)},
@@ -115,7 +102,7 @@ func buildStoreNetpols(f platform.Fault, cut storeCut) ([]*networkingv1.NetworkP
 				},
 			},
 		}
-		markCreated(np, m)
+		marks.Created(np, m)
 		out = append(out, np)
 	}
 	return out, nil
@@ -124,21 +111,21 @@ func buildStoreNetpols(f platform.Fault, cut storeCut) ([]*networkingv1.NetworkP
 // notStorePeers are the peers that match every pod but the store's: pods
 // of other namespaces, and pods of the store's namespace failing one of
 // the store selector's requirements.
-func notStorePeers(store selectedWorkload) ([]networkingv1.NetworkPolicyPeer, error) {
-	ns := store.ref.Namespace
+func notStorePeers(store Selected) ([]networkingv1.NetworkPolicyPeer, error) {
+	ns := store.Ref.Namespace
 	out := []networkingv1.NetworkPolicyPeer{{
 		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 			{Key: labelNamespaceName, Operator: metav1.LabelSelectorOpNotIn, Values: []string{ns}},
 		}},
 	}}
-	reqs, err := requirementsOf(store.selector)
+	reqs, err := requirementsOf(store.Selector)
 	if err != nil {
-		return nil, fmt.Errorf("the selector of %s: %w", workloadName(store.ref), err)
+		return nil, fmt.Errorf("the selector of %s: %w", objects.WorkloadName(store.Ref), err)
 	}
 	for _, r := range reqs {
 		neg, err := negate(r)
 		if err != nil {
-			return nil, fmt.Errorf("the selector of %s: %w", workloadName(store.ref), err)
+			return nil, fmt.Errorf("the selector of %s: %w", objects.WorkloadName(store.Ref), err)
 		}
 		out = append(out, networkingv1.NetworkPolicyPeer{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{labelNamespaceName: ns}},
@@ -211,132 +198,130 @@ func ipBlockPeers(ips []string) []networkingv1.NetworkPolicyPeer {
 	}
 }
 
-// storeNetpolOutage creates the NetworkPolicies that cut the inference
-// pods off the store. A policy this fault created already is left as it
-// is; one of the same name created by anything else is an error.
-func (p *Platform) storeNetpolOutage(ctx context.Context, f platform.Fault, store v1alpha1.WorkloadRef) error {
-	cut, err := p.storeCut(ctx, f, store)
+// netpolOutage creates the NetworkPolicies that cut the inference pods off
+// the store. A policy this fault created already is left as it is; one of
+// the same name created by anything else is an error.
+func (o Outage) netpolOutage(ctx context.Context, out *v1alpha1.ModelStoreOutage, store v1alpha1.WorkloadRef, m marks.Mark, obs Observer) error {
+	c, err := o.cut(ctx, out.Region, store, obs)
 	if err != nil {
 		return err
 	}
-	nps, err := buildStoreNetpols(f, cut)
+	nps, err := BuildNetpols(m, c)
 	if err != nil {
 		return err
 	}
-	m := mark{RunID: f.RunID, Fault: f.ID}
 	var names []string
 	for _, np := range nps {
 		name := "NetworkPolicy/" + np.Namespace + "/" + np.Name
-		if err := p.namespaceAllowed(np.Namespace); err != nil {
+		if err := objects.NamespaceAllowed(o.Allowed, np.Namespace); err != nil {
 			return fmt.Errorf("creating %s: %w", name, err)
 		}
-		_, err := p.cs.NetworkingV1().NetworkPolicies(np.Namespace).Create(ctx, np, metav1.CreateOptions{FieldManager: fieldManager})
+		err := o.Client.Create(ctx, np)
 		if apierrors.IsAlreadyExists(err) {
-			got, gerr := p.cs.NetworkingV1().NetworkPolicies(np.Namespace).Get(ctx, np.Name, metav1.GetOptions{})
-			if gerr != nil {
+			var got networkingv1.NetworkPolicy
+			if gerr := o.Client.Get(ctx, client.ObjectKeyFromObject(np), &got); gerr != nil {
 				return fmt.Errorf("reading %s: %w", name, gerr)
 			}
-			if !createdBy(got, m) {
-				return fmt.Errorf("%s exists but was not created by run %s step %s", name, f.RunID, f.ID)
+			if !marks.CreatedBy(&got, m) {
+				return fmt.Errorf("%s exists but was not created by run %s step %s", name, m.RunID, m.Fault)
 			}
 			err = nil
+		} else if err == nil {
+			obs.TookEffect()
 		}
 		if err != nil {
 			return fmt.Errorf("creating %s: %w", name, err)
 		}
 		names = append(names, name)
 	}
-	p.note(f.ID, "%s deny egress to %s (enforced only by a network plugin that implements NetworkPolicy)",
-		strings.Join(names, ", "), workloadName(store))
+	obs.Note(fmt.Sprintf("%s deny egress to %s (enforced only by a network plugin that implements NetworkPolicy)",
+		strings.Join(names, ", "), objects.WorkloadName(store)))
 	return nil
 }
 
-// storeCut resolves the workloads a NetworkPolicy outage cuts off and the
+// cut resolves the workloads a NetworkPolicy outage cuts off and the
 // store's pods. With a region, only the workloads whose pods run in that
 // region are cut off; a workload with pods in that region and in others is
-// refused, since a NetworkPolicy selects pods by label, not by node.
-func (p *Platform) storeCut(ctx context.Context, f platform.Fault, store v1alpha1.WorkloadRef) (storeCut, error) {
-	region := f.Spec.ModelStoreOutage.Region
-	sw, err := p.getWorkload(ctx, store)
+// refused, since a NetworkPolicy selects pods by label, not by node. obs,
+// when set, hears about inference workloads that do not exist.
+func (o Outage) cut(ctx context.Context, region string, store v1alpha1.WorkloadRef, obs Observer) (Cut, error) {
+	sw, err := workloads.Get(ctx, o.Client, store)
 	if err != nil {
-		return storeCut{}, fmt.Errorf("getting %s: %w", workloadName(store), err)
+		return Cut{}, fmt.Errorf("getting %s: %w", objects.WorkloadName(store), err)
 	}
-	cut := storeCut{store: selectedWorkload{ref: store, selector: sw.selector}}
-	storeSel, err := selectorOf(sw.selector)
+	out := Cut{Store: Selected{Ref: store, Selector: sw.Selector}}
+	storeSel, err := objects.SelectorOf(sw.Selector)
 	if err != nil {
-		return storeCut{}, fmt.Errorf("the selector of %s: %w", workloadName(store), err)
+		return Cut{}, fmt.Errorf("the selector of %s: %w", objects.WorkloadName(store), err)
 	}
-	pods, err := p.cs.CoreV1().Pods(store.Namespace).List(ctx, metav1.ListOptions{LabelSelector: storeSel.String()})
-	if err != nil {
-		return storeCut{}, fmt.Errorf("listing pods of %s: %w", workloadName(store), err)
+	var storePods corev1.PodList
+	if err := o.Client.List(ctx, &storePods, client.InNamespace(store.Namespace), client.MatchingLabelsSelector{Selector: storeSel}); err != nil {
+		return Cut{}, fmt.Errorf("listing pods of %s: %w", objects.WorkloadName(store), err)
 	}
-	for i := range pods.Items {
-		for _, ip := range pods.Items[i].Status.PodIPs {
-			cut.storeIPs = append(cut.storeIPs, ip.IP)
+	for i := range storePods.Items {
+		for _, ip := range storePods.Items[i].Status.PodIPs {
+			out.StoreIPs = append(out.StoreIPs, ip.IP)
 		}
-		if len(pods.Items[i].Status.PodIPs) == 0 && pods.Items[i].Status.PodIP != "" {
-			cut.storeIPs = append(cut.storeIPs, pods.Items[i].Status.PodIP)
+		if len(storePods.Items[i].Status.PodIPs) == 0 && storePods.Items[i].Status.PodIP != "" {
+			out.StoreIPs = append(out.StoreIPs, storePods.Items[i].Status.PodIP)
 		}
 	}
 	var nodes map[string]*corev1.Node
 	if region != "" {
-		if nodes, err = p.nodesByName(ctx); err != nil {
-			return storeCut{}, err
+		if nodes, err = pods.NodesByName(ctx, o.Client); err != nil {
+			return Cut{}, err
 		}
 	}
-	for _, r := range p.spec.System.Workloads {
-		if r.Kind == "" {
-			r.Kind = v1alpha1.WorkloadDeployment
-		}
-		if r.Namespace == "" {
-			r.Namespace = p.namespace
-		}
+	for _, r := range o.System.Workloads {
+		r = objects.DefaultRef(r, o.Namespace)
 		if r.Kind != v1alpha1.WorkloadDeployment && r.Kind != v1alpha1.WorkloadStatefulSet {
 			continue
 		}
-		w, err := p.getWorkload(ctx, r)
+		w, err := workloads.Get(ctx, o.Client, r)
 		if apierrors.IsNotFound(err) {
-			p.note(f.ID, "%s does not exist; no NetworkPolicy for it", workloadName(r))
+			if obs != nil {
+				obs.Note(objects.WorkloadName(r) + " does not exist; no NetworkPolicy for it")
+			}
 			continue
 		}
 		if err != nil {
-			return storeCut{}, fmt.Errorf("getting %s: %w", workloadName(r), err)
+			return Cut{}, fmt.Errorf("getting %s: %w", objects.WorkloadName(r), err)
 		}
 		if region != "" {
-			in, err := p.workloadInRegion(ctx, r, w, region, nodes)
+			in, err := o.inRegion(ctx, r, w, region, nodes)
 			if err != nil {
-				return storeCut{}, err
+				return Cut{}, err
 			}
 			if !in {
 				continue
 			}
 		}
-		cut.inference = append(cut.inference, selectedWorkload{ref: r, selector: w.selector})
+		out.Inference = append(out.Inference, Selected{Ref: r, Selector: w.Selector})
 	}
-	return cut, nil
+	return out, nil
 }
 
-// workloadInRegion says whether a workload's pods run in region: from the
-// region its pod template is pinned to, else from the nodes of its pods.
-func (p *Platform) workloadInRegion(ctx context.Context, ref v1alpha1.WorkloadRef, w scalable, region string, nodes map[string]*corev1.Node) (bool, error) {
-	if pinned := w.template.Spec.NodeSelector[LabelRegion]; pinned != "" {
+// inRegion says whether a workload's pods run in region: from the region
+// its pod template is pinned to, else from the nodes of its pods.
+func (o Outage) inRegion(ctx context.Context, ref v1alpha1.WorkloadRef, w workloads.Workload, region string, nodes map[string]*corev1.Node) (bool, error) {
+	if pinned := w.Template.Spec.NodeSelector[objects.LabelRegion]; pinned != "" {
 		return pinned == region, nil
 	}
-	sel, err := selectorOf(w.selector)
+	sel, err := objects.SelectorOf(w.Selector)
 	if err != nil {
 		return false, err
 	}
-	pods, err := p.cs.CoreV1().Pods(ref.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return false, fmt.Errorf("listing pods of %s: %w", workloadName(ref), err)
+	var list corev1.PodList
+	if err := o.Client.List(ctx, &list, client.InNamespace(ref.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return false, fmt.Errorf("listing pods of %s: %w", objects.WorkloadName(ref), err)
 	}
 	var in, out []string
-	for i := range pods.Items {
-		pod := &pods.Items[i]
+	for i := range list.Items {
+		pod := &list.Items[i]
 		if pod.Spec.NodeName == "" {
 			continue
 		}
-		if regionOfNode(nodes[pod.Spec.NodeName]) == region {
+		if o.Scope.NodeRegion(nodes[pod.Spec.NodeName]) == region {
 			in = append(in, pod.Name)
 		} else {
 			out = append(out, pod.Name)
@@ -345,49 +330,53 @@ func (p *Platform) workloadInRegion(ctx context.Context, ref v1alpha1.WorkloadRe
 	if len(in) > 0 && len(out) > 0 {
 		return false, fmt.Errorf("%s runs pods in region %s (%s) and elsewhere (%s): a NetworkPolicy selects pods by label, not by node, "+
 			"so the outage cannot be limited to region %s; pin the workload to a region or drop modelStoreOutage.region",
-			workloadName(ref), region, strings.Join(in, ", "), strings.Join(out, ", "), region)
+			objects.WorkloadName(ref), region, strings.Join(in, ", "), strings.Join(out, ", "), region)
 	}
 	return len(in) > 0, nil
 }
 
-// deleteStoreNetpols deletes the NetworkPolicies fault m created, in every
-// namespace the platform watches.
-func (p *Platform) deleteStoreNetpols(ctx context.Context, m mark) error {
+// deleteNetpols deletes the NetworkPolicies fault m created, in every
+// watched namespace.
+func (o Outage) deleteNetpols(ctx context.Context, m marks.Mark) error {
+	held, err := o.Marked(ctx, marks.Filter{RunID: m.RunID, FaultID: m.Fault})
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, ns := range p.watchedNamespaces() {
-		nps, err := p.listMarkedNetpols(ctx, ns)
-		if err != nil {
-			return err
-		}
-		for i := range nps {
-			if !createdBy(&nps[i], m) {
-				continue
-			}
-			if err := p.deleteNetpol(ctx, nps[i].Namespace+"/"+nps[i].Name); err != nil {
-				errs = append(errs, err)
-			}
+	for _, h := range held {
+		if err := o.DeleteNetpol(ctx, h.Target.Name); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// listMarkedNetpols lists the NetworkPolicies firedrill created in ns.
-func (p *Platform) listMarkedNetpols(ctx context.Context, ns string) ([]networkingv1.NetworkPolicy, error) {
-	l, err := p.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelRunID})
-	if err != nil {
-		return nil, fmt.Errorf("listing networkpolicies in %s: %w", ns, err)
+// Marked lists the NetworkPolicies of the watched namespaces that
+// firedrill created and filter matches.
+func (o Outage) Marked(ctx context.Context, filter marks.Filter) ([]marks.Object, error) {
+	var out []marks.Object
+	for _, ns := range o.Namespaces {
+		var list networkingv1.NetworkPolicyList
+		if err := o.Client.List(ctx, &list, client.InNamespace(ns), client.HasLabels{marks.LabelRunID}); err != nil {
+			return nil, fmt.Errorf("listing networkpolicies in %s: %w", ns, err)
+		}
+		for i := range list.Items {
+			if m, ok := filter.Created(&list.Items[i]); ok {
+				out = append(out, marks.Object{Target: evidence.Target{Kind: marks.KindNetworkPolicy, Name: list.Items[i].Namespace + "/" + list.Items[i].Name}, RunID: m.RunID, Fault: m.Fault})
+			}
+		}
 	}
-	return l.Items, nil
+	return out, nil
 }
 
-// deleteNetpol deletes the NetworkPolicy namespace/name; one already gone
+// DeleteNetpol deletes the NetworkPolicy namespace/name; one already gone
 // is fine.
-func (p *Platform) deleteNetpol(ctx context.Context, key string) error {
-	ns, name, err := splitKey(key)
+func (o Outage) DeleteNetpol(ctx context.Context, key string) error {
+	ns, name, err := objects.SplitKey(key)
 	if err != nil {
 		return err
 	}
-	err = p.cs.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	err = o.Client.Delete(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting NetworkPolicy %s: %w", key, err)
 	}
