@@ -1,4 +1,4 @@
-package kube
+package watch
 
 import (
 	"testing"
@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 	testclock "k8s.io/utils/clock/testing"
+
+	"github.com/firedrill/firedrill/pkg/platform/kube/internal/fixtures"
 )
 
 func TestTransformsKeepWhatIsRead(t *testing.T) {
@@ -24,12 +26,12 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 	}
 	unscheduled := &corev1.Pod{
 		ObjectMeta: fullMeta(),
-		Spec:       pod("recsys", "p", "", "1", "1Gi", 1).Spec,
+		Spec:       fixtures.Pod("recsys", "p", "", "1", "1Gi", 1).Spec,
 		Status: corev1.PodStatus{Phase: corev1.PodPending, Message: "m", Conditions: []corev1.PodCondition{{
 			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Message: "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.",
 		}}},
 	}
-	n := node("n", "east", "8", "32Gi", 2)
+	n := fixtures.Node("n", "east", "8", "32Gi", 2)
 	n.ManagedFields = managed
 	n.Status.Images = []corev1.ContainerImage{{Names: []string{"registry:3"}, SizeBytes: 1 << 20}}
 
@@ -54,7 +56,7 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 			name: "a node loses managed fields and images only", transform: trimNode,
 			in: n,
 			want: func() *corev1.Node {
-				w := node("n", "east", "8", "32Gi", 2)
+				w := fixtures.Node("n", "east", "8", "32Gi", 2)
 				w.Status.Images = nil
 				return w
 			}(),
@@ -88,7 +90,7 @@ func TestTransformsKeepWhatIsRead(t *testing.T) {
 func TestSeePodRecordsWhenAPodFirstAppeared(t *testing.T) {
 	now := time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC)
 	clk := testclock.NewFakePassiveClock(now)
-	w := &watcher{clk: clk, seen: map[types.UID]seenPod{}}
+	w := &Watcher{opts: Options{Clock: clk, Sink: &sink{}}, seen: map[types.UID]seenPod{}}
 	see := func(uid types.UID, created time.Time) {
 		t.Helper()
 		obj, err := w.seePod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{

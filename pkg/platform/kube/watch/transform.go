@@ -1,6 +1,9 @@
-package kube
+package watch
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -78,7 +81,16 @@ func (c *objectCounts) counted(fn cache.TransformFunc) cache.TransformFunc {
 func (c *objectCounts) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return countsString(c.n, func(r string) string { return r })
+	keys := make([]string, 0, len(c.n))
+	for k := range c.n {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, c.n[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // resourceOf names what an informer received; the pods the platform
