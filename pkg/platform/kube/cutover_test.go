@@ -141,6 +141,18 @@ func TestServiceSwitchIsRecoveredAfterACrash(t *testing.T) {
 	marked, err := later.Marked(ctx, "r1", "")
 	require.NoError(t, err)
 	require.Empty(t, marked, "the region and the switch are restored")
+
+	// A resumed run reverts in a process that did not switch: the Service
+	// is restored from its marks all the same.
+	first := newPlatform(Options{Spec: spec}, crashed.c, crashed.cs, crashed.cs.Discovery())
+	require.NoError(t, first.Inject(ctx, f, targets[0]))
+	require.Equal(t, "west", selectorOf(t, crashed.c))
+	resumed := newPlatform(Options{Spec: spec}, crashed.c, crashed.cs, crashed.cs.Discovery())
+	require.NoError(t, resumed.Revert(ctx, f, targets[0]))
+	require.Equal(t, "east", selectorOf(t, crashed.c))
+	marked, err = resumed.Marked(ctx, "r1", "")
+	require.NoError(t, err)
+	require.Empty(t, marked)
 }
 
 // TestARegionIsRecoveredFromItsMarks: the process of a drain cutover dies

@@ -186,9 +186,12 @@ func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Targ
 }
 
 // failBack switches a manual cutover's traffic back to its region once the
-// region is restored. force runs it even when this process did not switch
-// (crash recovery): a Service or HTTPRoute is restored from its marks, a
-// command or webhook runs with FIREDRILL_PHASE=revert.
+// region is restored. A Service or HTTPRoute is restored from its marks,
+// which is a no-op when this fault did not switch it, so it is always
+// tried (a resumed run's process did not switch it itself). A command or
+// webhook runs with FIREDRILL_PHASE=revert when this process switched, or
+// when force says so (crash recovery: whether the dead run switched is
+// unknown, so the script must be idempotent).
 func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Target, force bool) error {
 	rc := f.Spec.RegionCutover
 	if rc.Traffic != v1alpha1.TrafficManual || rc.Switch == nil {
@@ -198,7 +201,8 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 	p.mu.Lock()
 	switched := st.switched
 	p.mu.Unlock()
-	if !switched && !force {
+	fromMarks := rc.Switch.Service != nil || rc.Switch.HTTPRoute != nil
+	if !switched && !force && !fromMarks {
 		return nil
 	}
 	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, markOf(f))
