@@ -1,20 +1,25 @@
 // Package kube is the Kubernetes platform: it drills a system that runs in a
-// cluster reached through a kubeconfig (or from inside the cluster).
+// cluster reached through a kubeconfig (or from inside the cluster), or in
+// several clusters, one per region (NewFleet).
+//
+// This package is a façade over small packages, one concern each
+// (docs/design/20261207-kube-packages.md): marks (the annotations that make
+// every change crash-safe), objects and placement (pure reads of API
+// objects and the drain capacity check), pods, nodes, workloads, region,
+// traffic, storeoutage and chaos (the faults), watch (informers behind the
+// recovery signals), preflight (plan checks), fleet (several clusters) and
+// apiclient (the client stack and its request accounting). The façade
+// resolves targets, dispatches Inject, Revert and Recover to them, keeps
+// what the process remembers about each fault and turns what the packages
+// observe into typed events for the evidence.Recorder given to Start.
 //
 // Targets are resolved with live API reads so that a dry run and a real run
-// see the same cluster. Faults act through the API the way an operator would:
-// pod deletion, cordon plus eviction through k8s.io/kubectl/pkg/drain (which
-// honours PodDisruptionBudgets), scaling workloads to zero, and Chaos Mesh
-// objects. Every destructive change first writes its prior state into
-// firedrill.dev/* annotations on the object it touches, so any later drill
-// process (drill cleanup after a crash) can restore it without the journal.
-//
-// Recovery signals (ready capacity of the watched workloads, the first
-// replacement pod, pods stuck Pending for want of a GPU) come from shared
-// informers, not from polling.
-//
-// The pure parts (target filters, annotation bookkeeping and the preflight
-// capacity computation) live in their own files and are table-tested; the
-// behaviour that depends on the API server (eviction, PDBs, informers) is
-// tested against a real control plane under the e2e build tag.
+// see the same cluster. Faults act through the API the way an operator
+// would: pod deletion, cordon plus eviction through k8s.io/kubectl/pkg/drain
+// (which honours PodDisruptionBudgets), scaling workloads to zero, and
+// Chaos Mesh objects. A region cutover has one target, the region, and
+// takes it down at once. Every destructive change first writes its prior
+// state into firedrill.dev/* annotations on the object it touches, so any
+// later drill process (drill cleanup after a crash) can restore it without
+// the journal.
 package kube

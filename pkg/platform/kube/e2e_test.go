@@ -5,29 +5,25 @@ package kube_test
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/utils/ptr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // TestMain gives controller-runtime a logger, as drill's main does, so that
@@ -52,6 +48,8 @@ func TestKubePlatform(t *testing.T) {
 	t.Run("a model store outage scales the store to zero, restarts replicas and restores", s.storeOutage)
 	t.Run("a node a dead run cordoned is restored by Recover from its annotations", s.crashSafety)
 	t.Run("a chaosMesh fault without Chaos Mesh installed fails clearly", s.chaosMissing)
+	t.Run("preflight names every problem of a plan before anything is touched", s.preflight)
+	t.Run("a region a dead run took down is restored from its marks with its traffic", s.regionRecovered)
 }
 
 // suite is the shared control plane of the scenarios.
@@ -101,16 +99,64 @@ func (s scenario) spec(workloads ...string) *v1alpha1.DrillPlanSpec {
 	return spec
 }
 
-func newPlatform(ctx context.Context, t *testing.T, c *framework.Cluster, spec *v1alpha1.DrillPlanSpec, start bool) *kube.Platform {
+// events records a platform's events.
+type events struct {
+	mu  sync.Mutex
+	all []evidence.Event
+}
+
+// Record implements evidence.Recorder.
+func (e *events) Record(ev evidence.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+// of returns the events of a type and fault.
+func (e *events) of(typ evidence.EventType, fault string) []evidence.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []evidence.Event
+	for _, ev := range e.all {
+		if ev.Type == typ && ev.Fault == fault {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// notes returns the messages of a fault's notes.
+func (e *events) notes(fault string) []string {
+	var out []string
+	for _, ev := range e.of(evidence.EventNote, fault) {
+		out = append(out, ev.Message)
+	}
+	return out
+}
+
+// since returns the events of a type and fault at or after t.
+func (e *events) since(typ evidence.EventType, fault string, t time.Time) []evidence.Event {
+	var out []evidence.Event
+	for _, ev := range e.of(typ, fault) {
+		if !ev.At.Before(t) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func newPlatform(ctx context.Context, t *testing.T, c *framework.Cluster, spec *v1alpha1.DrillPlanSpec, start bool) (*kube.Platform, *events) {
 	t.Helper()
 	p, err := kube.New(kube.Options{Spec: spec, RESTConfig: c.Config, PollInterval: 200 * time.Millisecond, ChaosTimeout: 5 * time.Second})
 	require.NoError(t, err)
+	ev := &events{}
 	if start {
-		_, err := p.Start(ctx)
+		require.NoError(t, p.Preflight(ctx, spec), "the scenario's plan fits the cluster")
+		_, err := p.Start(ctx, ev)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, p.Stop(context.Background())) })
 	}
-	return p
+	return p, ev
 }
 
 func eventually(ctx context.Context, t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
@@ -119,7 +165,7 @@ func eventually(ctx context.Context, t *testing.T, timeout time.Duration, what s
 	require.NoError(t, err, "waiting for %s", what)
 }
 
-func capacityOf(ctx context.Context, t *testing.T, p *kube.Platform, workload string) slo.CapacityPoint {
+func capacityOf(ctx context.Context, t *testing.T, p *kube.Platform, workload string) evidence.CapacityPoint {
 	t.Helper()
 	points, err := p.Capacity(ctx)
 	require.NoError(t, err)
@@ -129,14 +175,14 @@ func capacityOf(ctx context.Context, t *testing.T, p *kube.Platform, workload st
 		}
 	}
 	t.Fatalf("no capacity point for %s in %v", workload, points)
-	return slo.CapacityPoint{}
+	return evidence.CapacityPoint{}
 }
 
 func (s *suite) podKill(t *testing.T) {
 	ctx, c := s.ctx, s.c
 	sc := scenario{ns: "pk", regions: map[string]scenarioRegion{"pk-east": {nodes: 2, gpusPerNode: 2, replicas: 3}}}
 	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-pk-east"), true)
+	p, ev := newPlatform(ctx, t, c, sc.spec("recommender-pk-east"), true)
 	f := platform.Fault{ID: "kill-gpu-pods", RunID: "e2e-pk", Spec: &v1alpha1.Fault{PodKill: &v1alpha1.PodKill{
 		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "recommender"}}, GPUOnly: true,
 	}}}
@@ -145,7 +191,7 @@ func (s *suite) podKill(t *testing.T) {
 	require.Len(t, targets, 3)
 	w := "Deployment/pk/recommender-pk-east"
 	pt := capacityOf(ctx, t, p, w)
-	require.Equal(t, slo.CapacityPoint{At: pt.At, Workload: w, Desired: 3, Ready: 3}, pt)
+	require.Equal(t, evidence.CapacityPoint{At: pt.At, Workload: w, Desired: 3, Ready: 3}, pt)
 
 	injected := time.Now()
 	require.NoError(t, p.Inject(ctx, f, targets[0]))
@@ -162,12 +208,15 @@ func (s *suite) podKill(t *testing.T) {
 		}
 		return false, nil
 	})
-	replaced, err := p.Replaced(ctx, f, injected)
-	require.NoError(t, err)
-	require.NotNil(t, replaced, "the replacement pod was seen")
-	require.False(t, replaced.Before(injected.Add(-time.Second)))
+	replaced := ev.of(evidence.EventReplaced, f.ID)
+	require.Len(t, replaced, 1, "the replacement pod was seen, once")
+	require.False(t, replaced[0].At.Before(injected.Add(-time.Second)))
+	effect := ev.of(evidence.EventTookEffect, f.ID)
+	require.Len(t, effect, 1, "the kill took effect once")
+	require.Equal(t, targets[0].Name, effect[0].Target.Name)
+	require.False(t, effect[0].At.Before(injected))
 	t.Logf("capacity lost after %s, back after %s, replacement seen after %s",
-		lost.Sub(injected), back.Sub(injected), replaced.Sub(injected))
+		lost.Sub(injected), back.Sub(injected), replaced[0].At.Sub(injected))
 	require.GreaterOrEqual(t, back.Sub(injected), 2*time.Second, "kwok's 2s start delay is part of the capacity RTO")
 	require.NoError(t, p.Revert(ctx, f, targets[0]))
 }
@@ -218,7 +267,7 @@ func (s *suite) nodeDrain(t *testing.T) {
 	ctx, c := s.ctx, s.c
 	sc := scenario{ns: "nd", regions: map[string]scenarioRegion{"nd-east": {nodes: 3, gpusPerNode: 2, replicas: 4}}}
 	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-nd-east"), true)
+	p, ev := newPlatform(ctx, t, c, sc.spec("recommender-nd-east"), true)
 	f := drainFault("e2e-nd", "nd-east", v1alpha1.CapacityRefuse)
 	targets, err := p.Targets(ctx, f)
 	require.NoError(t, err)
@@ -227,7 +276,7 @@ func (s *suite) nodeDrain(t *testing.T) {
 	require.Equal(t, 2, n, "4 pods on 3 nodes of 2 GPUs: one node runs two")
 
 	start := time.Now()
-	require.NoError(t, p.Inject(ctx, f, platform.Target{Kind: kube.KindNode, Name: victim}))
+	require.NoError(t, p.Inject(ctx, f, evidence.Target{Kind: evidence.KindNode, Name: victim}))
 	t.Logf("drained %s (two pods under a maxUnavailable=1 budget) in %s", victim, time.Since(start))
 	node := getNode(ctx, t, c, victim)
 	require.True(t, node.Spec.Unschedulable)
@@ -236,15 +285,19 @@ func (s *suite) nodeDrain(t *testing.T) {
 	require.Equal(t, "false", node.Annotations[kube.AnnotationWasUnschedulable])
 	require.Zero(t, podsOn(ctx, t, c, "nd", victim))
 	c.WaitReady(ctx, t, "nd", "recommender-nd-east")
-	require.NoError(t, p.Inject(ctx, f, platform.Target{Kind: kube.KindNode, Name: victim}), "inject is idempotent")
+	require.NoError(t, p.Inject(ctx, f, evidence.Target{Kind: evidence.KindNode, Name: victim}), "inject is idempotent")
+	effect := ev.of(evidence.EventTookEffect, f.ID)
+	require.Len(t, effect, 1, "the first accepted eviction, once")
+	require.False(t, effect[0].At.Before(start))
 
-	require.NoError(t, p.Revert(ctx, f, platform.Target{Kind: kube.KindNode, Name: victim}))
+	require.NoError(t, p.Revert(ctx, f, evidence.Target{Kind: evidence.KindNode, Name: victim}))
 	node = getNode(ctx, t, c, victim)
 	require.False(t, node.Spec.Unschedulable)
 	require.NotContains(t, node.Annotations, kube.AnnotationRunID)
 	require.NotContains(t, node.Annotations, kube.AnnotationWasUnschedulable)
-	require.NoError(t, p.Revert(ctx, f, platform.Target{Kind: kube.KindNode, Name: victim}), "revert is idempotent")
-	require.Equal(t, []string{"node " + victim + " drained through the Eviction API"}, trimDurations(p.Notes(f)))
+	require.NoError(t, p.Revert(ctx, f, evidence.Target{Kind: evidence.KindNode, Name: victim}), "revert is idempotent")
+	require.Equal(t, []string{"node " + victim + " drained through the Eviction API"}, trimDurations(ev.notes(f.ID)))
+	require.Len(t, ev.of(evidence.EventReplaced, f.ID), 1, "two pods evicted and replaced: one replacement event, after the inject")
 }
 
 // trimDurations drops the trailing " in <duration>" of notes.
@@ -263,7 +316,7 @@ func (s *suite) drainRefused(t *testing.T) {
 	ctx, c := s.ctx, s.c
 	sc := scenario{ns: "dr", regions: map[string]scenarioRegion{"dr-east": {nodes: 2, gpusPerNode: 1, replicas: 2}}}
 	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-dr-east"), false)
+	p, _ := newPlatform(ctx, t, c, sc.spec("recommender-dr-east"), false)
 	f := drainFault("e2e-dr", "dr-east", v1alpha1.CapacityRefuse)
 	targets, err := p.Targets(ctx, f)
 	require.NoError(t, err)
@@ -283,191 +336,23 @@ func (s *suite) drainWarned(t *testing.T) {
 	ctx, c := s.ctx, s.c
 	sc := scenario{ns: "dw", regions: map[string]scenarioRegion{"dw-east": {nodes: 2, gpusPerNode: 1, replicas: 2}}}
 	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-dw-east"), true)
+	p, ev := newPlatform(ctx, t, c, sc.spec("recommender-dw-east"), true)
 	f := drainFault("e2e-dw", "dw-east", v1alpha1.CapacityWarn)
 	targets, err := p.Targets(ctx, f)
 	require.NoError(t, err)
 	require.NoError(t, p.Inject(ctx, f, targets[0]))
 	eventually(ctx, t, 30*time.Second, "a note about a pod waiting for a GPU", func(context.Context) (bool, error) {
-		return strings.Contains(strings.Join(p.Notes(f), "\n"), "waited for a GPU"), nil
+		return strings.Contains(strings.Join(ev.notes(f.ID), "\n"), "is waiting for a GPU"), nil
 	})
-	notes := strings.Join(p.Notes(f), "\n")
+	notes := strings.Join(ev.notes(f.ID), "\n")
 	require.Contains(t, notes, "despite insufficient capacity")
 	require.Contains(t, notes, "Insufficient nvidia.com/gpu")
-	t.Logf("notes:\n%s", notes)
 	require.NoError(t, p.Revert(ctx, f, targets[0]))
 	c.WaitReady(ctx, t, "dw", "recommender-dw-east")
-}
-
-func (s *suite) cutoverScaleToZero(t *testing.T) {
-	ctx, c := s.ctx, s.c
-	sc := scenario{ns: "co", regions: map[string]scenarioRegion{"co-east": {nodes: 1, gpusPerNode: 2, replicas: 2}, "co-west": {nodes: 1, gpusPerNode: 2, replicas: 2}}}
-	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-co-east", "recommender-co-west"), true)
-	traffic := filepath.Join(t.TempDir(), "traffic")
-	f := platform.Fault{ID: "cutover", RunID: "e2e-co", Spec: &v1alpha1.Fault{RegionCutover: &v1alpha1.RegionCutover{
-		From: "co-east", To: "co-west", Method: v1alpha1.CutoverScaleToZero, Traffic: v1alpha1.TrafficManual,
-		Switch: &v1alpha1.CutoverSwitch{Action: v1alpha1.Action{Command: []string{"sh", "-c", `echo "$FIREDRILL_PHASE $FIREDRILL_TRAFFIC_TO" >> ` + traffic}}},
-	}}}
-	targets, err := p.Targets(ctx, f)
-	require.NoError(t, err)
-	require.Equal(t, []platform.Target{{Kind: kube.KindWorkload, Name: "Deployment/co/recommender-co-east", Region: "co-east",
-		Labels: map[string]string{"app": "recommender", "region": "co-east"}}}, targets)
-	require.NoError(t, p.Inject(ctx, f, targets[0]))
-	d, err := c.Clientset.AppsV1().Deployments("co").Get(ctx, "recommender-co-east", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int32(0), *d.Spec.Replicas)
-	require.Equal(t, "2", d.Annotations[kube.AnnotationReplicas])
-	eventually(ctx, t, 30*time.Second, "the east capacity to read 0 of 2", func(ctx context.Context) (bool, error) {
-		pt := capacityOf(ctx, t, p, "Deployment/co/recommender-co-east")
-		return pt.Desired == 2 && pt.Ready == 0, nil
+	eventually(ctx, t, 30*time.Second, "a note saying how long the pod waited for a GPU", func(context.Context) (bool, error) {
+		return strings.Contains(strings.Join(ev.notes(f.ID), "\n"), "waited for a GPU for "), nil
 	})
-	got, err := os.ReadFile(traffic)
-	require.NoError(t, err)
-	require.Equal(t, "inject co-west\n", string(got))
-
-	require.NoError(t, p.Revert(ctx, f, targets[0]))
-	got, err = os.ReadFile(traffic)
-	require.NoError(t, err)
-	require.Equal(t, "inject co-west\nrevert co-east\n", string(got))
-	c.WaitReady(ctx, t, "co", "recommender-co-east")
-	d, err = c.Clientset.AppsV1().Deployments("co").Get(ctx, "recommender-co-east", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int32(2), *d.Spec.Replicas)
-	require.NotContains(t, d.Annotations, kube.AnnotationReplicas)
-	t.Logf("notes: %v", p.Notes(f))
-}
-
-func (s *suite) cutoverDrain(t *testing.T) {
-	ctx, c := s.ctx, s.c
-	sc := scenario{ns: "cd", regions: map[string]scenarioRegion{"cd-east": {nodes: 2, gpusPerNode: 2, replicas: 3}, "cd-west": {nodes: 1, gpusPerNode: 2, replicas: 1}}}
-	sc.setUp(ctx, t, c)
-	p := newPlatform(ctx, t, c, sc.spec("recommender-cd-east", "recommender-cd-west"), true)
-	f := platform.Fault{ID: "cutover", RunID: "e2e-cd", Spec: &v1alpha1.Fault{RegionCutover: &v1alpha1.RegionCutover{
-		From: "cd-east", To: "cd-west", Method: v1alpha1.CutoverDrain, Traffic: v1alpha1.TrafficAuto,
-	}}}
-	targets, err := p.Targets(ctx, f)
-	require.NoError(t, err)
-	require.Len(t, targets, 2)
-	east := []string{targets[0].Name, targets[1].Name}
-	listEast := func() []corev1.Pod {
-		pods, err := c.Clientset.CoreV1().Pods("cd").List(ctx, metav1.ListOptions{LabelSelector: labels.Set{"region": "cd-east"}.String()})
-		require.NoError(t, err)
-		return pods.Items
-	}
-	before := listEast()
-	require.Len(t, before, 3)
-
-	// A pod no controller owns would be lost for good: refused before
-	// any node is touched.
-	bare := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "cd", Name: "bare"},
-		Spec: corev1.PodSpec{NodeName: east[1], Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
-			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}},
-	}
-	_, err = c.Clientset.CoreV1().Pods("cd").Create(ctx, bare, metav1.CreateOptions{})
-	require.NoError(t, err)
-	err = p.Inject(ctx, f, targets[0])
-	require.ErrorContains(t, err, "refusing to cut over region cd-east")
-	require.ErrorContains(t, err, "no controller owns")
-	require.ErrorContains(t, err, "cd/bare")
-	for _, n := range east {
-		require.False(t, getNode(ctx, t, c, n).Spec.Unschedulable, "a refused cutover touches nothing")
-		require.NotContains(t, getNode(ctx, t, c, n).Annotations, kube.AnnotationRunID)
-	}
-	require.NoError(t, c.Clientset.CoreV1().Pods("cd").Delete(ctx, "bare", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}))
-	eventually(ctx, t, 30*time.Second, "the bare pod to be gone", func(ctx context.Context) (bool, error) {
-		_, err := c.Clientset.CoreV1().Pods("cd").Get(ctx, "bare", metav1.GetOptions{})
-		return apierrors.IsNotFound(err), nil
-	})
-
-	// A DaemonSet runs on the second east node only: its pods stay, as a
-	// drain leaves them, so that node's recommender pods are deleted one
-	// by one and the first node's with one DeleteCollection.
-	dsLabels := map[string]string{"app": "node-agent"}
-	ds := &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "cd", Name: "node-agent"},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: dsLabels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: dsLabels},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{corev1.LabelHostname: east[1]},
-					Tolerations:  []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
-					Containers:   []corev1.Container{{Name: "agent", Image: "busybox"}},
-				},
-			},
-		},
-	}
-	_, err = c.Clientset.AppsV1().DaemonSets("cd").Create(ctx, ds, metav1.CreateOptions{})
-	require.NoError(t, err)
-	agents := func() []corev1.Pod {
-		pods, err := c.Clientset.CoreV1().Pods("cd").List(ctx, metav1.ListOptions{LabelSelector: labels.Set(dsLabels).String()})
-		require.NoError(t, err)
-		return pods.Items
-	}
-	eventually(ctx, t, time.Minute, "the node agent to run on "+east[1], func(context.Context) (bool, error) {
-		a := agents()
-		return len(a) == 1 && a[0].Spec.NodeName == east[1], nil
-	})
-	agent := agents()[0]
-	calls := func(call string) int64 { return p.APIStats().ByCall[call] }
-	collections, single := calls("deletecollection pods"), calls("delete pods")
-
-	// The first target takes the whole region down.
-	require.NoError(t, p.Inject(ctx, f, targets[0]))
-	for _, n := range east {
-		node := getNode(ctx, t, c, n)
-		require.True(t, node.Spec.Unschedulable, "node %s is cordoned with the first target", n)
-		require.Equal(t, "e2e-cd", node.Annotations[kube.AnnotationRunID])
-	}
-	require.Zero(t, podsOn(ctx, t, c, "cd", east[0]), "the first target's pods are gone when its inject returns")
-	require.NoError(t, p.Inject(ctx, f, targets[1]))
-	require.Equal(t, 1, podsOn(ctx, t, c, "cd", east[1]), "only the DaemonSet's pod is left on %s", east[1])
-	require.Equal(t, agent.UID, agents()[0].UID, "the DaemonSet's pod was not deleted")
-	require.Equal(t, int64(1), calls("deletecollection pods")-collections, "one DeleteCollection for the node without a DaemonSet pod")
-	require.Equal(t, int64(podsBefore(before, east[1])), calls("delete pods")-single, "the other node's recommender pods one by one")
-	for _, pod := range listEast() {
-		if pod.Labels["app"] != "recommender" {
-			continue
-		}
-		require.False(t, slices.ContainsFunc(before, func(b corev1.Pod) bool { return b.UID == pod.UID }), "pod %s survived the cutover", pod.Name)
-		require.Empty(t, pod.Spec.NodeName, "replacement %s is pinned to the lost region and stays Pending", pod.Name)
-	}
-	eventually(ctx, t, 30*time.Second, "the east capacity to read 0 of 3", func(ctx context.Context) (bool, error) {
-		pt := capacityOf(ctx, t, p, "Deployment/cd/recommender-cd-east")
-		return pt.Desired == 3 && pt.Ready == 0, nil
-	})
-	notes := strings.Join(p.Notes(f), "\n")
-	require.Contains(t, notes, "cordoned the 2 nodes of region cd-east")
-	require.Contains(t, notes, "deleted the 3 pods on the 2 nodes of region cd-east")
-	require.NoError(t, c.Clientset.AppsV1().DaemonSets("cd").Delete(ctx, "node-agent", metav1.DeleteOptions{}))
-	require.Contains(t, notes, "3 pods are pinned to region cd-east")
-
-	// The first revert brings the whole region back.
-	require.NoError(t, p.Revert(ctx, f, targets[0]))
-	for _, n := range east {
-		node := getNode(ctx, t, c, n)
-		require.False(t, node.Spec.Unschedulable, "node %s is uncordoned with the first revert", n)
-		require.NotContains(t, node.Annotations, kube.AnnotationRunID)
-	}
-	require.NoError(t, p.Revert(ctx, f, targets[1]))
-	c.WaitReady(ctx, t, "cd", "recommender-cd-east")
-	marked, err := p.Marked(ctx, "e2e-cd", "")
-	require.NoError(t, err)
-	require.Empty(t, marked)
-	t.Logf("notes:\n%s", strings.Join(p.Notes(f), "\n"))
-}
-
-// podsBefore counts the pods of a list that ran on a node.
-func podsBefore(pods []corev1.Pod, node string) int {
-	n := 0
-	for _, p := range pods {
-		if p.Spec.NodeName == node {
-			n++
-		}
-	}
-	return n
+	t.Logf("notes:\n%s", strings.Join(ev.notes(f.ID), "\n"))
 }
 
 func (s *suite) storeOutage(t *testing.T) {
@@ -478,7 +363,7 @@ func (s *suite) storeOutage(t *testing.T) {
 	c.WaitReady(ctx, t, "ms", framework.ModelStoreName)
 	spec := sc.spec("recommender-ms-east")
 	spec.System.ModelStore = &v1alpha1.ModelStoreRef{Workload: &v1alpha1.WorkloadRef{Name: framework.ModelStoreName}}
-	p := newPlatform(ctx, t, c, spec, true)
+	p, ev := newPlatform(ctx, t, c, spec, true)
 	f := platform.Fault{ID: "lose-store", RunID: "e2e-ms", Spec: &v1alpha1.Fault{ModelStoreOutage: &v1alpha1.ModelStoreOutage{RestartReplicas: 1}}}
 	targets, err := p.Targets(ctx, f)
 	require.NoError(t, err)
@@ -506,11 +391,18 @@ func (s *suite) storeOutage(t *testing.T) {
 		}
 		return old == 1, nil
 	})
-	require.Contains(t, strings.Join(p.Notes(f), "\n"), "during the store outage")
+	require.Contains(t, strings.Join(ev.notes(f.ID), "\n"), "during the store outage")
+	require.Len(t, ev.of(evidence.EventTookEffect, f.ID), 1)
+	eventually(ctx, t, 30*time.Second, "the restarted pod's replacement", func(context.Context) (bool, error) {
+		return len(ev.of(evidence.EventReplaced, f.ID)) == 1, nil
+	})
 
+	reverted := time.Now()
 	require.NoError(t, p.Revert(ctx, f, targets[0]))
 	c.WaitReady(ctx, t, "ms", framework.ModelStoreName)
 	c.WaitReady(ctx, t, "ms", "recommender-ms-east")
+	require.Len(t, ev.since(evidence.EventReplaced, f.ID, reverted), 0,
+		"the store is no watched workload: its pod is no replacement capacity")
 }
 
 func (s *suite) crashSafety(t *testing.T) {
@@ -521,11 +413,11 @@ func (s *suite) crashSafety(t *testing.T) {
 	f := drainFault("e2e-dead-run", "cs-east", v1alpha1.CapacityRefuse)
 
 	// A run drains a node and dies without reverting.
-	dying := newPlatform(ctx, t, c, spec, false)
+	dying, _ := newPlatform(ctx, t, c, spec, false)
 	targets, err := dying.Targets(ctx, f)
 	require.NoError(t, err)
 	victim, _ := nodeWithMostPods(ctx, t, c, "cs")
-	require.NoError(t, dying.Inject(ctx, f, platform.Target{Kind: kube.KindNode, Name: victim}))
+	require.NoError(t, dying.Inject(ctx, f, evidence.Target{Kind: evidence.KindNode, Name: victim}))
 	// It had also marked a node that an operator cordoned before the drill.
 	var other string
 	for _, tg := range targets {
@@ -540,11 +432,11 @@ func (s *suite) crashSafety(t *testing.T) {
 	require.NoError(t, err)
 
 	// A later process finds the marks and restores the prior state.
-	later := newPlatform(ctx, t, c, spec, false)
+	later, _ := newPlatform(ctx, t, c, spec, false)
 	marked, err := later.Marked(ctx, "e2e-dead-run", "")
 	require.NoError(t, err)
 	require.Len(t, marked, 2)
-	require.NoError(t, later.Recover(ctx, f, []platform.Target{{Kind: kube.KindNode, Name: victim}}))
+	require.NoError(t, later.Recover(ctx, f, []evidence.Target{{Kind: evidence.KindNode, Name: victim}}))
 	require.False(t, getNode(ctx, t, c, victim).Spec.Unschedulable)
 	require.NotContains(t, getNode(ctx, t, c, victim).Annotations, kube.AnnotationRunID)
 	require.True(t, getNode(ctx, t, c, other).Spec.Unschedulable, "a node cordoned before the drill stays cordoned")
@@ -556,12 +448,15 @@ func (s *suite) crashSafety(t *testing.T) {
 
 func (s *suite) chaosMissing(t *testing.T) {
 	ctx, c := s.ctx, s.c
-	p := newPlatform(ctx, t, c, &v1alpha1.DrillPlanSpec{Target: v1alpha1.Target{Namespace: "default"}}, false)
+	spec := &v1alpha1.DrillPlanSpec{Target: v1alpha1.Target{Namespace: "default"}}
+	p, _ := newPlatform(ctx, t, c, spec, false)
 	f := platform.Fault{ID: "net", RunID: "e2e-cm", Spec: &v1alpha1.Fault{ChaosMesh: &v1alpha1.ChaosMeshFault{Kind: "NetworkChaos"}}}
+	spec.Steps = []v1alpha1.Step{{Name: f.ID, Fault: f.Spec}}
+	require.ErrorIs(t, p.Preflight(ctx, spec), kube.ErrChaosMeshMissing, "preflight says so before the drill starts")
 	_, err := p.Targets(ctx, f)
 	require.ErrorIs(t, err, kube.ErrChaosMeshMissing)
 	require.ErrorContains(t, err, "install Chaos Mesh")
-	err = p.Inject(ctx, f, platform.Target{Kind: kube.KindChaos, Name: "NetworkChaos/default/x"})
+	err = p.Inject(ctx, f, evidence.Target{Kind: evidence.KindChaos, Name: "NetworkChaos/default/x"})
 	require.ErrorIs(t, err, kube.ErrChaosMeshMissing)
-	require.NoError(t, p.Revert(ctx, f, platform.Target{Kind: kube.KindChaos, Name: "NetworkChaos/default/x"}), "nothing to delete")
+	require.NoError(t, p.Revert(ctx, f, evidence.Target{Kind: evidence.KindChaos, Name: "NetworkChaos/default/x"}), "nothing to delete")
 }

@@ -3,60 +3,218 @@ package kube
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
+	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
+	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
 )
 
 // Inject implements platform.Platform: it applies f to one target. It is
 // idempotent: a repeated call finds its own marks and completes what the
 // first began.
-func (p *Platform) Inject(ctx context.Context, f platform.Fault, t platform.Target) error {
-	p.state(f.ID)
-	log.FromContext(ctx).Info("injecting", "step", f.ID, "target", t.Kind+"/"+t.Name)
+func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Target) error {
+	f = p.localize(f)
+	st := p.begin(ctx, f)
+	log.FromContext(ctx).Info("injecting", "step", f.ID, "target", t.String())
+	rep := p.reporter(f, t)
+	d := p.deps(p.scope)
 	s := f.Spec
 	switch {
-	case s.PodKill != nil && t.Kind == KindPod:
-		return p.killPod(ctx, f, t.Name, s.PodKill.GracePeriod)
-	case s.NodeDrain != nil && t.Kind == KindNode:
-		return p.drainNode(ctx, f, t.Name, drainSettings{
-			timeout: s.NodeDrain.Timeout, grace: s.NodeDrain.GracePeriod, policy: s.NodeDrain.OnInsufficientCapacity,
-		})
-	case s.RegionCutover != nil && (t.Kind == KindNode || t.Kind == KindWorkload):
-		return p.cutover(ctx, f, t)
-	case s.ModelStoreOutage != nil && t.Kind == KindStore:
-		return p.storeOutage(ctx, f, t)
-	case s.ChaosMesh != nil && t.Kind == KindChaos:
-		return p.createChaos(ctx, f, t)
+	case s.PodKill != nil && t.Kind == evidence.KindPod:
+		return p.killPod(ctx, f.ID, st, t.Name, s.PodKill.GracePeriod, rep)
+	case s.NodeDrain != nil && t.Kind == evidence.KindNode:
+		nd := s.NodeDrain
+		timeout := DefaultDrainTimeout
+		if nd.Timeout != nil {
+			timeout = nd.Timeout.Duration
+		}
+		return d.drainer.Drain(ctx, t.Name, markOf(f), nodes.Settings{Timeout: timeout, Grace: nd.GracePeriod, Policy: nd.OnInsufficientCapacity}, rep)
+	case s.RegionCutover != nil && t.Kind == evidence.KindRegion:
+		return p.cutover(ctx, f, st, t, rep)
+	case s.ModelStoreOutage != nil && t.Kind == evidence.KindStore:
+		ref, err := objects.ParseWorkload(t.Name)
+		if err != nil {
+			return err
+		}
+		if err := d.outage.Inject(ctx, s.ModelStoreOutage, ref, markOf(f), rep); err != nil {
+			return err
+		}
+		return p.restartInference(ctx, f, st, rep)
+	case s.ChaosMesh != nil && t.Kind == evidence.KindChaos:
+		obj, err := chaos.Build(s.ChaosMesh, objects.ObjectName(f.RunID, f.ID), p.scope.namespace, markOf(f))
+		if err != nil {
+			return err
+		}
+		if err := d.chaos.Apply(ctx, obj, t.Name, markOf(f), rep); err != nil {
+			return err
+		}
+		rep.TookEffect()
+		return nil
 	}
-	return fmt.Errorf("target %s/%s for step %s: %w", t.Kind, t.Name, f.ID, platform.ErrUnsupported)
+	return fmt.Errorf("target %s for step %s: %w", t, f.ID, platform.ErrUnsupported)
+}
+
+// killPod deletes one pod with grace (0 kills at once), once per pod and
+// fault: a pod this fault killed whose name now belongs to a replacement
+// (a StatefulSet pod) is left alone.
+func (p *Platform) killPod(ctx context.Context, id string, st *faultState, name string, grace *metav1.Duration, rep reporter) error {
+	ns, _, err := objects.SplitKey(name)
+	if err != nil {
+		return err
+	}
+	if err := objects.NamespaceAllowed(p.scope.allowed, ns); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	before, done := st.killed[name]
+	p.mu.Unlock()
+	var prior *pods.Killed
+	if done {
+		prior = &before
+	}
+	k, err := pods.Kill(ctx, p.c, name, grace, prior)
+	if err != nil {
+		return err
+	}
+	if k.Deleted {
+		rep.TookEffect()
+	}
+	if k.UID != "" {
+		p.mu.Lock()
+		st.killed[name] = k
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// restartInference deletes restartReplicas inference pods, once per
+// fault, so that their replacements must start without the store.
+func (p *Platform) restartInference(ctx context.Context, f platform.Fault, st *faultState, rep reporter) error {
+	o := f.Spec.ModelStoreOutage
+	if o.RestartReplicas == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	done := st.restarts
+	p.mu.Unlock()
+	if done {
+		return nil
+	}
+	running, err := p.deps(p.scope).outage.InferencePods(ctx, o.Region)
+	if err != nil {
+		return fmt.Errorf("finding inference pods to restart: %w", err)
+	}
+	n := min(int(o.RestartReplicas), len(running))
+	var names []string
+	for i := range n {
+		key := objects.PodKey(&running[i])
+		if err := p.killPod(ctx, f.ID, st, key, &metav1.Duration{}, rep); err != nil {
+			return fmt.Errorf("restarting inference pods during the outage: %w", err)
+		}
+		names = append(names, key)
+	}
+	p.mu.Lock()
+	st.restarts = true
+	p.mu.Unlock()
+	if n < int(o.RestartReplicas) {
+		rep.Note(fmt.Sprintf("restartReplicas asked for %d restarts but only %d inference pods were running", o.RestartReplicas, n))
+	}
+	if n > 0 {
+		rep.Note("restarted " + strings.Join(names, ", ") + " during the store outage")
+	}
+	return nil
+}
+
+// cutover takes the whole lost region down (every node or workload of it,
+// at once) and then, with traffic: manual, switches traffic once.
+func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultState, t evidence.Target, rep reporter) error {
+	rc := f.Spec.RegionCutover
+	if t.Name != rc.From {
+		return fmt.Errorf("target %s is not the region %s that step %s cuts over", t, rc.From, f.ID)
+	}
+	d := p.deps(p.scope)
+	if err := d.cutover.TakeDown(ctx, p.region(f), &st.region, rep); err != nil {
+		return err
+	}
+	if rc.Traffic != v1alpha1.TrafficManual {
+		return nil
+	}
+	p.mu.Lock()
+	switched := st.switched
+	p.mu.Unlock()
+	if switched {
+		return nil
+	}
+	res, err := d.switcher.Switch(ctx, rc, traffic.Inject, markOf(f))
+	if err != nil {
+		rep.Note(res.Failure(err))
+		return err
+	}
+	if res.Changed {
+		p.trafficSwitched(f.ID, rep.target, res)
+	}
+	p.mu.Lock()
+	st.switched = true
+	p.mu.Unlock()
+	return nil
 }
 
 // Revert implements platform.Platform: it undoes f on one target. It is
 // idempotent, and it only restores objects that carry this fault's marks.
-func (p *Platform) Revert(ctx context.Context, f platform.Fault, t platform.Target) error {
-	log.FromContext(ctx).Info("reverting", "step", f.ID, "target", t.Kind+"/"+t.Name)
-	var err error
-	if f.Spec.RegionCutover != nil && t.Kind == KindNode {
-		// The region comes back at once, at its first node: every node
-		// the fault holds, whether or not its target was reached.
-		err = p.restoreRegion(ctx, f)
-	} else {
-		err = p.revertOne(ctx, f, t)
-	}
-	if err != nil {
+// A region comes back at once, every node or workload the fault holds,
+// and then traffic fails back.
+func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Target) error {
+	f = p.localize(f)
+	p.beginRevert(ctx, f)
+	log.FromContext(ctx).Info("reverting", "step", f.ID, "target", t.String())
+	if err := p.revertOne(ctx, f, t); err != nil {
 		return err
 	}
-	if f.Spec.RegionCutover != nil {
-		st := p.state(f.ID)
-		p.mu.Lock()
-		delete(st.down, t.Kind+"/"+t.Name)
-		left := len(st.down)
-		p.mu.Unlock()
-		if left > 0 {
-			return nil // targets this process took down are still down
-		}
-		return p.maybeFailBack(ctx, f, false)
+	if f.Spec.RegionCutover != nil && t.Kind == evidence.KindRegion {
+		return p.failBack(ctx, f, t, false)
 	}
+	return nil
+}
+
+// failBack switches a manual cutover's traffic back to its region once the
+// region is restored. A Service or HTTPRoute is restored from its marks,
+// which is a no-op when this fault did not switch it, so it is always
+// tried (a resumed run's process did not switch it itself). A command or
+// webhook runs with FIREDRILL_PHASE=revert when this process switched, or
+// when force says so (crash recovery: whether the dead run switched is
+// unknown, so the script must be idempotent).
+func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Target, force bool) error {
+	rc := f.Spec.RegionCutover
+	if rc.Traffic != v1alpha1.TrafficManual || rc.Switch == nil {
+		return nil
+	}
+	st, _ := p.state(f.ID)
+	p.mu.Lock()
+	switched := st.switched
+	p.mu.Unlock()
+	fromMarks := rc.Switch.Service != nil || rc.Switch.HTTPRoute != nil
+	if !switched && !force && !fromMarks {
+		return nil
+	}
+	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, markOf(f))
+	if err != nil {
+		p.note(f.ID, &t, res.Failure(err))
+		return err
+	}
+	if res.Changed {
+		p.trafficSwitched(f.ID, &t, res)
+	}
+	p.mu.Lock()
+	st.switched = false
+	p.mu.Unlock()
 	return nil
 }

@@ -45,7 +45,7 @@ type Options struct {
 	// RESTConfig, when set, is used instead of loading a kubeconfig (tests
 	// and the in-cluster controller).
 	RESTConfig *rest.Config
-	// Clock stamps capacity points and notes; nil means the real clock.
+	// Clock stamps capacity points and events; nil means the real clock.
 	Clock clock.WithTicker
 	// Actions runs the manual traffic switch; nil means a default Runner.
 	Actions *action.Runner
@@ -58,6 +58,10 @@ type Options struct {
 	// PollInterval is how often waits re-read the cluster; zero means
 	// DefaultPollInterval.
 	PollInterval time.Duration
+
+	// clusterRegion makes the platform one cluster of a fleet: the
+	// cluster is that region (NewFleet sets it).
+	clusterRegion string
 }
 
 func (o *Options) validate() error {

@@ -5,96 +5,114 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
-	"time"
 
-	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
+	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
+	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
+	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
+	"github.com/firedrill/firedrill/pkg/platform/kube/preflight"
+	"github.com/firedrill/firedrill/pkg/platform/kube/region"
+	"github.com/firedrill/firedrill/pkg/platform/kube/storeoutage"
+	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
+	"github.com/firedrill/firedrill/pkg/platform/kube/watch"
 )
+
+// discoverer is the part of a discovery client the platform uses.
+type discoverer interface {
+	chaos.Discovery
+	// ServerVersion asks the API server its version.
+	ServerVersion() (*version.Info, error)
+}
 
 // Platform drills a system running in a Kubernetes cluster.
 type Platform struct {
-	opts      Options
-	spec      *v1alpha1.DrillPlanSpec
-	namespace string
-	// allowed are the namespaces faults may touch.
-	allowed []string
+	opts  Options
+	scope scope
+	host  string
+	// clients are nil for platforms built from fakes.
+	clients *apiclient.Clients
+	// c reads live (it is the APIReader: no cache) and writes.
+	c client.Client
+	// cs serves kubectl's drain helper.
+	cs    kubernetes.Interface
+	disco discoverer
 
-	cfg *rest.Config
-	api *apiCounter // nil for platforms built from fakes
-	cs  kubernetes.Interface
-	// meta deletes pods without reading them back; New builds it, tests
-	// set a fake.
-	meta   metadata.Interface
-	client client.Client
-	disco  discovery.DiscoveryInterface
-
-	mu      sync.Mutex
-	started bool
-	// statsLogged says Stop logged the API statistics.
+	// startMu serialises Start and Stop; mu guards the rest. Start does
+	// not hold mu while the informers sync: their handlers take it.
+	startMu     sync.Mutex
+	mu          sync.Mutex
+	watch       *watch.Watcher
+	rec         evidence.Recorder
+	faults      map[string]*faultState
 	statsLogged bool
-	stopCh      chan struct{}
-	watch       *watcher
-	// state per fault (by step name).
-	faults map[string]*faultState
-}
-
-// faultState is what the platform remembers about one fault of the run.
-type faultState struct {
-	first    time.Time
-	notes    []string
-	killed   map[string]types.UID // pod -> uid deleted, for idempotence
-	restarts bool                 // restartReplicas done
-	switched bool                 // traffic switched away
-	effect   time.Time            // first disruptive call that succeeded
-	// regionDown: a drain cutover cordoned its whole region and deleted
-	// its pods (once); regionPods are those pods, node -> uid -> pod.
-	regionDown bool
-	regionPods map[string]map[types.UID]string
-	// regionRestored: a revert uncordoned the whole region (once).
-	regionRestored bool
-	// down are the cutover targets this process took down (Kind/Name).
-	down map[string]bool
 }
 
 var (
-	_ platform.Platform            = (*Platform)(nil)
-	_ platform.ReplacementReporter = (*Platform)(nil)
-	_ platform.Noter               = (*Platform)(nil)
-	_ platform.Recoverer           = (*Platform)(nil)
-	_ platform.EffectReporter      = (*Platform)(nil)
+	_ platform.Platform = (*Platform)(nil)
+	_ fleet.Member      = (*Platform)(nil)
 )
 
-// NewScheme is the scheme of the platform's controller-runtime client:
-// client-go's types and the Chaos Mesh kinds.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering client-go types: %w", err)
-	}
-	if err := chaosv1alpha1.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering Chaos Mesh types: %w", err)
-	}
-	if err := addGatewayAPI(s); err != nil {
-		return nil, err
-	}
-	return s, nil
+// scope is where a plan's faults act: its namespaces and, in a fleet, the
+// cluster's region.
+type scope struct {
+	// namespace is the target namespace.
+	namespace string
+	// allowed are the namespaces faults may touch (safety.namespaces).
+	allowed []string
+	// watched are the namespaces informers cover: the allowed ones and
+	// those of the watched workloads and the model store.
+	watched []string
+	// workloads are system.workloads, defaulted.
+	workloads []v1alpha1.WorkloadRef
+	// cluster says which region the cluster is in a fleet.
+	cluster objects.Scope
 }
 
-// New builds the platform's clients. It does not contact the cluster: Start
-// does, and Targets, Inject, Revert and Recover read it live.
+// scopeOf is the scope of a plan on a cluster of region cluster (empty on
+// one cluster).
+func scopeOf(spec *v1alpha1.DrillPlanSpec, cluster string) scope {
+	ns := spec.Target.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	allowed := slices.Clone(spec.Safety.Namespaces)
+	if len(allowed) == 0 {
+		allowed = []string{ns}
+	}
+	sc := scope{namespace: ns, allowed: allowed, watched: slices.Clone(allowed), cluster: objects.Scope{Cluster: cluster}}
+	add := func(ns string) {
+		if !slices.Contains(sc.watched, ns) {
+			sc.watched = append(sc.watched, ns)
+		}
+	}
+	for _, w := range spec.System.Workloads {
+		w = objects.DefaultRef(w, ns)
+		sc.workloads = append(sc.workloads, w)
+		add(w.Namespace)
+	}
+	if ms := spec.System.ModelStore; ms != nil && ms.Workload != nil {
+		add(objects.DefaultRef(*ms.Workload, ns).Namespace)
+	}
+	slices.Sort(sc.watched)
+	return sc
+}
+
+// New builds the platform's clients. It does not contact the cluster:
+// Preflight and Start do, and Targets, Inject, Revert and Recover read it
+// live. A missing kubeconfig is an error that says where firedrill looked
+// (apiclient.ErrNoKubeconfig).
 func New(opts Options) (*Platform, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -103,147 +121,115 @@ func New(opts Options) (*Platform, error) {
 	cfg := opts.RESTConfig
 	if cfg == nil {
 		kubeContext := opts.Context
-		if c := opts.Spec.Target.Context; c != "" {
+		if c := opts.Spec.Target.Context; c != "" && opts.clusterRegion == "" {
 			kubeContext = c // the plan's context wins
 		}
 		var err error
-		if cfg, err = RESTConfig(opts.Kubeconfig, kubeContext, opts.QPS, opts.Burst); err != nil {
+		if cfg, err = apiclient.RESTConfig(opts.Kubeconfig, kubeContext, opts.QPS, opts.Burst); err != nil {
 			return nil, err
 		}
 	} else {
 		cfg = rest.CopyConfig(cfg)
-		uncompressedOnLoopback(cfg)
+		apiclient.UncompressedOnLoopback(cfg)
 		if cfg.QPS == 0 && cfg.RateLimiter == nil {
 			cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
 		}
 	}
-	qps, burst := cfg.QPS, cfg.Burst
-	if cfg.RateLimiter != nil {
-		qps, burst = cfg.RateLimiter.QPS(), 0 // a limiter given by the caller does not tell its burst
-	}
-	api := newAPICounter(opts.Clock, qps, burst)
-	api.instrument(cfg)
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building clientset: %w", err)
-	}
-	scheme, err := NewScheme()
+	clients, err := apiclient.New(cfg, opts.Clock)
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("building controller-runtime client: %w", err)
-	}
-	mc, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building metadata client: %w", err)
-	}
-	p := newPlatform(opts, cfg, cs, c, cs.Discovery())
-	p.api, p.meta = api, mc
+	p := newPlatform(opts, clients.Client, clients.Clientset, clients.Clientset.Discovery())
+	p.clients, p.host = clients, cfg.Host
 	return p, nil
 }
 
 // newPlatform assembles a platform from clients; unit tests pass fakes.
-func newPlatform(opts Options, cfg *rest.Config, cs kubernetes.Interface, c client.Client, disco discovery.DiscoveryInterface) *Platform {
+func newPlatform(opts Options, c client.Client, cs kubernetes.Interface, disco discoverer) *Platform {
 	opts.defaults()
-	ns := opts.Spec.Target.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	allowed := slices.Clone(opts.Spec.Safety.Namespaces)
-	if len(allowed) == 0 {
-		allowed = []string{ns}
-	}
 	return &Platform{
-		opts: opts, spec: opts.Spec, namespace: ns, allowed: allowed,
-		cfg: cfg, cs: cs, client: c, disco: disco,
-		faults: map[string]*faultState{},
+		opts: opts, scope: scopeOf(opts.Spec, opts.clusterRegion),
+		c: c, cs: cs, disco: disco,
+		rec: evidence.Discard, faults: map[string]*faultState{},
 	}
 }
 
 // Name implements platform.Platform.
 func (p *Platform) Name() string { return string(v1alpha1.PlatformKubernetes) }
 
-// watchedNamespaces are the namespaces informers cover: the allowed ones
-// and those of the watched workloads and the model store.
-func (p *Platform) watchedNamespaces() []string {
-	set := slices.Clone(p.allowed)
-	add := func(ns string) {
-		if ns == "" {
-			ns = p.namespace
-		}
-		if !slices.Contains(set, ns) {
-			set = append(set, ns)
-		}
+// reach asks the cluster its version, naming the cluster when it does
+// not answer.
+func (p *Platform) reach() (*version.Info, error) {
+	ver, err := p.disco.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("reaching the cluster at %s: %w", p.host, err)
 	}
-	for _, w := range p.spec.System.Workloads {
-		add(w.Namespace)
-	}
-	if ms := p.spec.System.ModelStore; ms != nil && ms.Workload != nil {
-		add(ms.Workload.Namespace)
-	}
-	slices.Sort(set)
-	return set
+	return ver, nil
 }
 
 // Start implements platform.Platform: it checks the cluster answers and
-// starts and syncs the informers behind the recovery signals.
-func (p *Platform) Start(ctx context.Context) (platform.Info, error) {
+// starts and syncs the informers behind the recovery signals. Events go to
+// rec until Stop.
+func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (platform.Info, error) {
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
+	if rec == nil {
+		rec = evidence.Discard
+	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.started {
+	started := p.watch != nil
+	p.mu.Unlock()
+	if started {
 		return p.info(), nil
 	}
-	ver, err := p.disco.ServerVersion()
+	ver, err := p.reach()
 	if err != nil {
-		return platform.Info{}, fmt.Errorf("reaching the cluster at %s: %w", p.host(), err)
-	}
-	stopCh := make(chan struct{})
-	w := newWatcher(p.cs, p.opts.Clock, p.watchedNamespaces(), p.spec.System.Workloads, p.namespace)
-	if err := w.start(stopCh); err != nil {
-		close(stopCh)
 		return platform.Info{}, err
 	}
-	syncCtx, cancel := context.WithTimeout(ctx, p.opts.SyncTimeout)
-	defer cancel()
-	if err := w.waitForSync(syncCtx); err != nil {
-		close(stopCh)
+	if p.clients == nil {
+		return platform.Info{}, errors.New("kube platform: no REST config to start informers from")
+	}
+	w, err := watch.New(watch.Options{
+		Config: p.clients.Config, HTTPClient: p.clients.HTTPClient, Mapper: p.clients.Mapper, Scheme: p.clients.Scheme,
+		Clock: p.opts.Clock, Namespaces: p.scope.watched, Workloads: p.scope.workloads, Sink: sink{p},
+	})
+	if err != nil {
 		return platform.Info{}, err
 	}
-	p.started, p.stopCh, p.watch = true, stopCh, w
-	log.FromContext(ctx).Info("kubernetes platform started", "host", p.host(), "version", ver.GitVersion, "namespaces", p.watchedNamespaces())
+	if err := w.Start(ctx, p.opts.SyncTimeout); err != nil {
+		return platform.Info{}, err
+	}
+	p.mu.Lock()
+	p.watch, p.rec = w, rec
+	p.mu.Unlock()
+	log.FromContext(ctx).Info("kubernetes platform started", "host", p.host, "version", ver.GitVersion, "namespaces", p.scope.watched)
 	info := p.info()
 	info.Details["version"] = ver.GitVersion
 	return info, nil
 }
 
-func (p *Platform) host() string {
-	if p.cfg == nil {
-		return ""
-	}
-	return p.cfg.Host
-}
-
 func (p *Platform) info() platform.Info {
-	return platform.Info{Details: map[string]string{"cluster": p.host(), "namespace": p.namespace}}
+	return platform.Info{Details: map[string]string{"cluster": p.host, "namespace": p.scope.namespace}}
 }
 
 // Stop implements platform.Platform: it stops the informers and logs, once,
 // what the client asked of the API server (see APIStats). It reverts
 // nothing; the engine does that before.
 func (p *Platform) Stop(ctx context.Context) error {
+	p.startMu.Lock()
+	defer p.startMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.started {
-		close(p.stopCh)
-		p.watch.shutdown()
-		p.started = false
-		log.FromContext(ctx).Info("kubernetes informers", "objects", p.watch.received.String())
+	w := p.watch
+	p.watch, p.rec = nil, evidence.Discard
+	logStats := p.clients != nil && !p.statsLogged
+	p.statsLogged = true
+	p.mu.Unlock()
+	if w != nil {
+		w.Stop()
+		log.FromContext(ctx).Info("kubernetes informers", "objects", w.Received())
 	}
-	if p.api != nil && !p.statsLogged {
-		p.statsLogged = true
-		s := p.api.snapshot()
+	if logStats {
+		s := p.clients.Counter.Snapshot()
 		log.FromContext(ctx).Info("kubernetes API client",
 			"requests", s.Requests, "peakPerSecond", s.PeakPerSecond, "qps", s.QPS, "burst", s.Burst,
 			"status429", s.TooManyRequests(), "throttledWait", s.LimiterWait, "throttledMaxWait", s.LimiterMaxWait,
@@ -252,78 +238,124 @@ func (p *Platform) Stop(ctx context.Context) error {
 	return nil
 }
 
-// APIStats returns what the platform's client has asked of the API server
-// since New: requests by verb and status, the densest second and the time
-// spent waiting for the client's rate limiter. A platform not built by New
-// returns the zero value.
+// APIStats returns what the platform's clients have asked of the API
+// server since New: requests by verb and status, the densest second and
+// the time spent waiting for the client's rate limiter. A platform not
+// built by New returns the zero value.
 func (p *Platform) APIStats() APIStats {
-	if p.api == nil {
+	if p.clients == nil {
 		return APIStats{}
 	}
-	return p.api.snapshot()
-}
-
-// state returns the platform's memory of a fault, creating it.
-func (p *Platform) state(id string) *faultState {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s, ok := p.faults[id]
-	if !ok {
-		s = &faultState{first: p.opts.Clock.Now(), killed: map[string]types.UID{}, down: map[string]bool{}}
-		p.faults[id] = s
-	}
-	return s
-}
-
-// stateAnd returns the platform's memory of a fault with one of its
-// fields read under the lock, such as whether a once-per-fault step is done.
-func (p *Platform) stateAnd(id string, read func(*faultState) bool) (*faultState, bool) {
-	s := p.state(id)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return s, read(s)
-}
-
-// note adds an observation about a fault to the report.
-func (p *Platform) note(id, format string, args ...any) {
-	s := p.state(id)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	msg := fmt.Sprintf(format, args...)
-	if !slices.Contains(s.notes, msg) {
-		s.notes = append(s.notes, msg)
-	}
-}
-
-// Notes implements platform.Noter: what the platform observed about f,
-// including pods that waited for a GPU and services left without ready
-// endpoints while the fault was active.
-func (p *Platform) Notes(f platform.Fault) []string {
-	p.mu.Lock()
-	s, ok := p.faults[f.ID]
-	var notes []string
-	var since time.Time
-	if ok {
-		notes, since = slices.Clone(s.notes), s.first
-	}
-	w := p.watch
-	p.mu.Unlock()
-	if !ok || w == nil {
-		return notes
-	}
-	return append(notes, w.notesSince(since)...)
-}
-
-// namespaceAllowed checks a namespace against safety.namespaces.
-func (p *Platform) namespaceAllowed(ns string) error {
-	if slices.Contains(p.allowed, ns) {
-		return nil
-	}
-	return fmt.Errorf("namespace %s is not in safety.namespaces %v", ns, p.allowed)
+	return p.clients.Counter.Snapshot()
 }
 
 // errNotStarted is returned by the informer-backed signals before Start.
 var errNotStarted = errors.New("kube platform not started")
 
-// podKey is namespace/name.
-func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
+// Capacity implements platform.Platform from the informers' caches. A
+// watched workload that does not exist is an error.
+func (p *Platform) Capacity(ctx context.Context) ([]evidence.CapacityPoint, error) {
+	p.mu.Lock()
+	w := p.watch
+	p.mu.Unlock()
+	if w == nil {
+		return nil, errNotStarted
+	}
+	points, missing, err := w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+	var errs []string
+	for _, name := range missing {
+		errs = append(errs, name+" not found")
+	}
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return points, fmt.Errorf("capacity: %s", strings.Join(errs, "; "))
+	}
+	return points, nil
+}
+
+// CapacityPresent is Capacity for the watched workloads that exist, with
+// the names of those that do not (a fleet looks for each workload in every
+// cluster). Before Start it reads the cluster live. On a cluster of a
+// fleet, names are prefixed with the cluster's region.
+func (p *Platform) CapacityPresent(ctx context.Context) ([]evidence.CapacityPoint, []string, error) {
+	p.mu.Lock()
+	w := p.watch
+	p.mu.Unlock()
+	if w != nil {
+		return w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+	}
+	return watch.CapacityOf(ctx, p.c, p.scope.workloads, p.capacityPrefix(), p.opts.Clock.Now())
+}
+
+func (p *Platform) capacityPrefix() string {
+	if p.scope.cluster.Cluster == "" {
+		return ""
+	}
+	return p.scope.cluster.Cluster + "/"
+}
+
+// CanTakeOver checks, on a cluster of a fleet, that the cluster has a
+// schedulable node to take over a lost region.
+func (p *Platform) CanTakeOver(ctx context.Context) error {
+	return p.deps(p.scope).checker.Survivor(ctx, p.scope.cluster.Cluster)
+}
+
+// deps are the platform's packages, configured for a scope.
+type deps struct {
+	drainer  nodes.Drainer
+	cutover  region.Cutover
+	switcher traffic.Switcher
+	chaos    chaos.Client
+	outage   storeoutage.Outage
+	checker  preflight.Checker
+}
+
+// deps configures the platform's packages for sc.
+func (p *Platform) deps(sc scope) deps {
+	o := p.opts
+	d := deps{
+		drainer: nodes.Drainer{Client: p.c, Clientset: p.cs, Allowed: sc.allowed, Clock: o.Clock, PollInterval: o.PollInterval},
+		cutover: region.Cutover{Client: p.c, Allowed: sc.allowed, Namespaces: sc.watched, Clock: o.Clock,
+			PollInterval: o.PollInterval, Timeout: DefaultDrainTimeout},
+		switcher: traffic.Switcher{Client: p.c, Actions: o.Actions, Clock: o.Clock, Namespace: sc.namespace, Allowed: sc.allowed, Host: p.host},
+		chaos:    chaos.Client{Client: p.c, Discovery: p.disco, Clock: o.Clock, PollInterval: o.PollInterval, Timeout: o.ChaosTimeout},
+	}
+	d.outage = storeoutage.Outage{Client: p.c, Chaos: d.chaos, Allowed: sc.allowed, Namespace: sc.namespace, Namespaces: sc.watched,
+		System: p.opts.Spec.System, Scope: sc.cluster}
+	d.checker = preflight.Checker{Client: p.c, Discovery: p.disco, Switcher: d.switcher, Outage: d.outage, Cutover: d.cutover,
+		Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
+	return d
+}
+
+// Preflight implements platform.Platform: before anything is started or
+// touched, it checks the cluster answers and that every fault of spec can
+// work on it, and returns every problem at once. On a cluster of a fleet
+// it checks the faults that act in that cluster and leaves the watched
+// workloads, which may live in another cluster, to the fleet.
+func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) error {
+	if _, err := p.reach(); err != nil {
+		return err
+	}
+	sc := scopeOf(spec, p.scope.cluster.Cluster)
+	d := p.deps(sc)
+	d.outage.System = spec.System
+	d.checker.Outage = d.outage
+	var errs []error
+	for _, st := range spec.Steps {
+		if err := d.checker.Step(ctx, st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if sc.cluster.Cluster == "" {
+		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now())
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err := preflight.Missing(missing, ""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -2,173 +2,182 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
+	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
+	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
+	"github.com/firedrill/firedrill/pkg/platform/kube/region"
 )
 
-// Target kinds of this platform.
+// Labels of a region target: what a cutover of the region would take down
+// and how it would move traffic, read live, so a dry run (which prints
+// targets) shows them. Names are comma-separated.
 const (
-	// KindPod is a pod, named namespace/name.
-	KindPod = "pod"
-	// KindNode is a node, named by its name.
-	KindNode = "node"
-	// KindWorkload is a Deployment or StatefulSet a cutover scales to
-	// zero, named Kind/namespace/name.
-	KindWorkload = "workload"
-	// KindStore is the model store workload, named Kind/namespace/name.
-	KindStore = "store"
-	// KindChaos is a Chaos Mesh object, named Kind/namespace/name.
-	KindChaos = "chaos"
+	// LabelCutoverMethod is drain or scaleToZero.
+	LabelCutoverMethod = "firedrill.dev/method"
+	// LabelCutoverNodes are the nodes a drain cutover cordons.
+	LabelCutoverNodes = "firedrill.dev/nodes"
+	// LabelCutoverWorkloads are the Kind/namespace/name of the workloads
+	// a scaleToZero cutover scales to zero.
+	LabelCutoverWorkloads = "firedrill.dev/workloads"
+	// LabelCutoverTraffic is how traffic moves: "auto", or "manual: " and
+	// the switch ("Service recsys/frontdoor selector region").
+	LabelCutoverTraffic = "firedrill.dev/traffic"
 )
 
 // Targets implements platform.Platform. It reads the cluster live, so a
-// dry run shows what a run would touch now.
-func (p *Platform) Targets(ctx context.Context, f platform.Fault) ([]platform.Target, error) {
+// dry run shows what a run would touch now. A region cutover has one
+// target, the region.
+func (p *Platform) Targets(ctx context.Context, f platform.Fault) ([]evidence.Target, error) {
+	f = p.localize(f)
+	ts, err := p.targets(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if c := p.scope.cluster.Cluster; c != "" {
+		for i := range ts {
+			ts[i].Region = c // how a fleet finds the target's cluster
+		}
+	}
+	return ts, nil
+}
+
+func (p *Platform) targets(ctx context.Context, f platform.Fault) ([]evidence.Target, error) {
 	s := f.Spec
+	d := p.deps(p.scope)
 	switch {
 	case s.PodKill != nil:
-		return p.podTargets(ctx, s.PodKill)
-	case s.NodeDrain != nil:
-		nd := s.NodeDrain
-		return p.nodeTargets(ctx, nd.Selector, nd.Region, nd.GPUOnly, mark{RunID: f.RunID, Fault: f.ID})
-	case s.RegionCutover != nil:
-		return p.cutoverTargets(ctx, f)
-	case s.ModelStoreOutage != nil:
-		ref, err := p.storeRef()
+		pk := s.PodKill
+		ns := pk.Namespace
+		if ns == "" {
+			ns = p.scope.namespace
+		}
+		if err := objects.NamespaceAllowed(p.scope.allowed, ns); err != nil {
+			return nil, err
+		}
+		sel, err := objects.SelectorOf(pk.Selector)
 		if err != nil {
 			return nil, err
 		}
-		if err := p.checkOutageMode(ctx, s.ModelStoreOutage); err != nil {
+		return pods.Candidates(ctx, p.c, ns, objects.PodFilter{Selector: sel, Region: pk.Region, GPUOnly: pk.GPUOnly, Scope: p.scope.cluster})
+	case s.NodeDrain != nil:
+		nd := s.NodeDrain
+		sel, err := objects.SelectorOf(nd.Selector)
+		if err != nil {
 			return nil, err
 		}
-		return []platform.Target{{Kind: KindStore, Name: workloadName(ref), Region: s.ModelStoreOutage.Region}}, nil
+		return nodes.Candidates(ctx, p.c, objects.NodeFilter{Selector: sel, Region: nd.Region, GPUOnly: nd.GPUOnly, Scope: p.scope.cluster}, markOf(f))
+	case s.RegionCutover != nil:
+		t, err := p.regionTarget(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return []evidence.Target{t}, nil
+	case s.ModelStoreOutage != nil:
+		ref, err := d.outage.StoreRef()
+		if err != nil {
+			return nil, err
+		}
+		if err := d.outage.CheckMode(s.ModelStoreOutage); err != nil {
+			return nil, err
+		}
+		return []evidence.Target{{Kind: evidence.KindStore, Name: objects.WorkloadName(ref), Region: s.ModelStoreOutage.Region}}, nil
 	case s.ChaosMesh != nil:
-		if err := p.checkChaosMesh(ctx, s.ChaosMesh.Kind); err != nil {
+		if err := chaos.Check(p.disco, s.ChaosMesh.Kind); err != nil {
 			return nil, err
 		}
-		return []platform.Target{{Kind: KindChaos, Name: string(s.ChaosMesh.Kind) + "/" + p.namespace + "/" + chaosName(f)}}, nil
+		name := chaos.TargetName(s.ChaosMesh.Kind, p.scope.namespace, objects.ObjectName(f.RunID, f.ID))
+		return []evidence.Target{{Kind: evidence.KindChaos, Name: name}}, nil
 	}
 	return nil, fmt.Errorf("step %s: %w", f.ID, platform.ErrUnsupported)
 }
 
-func selectorOf(ls *metav1.LabelSelector) (labels.Selector, error) {
-	if ls == nil {
-		return labels.Everything(), nil
+// regionTarget checks a cutover can run and returns its one target, the
+// lost region, labelled with what a cutover would take down (read live).
+// A switch that cannot work, a surviving region that cannot take over and
+// a lost region with nothing to take down fail before anything is touched.
+func (p *Platform) regionTarget(ctx context.Context, f platform.Fault) (evidence.Target, error) {
+	rc := f.Spec.RegionCutover
+	d := p.deps(p.scope)
+	if rc.From == rc.To {
+		return evidence.Target{}, fmt.Errorf("region cutover from %s to itself", rc.From)
 	}
-	s, err := metav1.LabelSelectorAsSelector(ls)
-	if err != nil {
-		return nil, fmt.Errorf("invalid selector: %w", err)
-	}
-	return s, nil
-}
-
-// nodesByName lists every node.
-func (p *Platform) nodesByName(ctx context.Context) (map[string]*corev1.Node, error) {
-	nodes, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
-	}
-	out := make(map[string]*corev1.Node, len(nodes.Items))
-	for i := range nodes.Items {
-		out[nodes.Items[i].Name] = &nodes.Items[i]
-	}
-	return out, nil
-}
-
-func (p *Platform) podTargets(ctx context.Context, pk *v1alpha1.PodKill) ([]platform.Target, error) {
-	ns := pk.Namespace
-	if ns == "" {
-		ns = p.namespace
-	}
-	if err := p.namespaceAllowed(ns); err != nil {
-		return nil, err
-	}
-	sel, err := selectorOf(pk.Selector)
-	if err != nil {
-		return nil, err
-	}
-	pods, err := p.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil, fmt.Errorf("listing pods in %s: %w", ns, err)
-	}
-	nodes, err := p.nodesByName(ctx)
-	if err != nil {
-		return nil, err
-	}
-	filter := podFilter{selector: sel, region: pk.Region, gpuOnly: pk.GPUOnly}
-	var out []platform.Target
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		node := nodes[pod.Spec.NodeName]
-		if !filter.matches(pod, node) {
-			continue
+	traffic := "auto"
+	if rc.Traffic == v1alpha1.TrafficManual {
+		if rc.Switch == nil {
+			return evidence.Target{}, errors.New("region cutover with manual traffic needs a switch action")
 		}
-		out = append(out, platform.Target{Kind: KindPod, Name: podKey(pod), Region: regionOfNode(node), Labels: pod.Labels})
+		if err := d.switcher.Check(ctx, rc, markOf(f)); err != nil {
+			return evidence.Target{}, err
+		}
+		traffic = "manual: " + d.switcher.Describe(rc.Switch)
 	}
-	return out, nil
-}
-
-func (p *Platform) nodeTargets(ctx context.Context, ls *metav1.LabelSelector, region string, gpuOnly bool, m mark) ([]platform.Target, error) {
-	sel, err := selectorOf(ls)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
-	}
-	filter := nodeFilter{selector: sel, region: region, gpuOnly: gpuOnly}
-	var out []platform.Target
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		if filter.matches(n, m) {
-			out = append(out, platform.Target{Kind: KindNode, Name: n.Name, Region: regionOfNode(n), Labels: n.Labels})
+	if c := p.scope.cluster.Cluster; c == "" || rc.To == c {
+		if err := d.checker.Survivor(ctx, rc.To); err != nil {
+			return evidence.Target{}, err
 		}
 	}
-	return out, nil
+	members, err := d.cutover.Members(ctx, p.region(f))
+	if err != nil {
+		return evidence.Target{}, err
+	}
+	method := rc.Method
+	if method == "" {
+		method = v1alpha1.CutoverDrain
+	}
+	lbls := map[string]string{LabelCutoverMethod: string(method), LabelCutoverTraffic: traffic}
+	switch {
+	case method == v1alpha1.CutoverScaleToZero && len(members.Workloads) == 0:
+		return evidence.Target{}, fmt.Errorf("region %s has no Deployment or StatefulSet with replicas in %v to scale to zero", rc.From, p.scope.allowed)
+	case method == v1alpha1.CutoverScaleToZero:
+		lbls[LabelCutoverWorkloads] = strings.Join(members.Workloads, ",")
+	case len(members.Nodes) == 0:
+		return evidence.Target{}, fmt.Errorf("region %s has no schedulable node (label %s) to take down", rc.From, objects.LabelRegion)
+	default:
+		lbls[LabelCutoverNodes] = strings.Join(members.Nodes, ",")
+	}
+	return evidence.Target{Kind: evidence.KindRegion, Name: rc.From, Region: rc.From, Labels: lbls}, nil
 }
 
-// parseWorkload reads a Kind/namespace/name target name.
-func parseWorkload(name string) (v1alpha1.WorkloadRef, error) {
-	parts := strings.Split(name, "/")
-	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
-		return v1alpha1.WorkloadRef{}, fmt.Errorf("workload %q is not Kind/namespace/name", name)
-	}
-	kind := v1alpha1.WorkloadKind(parts[0])
-	if kind != v1alpha1.WorkloadDeployment && kind != v1alpha1.WorkloadStatefulSet {
-		return v1alpha1.WorkloadRef{}, fmt.Errorf("workload %q: kind %s cannot be scaled", name, kind)
-	}
-	return v1alpha1.WorkloadRef{Kind: kind, Namespace: parts[1], Name: parts[2]}, nil
+// region is the lost region of cutover f in this platform's scope.
+func (p *Platform) region(f platform.Fault) region.Region {
+	return region.Region{Cutover: f.Spec.RegionCutover, Scope: p.scope.cluster, Mark: markOf(f)}
 }
 
-// splitKey reads a namespace/name target name.
-func splitKey(name string) (string, string, error) {
-	ns, n, ok := strings.Cut(name, "/")
-	if !ok || ns == "" || n == "" || strings.Contains(n, "/") {
-		return "", "", fmt.Errorf("%q is not namespace/name", name)
+// localize is f as a cluster of a fleet sees it: the cluster is the
+// region, so a store outage naming the cluster's region acts on the
+// cluster's store wherever its pods run (the cluster's nodes need not
+// carry its label, which a NetworkChaos would select them by). Pod kills
+// and drains keep their region: their filters read an unlabelled node as
+// the cluster's region and leave out nodes labelled with another.
+func (p *Platform) localize(f platform.Fault) platform.Fault {
+	c := p.scope.cluster.Cluster
+	s := f.Spec
+	if c == "" || s == nil || s.ModelStoreOutage == nil || s.ModelStoreOutage.Region != c {
+		return f
 	}
-	return ns, n, nil
+	s = s.DeepCopy()
+	s.ModelStoreOutage.Region = ""
+	f.Spec = s
+	return f
 }
 
-var (
-	nonDNS   = regexp.MustCompile(`[^a-z0-9-]+`)
-	nonLabel = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
-)
-
-// chaosName is the name of the Chaos Mesh object of a fault: stable for
-// the run and step so that a repeated inject finds it.
-func chaosName(f platform.Fault) string {
-	n := nonDNS.ReplaceAllString(strings.ToLower("firedrill-"+f.RunID+"-"+f.ID), "-")
-	if len(n) > 63 {
-		n = n[:63]
+// StoreOutageObjects lists what a model store outage creates or changes,
+// for dry runs: the store workload it scales (scaleToZero), the
+// NetworkPolicies it creates, or its NetworkChaos. It reads the cluster
+// live, as Targets does.
+func (p *Platform) StoreOutageObjects(ctx context.Context, f platform.Fault) ([]string, error) {
+	f = p.localize(f)
+	o := f.Spec.ModelStoreOutage
+	if o == nil {
+		return nil, fmt.Errorf("step %s is not a model store outage", f.ID)
 	}
-	return strings.Trim(n, "-")
+	return p.deps(p.scope).outage.Objects(ctx, o, markOf(f))
 }
