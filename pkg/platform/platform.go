@@ -74,7 +74,3 @@ func Reverts(f *v1alpha1.Fault) bool {
 	return true
 }
 
-// LabelExpands is the target label in which a platform lists, for people,
-// what a target of a large unit expands to when injected (a region's
-// nodes and workloads); drill run --dry-run prints it.
-const LabelExpands = "firedrill.dev/expands"

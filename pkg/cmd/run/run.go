@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -296,8 +298,12 @@ func dryRun(ctx context.Context, opts Options, p *plan.Plan, pf platform.Platfor
 			default:
 				fmt.Fprintf(w, "  %d. %s: %s on %d of %d candidates: %s\n", i+1, ds.Name, ds.Type, len(ds.Targets), len(ds.Candidates), evidence.TargetNames(ds.Targets))
 				for _, t := range ds.Targets {
-					if exp := t.Labels[platform.LabelExpands]; exp != "" {
-						fmt.Fprintf(w, "     %s: %s\n", t, exp)
+					// What a large target (a region) expands to, as the
+					// platform describes it.
+					for _, k := range slices.Sorted(maps.Keys(t.Labels)) {
+						if name, ok := strings.CutPrefix(k, "firedrill.dev/"); ok {
+							fmt.Fprintf(w, "     %s %s: %s\n", t, name, t.Labels[k])
+						}
 					}
 				}
 				if ds.Inject != "" {
