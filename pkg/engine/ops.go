@@ -50,6 +50,9 @@ func (r *Run) inject(ctx context.Context, f *faultState) {
 		return
 	}
 	res.begun = true
+	// Every runbook action of the fault, the engine's or the platform's
+	// (a cutover's switch command), is journaled while it runs.
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
 	if ex := f.spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, &ex.Inject, r.env(f, "inject"))
 		res.action = actionResult("inject", ar, err)
@@ -79,6 +82,7 @@ func (r *Run) revert(ctx context.Context, f *faultState) {
 	defer func() { r.results <- res }()
 	ctx, cancel := context.WithTimeout(ctx, r.e.opts.RevertTimeout)
 	defer cancel()
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
 	if ex := f.spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, ex.Revert, r.env(f, "revert"))
 		res.action = actionResult("revert", ar, err)

@@ -38,9 +38,11 @@ type discoverer interface {
 
 // Platform drills a system running in a Kubernetes cluster.
 type Platform struct {
-	opts  Options
-	scope scope
-	host  string
+	// identity is the cluster's, for the journal.
+	identity evidence.Cluster
+	opts     Options
+	scope    scope
+	host     string
 	// clients are nil for platforms built from fakes.
 	clients *apiclient.Clients
 	// c reads live (it is the APIReader: no cache) and writes.
@@ -119,6 +121,7 @@ func New(opts Options) (*Platform, error) {
 	}
 	opts.defaults()
 	cfg := opts.RESTConfig
+	contextName := ""
 	if cfg == nil {
 		kubeContext := opts.Context
 		if c := opts.Spec.Target.Context; c != "" && opts.clusterRegion == "" {
@@ -128,6 +131,7 @@ func New(opts Options) (*Platform, error) {
 		if cfg, err = apiclient.RESTConfig(opts.Kubeconfig, kubeContext, opts.QPS, opts.Burst); err != nil {
 			return nil, err
 		}
+		contextName = apiclient.ContextName(opts.Kubeconfig, kubeContext)
 	} else {
 		cfg = rest.CopyConfig(cfg)
 		apiclient.UncompressedOnLoopback(cfg)
@@ -141,7 +145,18 @@ func New(opts Options) (*Platform, error) {
 	}
 	p := newPlatform(opts, clients.Client, clients.Clientset, clients.Clientset.Discovery())
 	p.clients, p.host = clients, cfg.Host
+	p.identity = apiclient.Identity(cfg, contextName)
+	p.identity.Region = opts.clusterRegion
 	return p, nil
+}
+
+// Clusters implements platform.Platform: the one cluster the platform
+// acts on.
+func (p *Platform) Clusters() []evidence.Cluster {
+	if p.identity.Server == "" {
+		return nil
+	}
+	return []evidence.Cluster{p.identity}
 }
 
 // newPlatform assembles a platform from clients; unit tests pass fakes.
