@@ -61,7 +61,7 @@ type GatewayOptions struct {
 // backends the proxy does not serve) gets 500.
 type Gateway struct {
 	opts  GatewayOptions
-	route atomic.Pointer[gatewayv1.HTTPRoute]
+	route atomic.Pointer[followedRoute]
 	rp    *httputil.ReverseProxy
 	tr    *http.Transport
 
@@ -73,12 +73,22 @@ type Gateway struct {
 	requests []RouteRecord
 }
 
+// followedRoute is the route as last seen, with its weights for records.
+type followedRoute struct {
+	rt      *gatewayv1.HTTPRoute
+	weights string
+}
+
 // RouteRecord is one request the gateway routed.
 type RouteRecord struct {
 	// At is when it arrived; Backend is the Service (namespace/name) it
 	// was sent to.
 	At      time.Time
 	Backend string
+	// Weights are the route's backends and weights the choice was made
+	// with ("recommender-us-east=80 recommender-us-west=20", rules
+	// separated by "; ").
+	Weights string
 }
 
 // NewGateway validates opts and returns a gateway that is not running.
@@ -150,7 +160,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 			g.opts.Logger.Error("decoding the HTTPRoute", "err", err)
 			return
 		}
-		g.route.Store(&rt)
+		w := weightsOf(&rt)
+		g.route.Store(&followedRoute{rt: &rt, weights: w})
+		g.opts.Logger.Info("following the HTTPRoute", "route", u.GetNamespace()+"/"+u.GetName(), "resourceVersion", u.GetResourceVersion(), "weights", w)
 	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: set, UpdateFunc: func(_, obj any) { set(obj) }, DeleteFunc: func(any) { g.route.Store(nil) },
@@ -215,11 +227,12 @@ func (g *Gateway) Requests() []RouteRecord {
 }
 
 func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := g.route.Load()
-	if rt == nil {
+	fr := g.route.Load()
+	if fr == nil {
 		http.Error(w, "no route", http.StatusNotFound)
 		return
 	}
+	rt := fr.rt
 	rule, ok := matchRule(rt, r.URL.Path)
 	if !ok {
 		http.Error(w, "no rule matches", http.StatusNotFound)
@@ -244,7 +257,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.mu.Lock()
-	g.requests = append(g.requests, RouteRecord{At: time.Now(), Backend: ns + "/" + string(ref.Name)})
+	g.requests = append(g.requests, RouteRecord{At: time.Now(), Backend: ns + "/" + string(ref.Name), Weights: fr.weights})
 	g.mu.Unlock()
 	g.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, addr)))
 }
@@ -311,4 +324,22 @@ func pickWeighted(refs []gatewayv1.HTTPBackendRef, rnd func(int) int) (gatewayv1
 		n -= weight(r)
 	}
 	return gatewayv1.HTTPBackendRef{}, false
+}
+
+// weightsOf lists a route's backends and weights: "a=80 b=20", rules
+// separated by "; ".
+func weightsOf(rt *gatewayv1.HTTPRoute) string {
+	rules := make([]string, 0, len(rt.Spec.Rules))
+	for _, rule := range rt.Spec.Rules {
+		refs := make([]string, 0, len(rule.BackendRefs))
+		for _, ref := range rule.BackendRefs {
+			w := int32(1)
+			if ref.Weight != nil {
+				w = *ref.Weight
+			}
+			refs = append(refs, fmt.Sprintf("%s=%d", ref.Name, w))
+		}
+		rules = append(rules, strings.Join(refs, " "))
+	}
+	return strings.Join(rules, "; ")
 }

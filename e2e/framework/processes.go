@@ -53,19 +53,11 @@ func (c *Cluster) StartProcesses(ctx context.Context, tb testing.TB, drill strin
 
 func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, drill string) (*Processes, error) {
 	tb.Helper()
-	logger := func(name string) (*slog.Logger, error) {
-		f, err := os.OpenFile(filepath.Join(c.WorkDir, "logs", name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("opening the log of the %s: %w", name, err)
-		}
-		tb.Cleanup(func() { _ = f.Close() })
-		return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
-	}
-	proxyLog, err := logger("service-proxy")
+	proxyLog, err := c.componentLogger(tb, "service-proxy")
 	if err != nil {
 		return nil, err
 	}
-	agentLog, err := logger("node-agent")
+	agentLog, err := c.componentLogger(tb, "node-agent")
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +93,18 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, drill strin
 	return pr, nil
 }
 
+// componentLogger returns a logger writing to <WorkDir>/logs/<name>.log
+// until the test ends.
+func (c *Cluster) componentLogger(tb testing.TB, name string) (*slog.Logger, error) {
+	tb.Helper()
+	f, err := os.OpenFile(c.LogPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the log of the %s: %w", name, err)
+	}
+	tb.Cleanup(func() { _ = f.Close() })
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), nil
+}
+
 // LogPath is the log of a pod's process.
 func (pr *Processes) LogPath(r ProcessRecord) string {
 	return filepath.Join(pr.Dir, "logs", fmt.Sprintf("%s_%s_%s.log", r.Namespace, r.Pod, r.UID))
@@ -125,7 +129,11 @@ func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route 
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
-	g, err := NewGateway(GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy})
+	logger, err := pr.c.componentLogger(tb, "gateway-"+route)
+	if err != nil {
+		tb.Fatalf("gateway: %v", err)
+	}
+	g, err := NewGateway(GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy, Logger: logger})
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
