@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -41,7 +42,8 @@ func startProcBed(ctx context.Context, t *testing.T, replicas int32) *procBed {
 	t.Helper()
 	b := &procBed{drill: buildDrill(t)}
 	b.c = framework.Start(ctx, t, framework.Options{ProcessPods: true})
-	b.pr = b.c.StartProcesses(ctx, t, b.drill)
+	// sh runs the test's own misbehaving pods.
+	b.pr = b.c.StartProcesses(ctx, t, map[string]string{"drill": b.drill, "sh": "/bin/sh"})
 	b.c.AddNodes(ctx, t,
 		framework.NodeSpec{Name: "gpu-east-1", Region: "us-east", Zone: "us-east-1a", GPUs: 4},
 		framework.NodeSpec{Name: "gpu-east-2", Region: "us-east", Zone: "us-east-1b", GPUs: 4},
@@ -139,6 +141,18 @@ func TestProcessBackedPods(t *testing.T) {
 		}
 	})
 
+	t.Run("the pod processes' memory", func(t *testing.T) {
+		for _, r := range pr.Agent.Running() {
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.Pid))
+			require.NoError(t, err)
+			for line := range strings.SplitSeq(string(data), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+					t.Logf("measure: RSS of %s %s", r.Pod, strings.TrimSpace(v))
+				}
+			}
+		}
+	})
+
 	t.Run("the EndpointSlice controller publishes the pods and the proxy reaches them", func(t *testing.T) {
 		frontdoor := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "frontdoor"},
@@ -200,6 +214,73 @@ func TestProcessBackedPods(t *testing.T) {
 		t.Logf("measure: pod deleted → SIGTERM %s → process exited %s → pod gone %s",
 			r.TermSent.Sub(deleted).Round(time.Millisecond), r.Exited.Sub(deleted).Round(time.Millisecond), gone.Sub(deleted).Round(time.Millisecond))
 		c.WaitReady(ctx, t, ns, framework.RecommenderName("us-west"))
+	})
+
+	// A bare pod for the agent, on a us-east node.
+	bare := func(name string, grace int64, command ...string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{framework.ProcessLabel: "test"}},
+			Spec: corev1.PodSpec{
+				NodeSelector:                  map[string]string{corev1.LabelTopologyRegion: "us-east"},
+				Tolerations:                   []corev1.Toleration{{Key: framework.KwokNodeAnnotation, Operator: corev1.TolerationOpExists}},
+				TerminationGracePeriodSeconds: &grace,
+				AutomountServiceAccountToken:  ptr.To(false),
+				Containers:                    []corev1.Container{{Name: "c", Image: "none", Command: command}},
+			},
+		}
+	}
+	podReady := func(name string) func() bool {
+		return func() bool {
+			p, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady {
+					return cond.Status == corev1.ConditionTrue
+				}
+			}
+			return false
+		}
+	}
+
+	t.Run("a process that ignores SIGTERM is killed when its grace period ends", func(t *testing.T) {
+		_, err := c.Clientset.CoreV1().Pods(ns).Create(ctx, bare("stubborn", 2, "sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"), metav1.CreateOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, podReady("stubborn"), time.Minute, 50*time.Millisecond, "a pod without a readiness probe is Ready once its process runs")
+		require.NoError(t, c.Clientset.CoreV1().Pods(ns).Delete(ctx, "stubborn", metav1.DeleteOptions{}))
+		require.Eventually(t, func() bool {
+			_, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, "stubborn", metav1.GetOptions{})
+			return err != nil
+		}, time.Minute, 50*time.Millisecond)
+		procs := pr.Agent.Processes()
+		r := procs[slices.IndexFunc(procs, func(r framework.ProcessRecord) bool { return r.Pod == "stubborn" })]
+		require.Equal(t, framework.StopKilled, r.Stop, "%+v", r)
+		require.Equal(t, 2*time.Second, r.Grace)
+		require.InDelta(t, float64(2*time.Second), float64(r.Exited.Sub(r.TermSent)), float64(500*time.Millisecond), "SIGKILL when the grace period ended")
+		require.Contains(t, r.ExitStatus, "killed")
+	})
+
+	t.Run("a pod the agent cannot run says why and runs nothing", func(t *testing.T) {
+		_, err := c.Clientset.CoreV1().Pods(ns).Create(ctx, bare("unknown", 1, "nginx"), metav1.CreateOptions{})
+		require.NoError(t, err)
+		var msg string
+		require.Eventually(t, func() bool {
+			p, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, "unknown", metav1.GetOptions{})
+			if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Waiting == nil {
+				return false
+			}
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			msg = w.Message
+			return w.Reason == "CreateContainerConfigError"
+		}, time.Minute, 50*time.Millisecond)
+		require.Contains(t, msg, `command "nginx" is not one of the agent's executables`)
+		require.False(t, slices.ContainsFunc(pr.Agent.Processes(), func(r framework.ProcessRecord) bool { return r.Pod == "unknown" }))
+		require.NoError(t, c.Clientset.CoreV1().Pods(ns).Delete(ctx, "unknown", metav1.DeleteOptions{}))
+		require.Eventually(t, func() bool {
+			_, err := c.Clientset.CoreV1().Pods(ns).Get(ctx, "unknown", metav1.GetOptions{})
+			return err != nil
+		}, time.Minute, 50*time.Millisecond, "the agent deletes the pod it never ran")
 	})
 
 	t.Run("unmarked pods keep kwok's lifecycle next to process pods", func(t *testing.T) {

@@ -35,23 +35,24 @@ type Processes struct {
 func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
 
 // StartProcesses starts the service proxy and the node agent of a cluster
-// started with Options.ProcessPods. drill is the drill binary: the pods'
-// command "drill" runs it. Both stop in tb.Cleanup, the agent first (it
+// started with Options.ProcessPods. executables maps the first word of a
+// container's command to a binary ({"drill": <the drill binary>} for the
+// workloads of this package). Both stop in tb.Cleanup, the agent first (it
 // kills every pod process still running). Their logs go to
 // <WorkDir>/logs/node-agent.log and service-proxy.log.
-func (c *Cluster) StartProcesses(ctx context.Context, tb testing.TB, drill string) *Processes {
+func (c *Cluster) StartProcesses(ctx context.Context, tb testing.TB, executables map[string]string) *Processes {
 	tb.Helper()
 	if !c.opts.ProcessPods {
 		tb.Fatalf("StartProcesses needs a cluster started with Options.ProcessPods")
 	}
-	pr, err := c.startProcesses(ctx, tb, drill)
+	pr, err := c.startProcesses(ctx, tb, executables)
 	if err != nil {
 		tb.Fatalf("starting the node agent and the service proxy: %v", err)
 	}
 	return pr
 }
 
-func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, drill string) (*Processes, error) {
+func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables map[string]string) (*Processes, error) {
 	tb.Helper()
 	proxyLog, err := c.componentLogger(tb, "service-proxy")
 	if err != nil {
@@ -70,7 +71,7 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, drill strin
 	}
 	tb.Cleanup(func() { _ = pr.Proxy.Stop(context.Background()) })
 	pr.Agent, err = NewNodeAgent(NodeAgentOptions{
-		Clientset: c.Clientset, Executables: map[string]string{"drill": drill},
+		Clientset: c.Clientset, Executables: executables,
 		Dir: pr.Dir, ServiceLinks: pr.Proxy, Logger: agentLog,
 	})
 	if err != nil {
