@@ -144,8 +144,9 @@ func writePlan(t *testing.T, body string) string {
 // with SIGKILL in the middle of a drain is undone by drill cleanup.
 //
 // The probes hit a local HTTP server, not the kwok pods (which run no
-// process), so these tests measure capacity recovery; service SLIs through
-// the cluster are covered by the local sandbox.
+// process), so these tests measure capacity recovery and crash safety;
+// TestServiceDrillsOnProcessPods measures every fault through the Service
+// of process-backed pods.
 func TestDrillRunOnKubernetes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
