@@ -302,8 +302,8 @@ func (a *NodeAgent) Running() []ProcessRecord {
 	return slices.DeleteFunc(a.Processes(), func(r ProcessRecord) bool { return !r.Exited.IsZero() })
 }
 
-// record adds a record and returns it for the runner to update under
-// a.mu (update).
+// record adds a run's record; the runner changes it later only through
+// update, under the agent's lock.
 func (a *NodeAgent) record(r *ProcessRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
