@@ -144,8 +144,9 @@ func writePlan(t *testing.T, body string) string {
 // with SIGKILL in the middle of a drain is undone by drill cleanup.
 //
 // The probes hit a local HTTP server, not the kwok pods (which run no
-// process), so these tests measure capacity recovery; service SLIs through
-// the cluster are covered by the local sandbox.
+// process), so these tests measure capacity recovery and crash safety;
+// TestServiceDrillsOnProcessPods measures every fault through the Service
+// of process-backed pods.
 func TestDrillRunOnKubernetes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
@@ -243,49 +244,9 @@ spec:
 		require.Empty(t, n.Annotations["firedrill.dev/run-id"], "and removes firedrill's bookkeeping")
 	})
 
-	// settle waits until the previous scenario's effects are gone: no
-	// node cordoned, every Deployment back at its replicas, and every
-	// disruption budget allowing a disruption again (the disruption
-	// controller updates it some time after the pods are Ready).
 	settle := func(t *testing.T) {
 		t.Helper()
-		var why string
-		require.Eventually(t, func() bool {
-			nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, n := range nodes.Items {
-				if n.Spec.Unschedulable {
-					why = "node " + n.Name + " is cordoned"
-					return false
-				}
-			}
-			deps, err := c.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, d := range deps.Items {
-				if d.Status.ReadyReplicas != *d.Spec.Replicas || d.Status.UpdatedReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
-					why = fmt.Sprintf("deployment %s: %d/%d ready, %d in all", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Status.Replicas)
-					return false
-				}
-			}
-			pdbs, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, b := range pdbs.Items {
-				if b.Status.DisruptionsAllowed < 1 || b.Status.ObservedGeneration < b.Generation {
-					why = fmt.Sprintf("budget %s allows %d disruptions", b.Name, b.Status.DisruptionsAllowed)
-					return false
-				}
-			}
-			return true
-		}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
+		settleCluster(ctx, t, c)
 	}
 
 	// runPlan runs a plan, with both regions and the store watched, to the
@@ -354,4 +315,49 @@ spec:
 `, 2)
 		require.Contains(t, out, "Chaos Mesh")
 	})
+}
+
+// settleCluster waits until the previous scenario's effects are gone: no
+// node cordoned, every Deployment back at its replicas, and every
+// disruption budget allowing a disruption again (the disruption
+// controller updates it some time after the pods are Ready).
+func settleCluster(ctx context.Context, t *testing.T, c *framework.Cluster) {
+	t.Helper()
+	var why string
+	require.Eventually(t, func() bool {
+		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, n := range nodes.Items {
+			if n.Spec.Unschedulable {
+				why = "node " + n.Name + " is cordoned"
+				return false
+			}
+		}
+		deps, err := c.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, d := range deps.Items {
+			if d.Status.ReadyReplicas != *d.Spec.Replicas || d.Status.UpdatedReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
+				why = fmt.Sprintf("deployment %s: %d/%d ready, %d in all", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Status.Replicas)
+				return false
+			}
+		}
+		pdbs, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, b := range pdbs.Items {
+			if b.Status.DisruptionsAllowed < 1 || b.Status.ObservedGeneration < b.Generation {
+				why = fmt.Sprintf("budget %s allows %d disruptions", b.Name, b.Status.DisruptionsAllowed)
+				return false
+			}
+		}
+		return true
+	}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
 }
