@@ -199,11 +199,11 @@ spec:
 		require.NoError(t, err)
 		f := rep.Steps[1].Fault
 		require.Len(t, f.Targets, 1)
-		require.NotNil(t, f.Result.CapacityRTO, out.String())
-		t.Logf("measure: pod kill capacity RTO through drill run %s", *f.Result.CapacityRTO)
-		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay, "a replacement pod takes at least the kwok start delay")
-		require.Less(t, *f.Result.CapacityRTO, 30*time.Second)
-		require.NotNil(t, f.Result.Instants.Replaced, "the replacement pod is reported")
+		require.NotNil(t, f.Failover.CapacityRTO, out.String())
+		t.Logf("measure: pod kill capacity RTO through drill run %s", f.Failover.CapacityRTO.Duration)
+		require.GreaterOrEqual(t, f.Failover.CapacityRTO.Duration, podStartDelay, "a replacement pod takes at least the kwok start delay")
+		require.Less(t, f.Failover.CapacityRTO.Duration, 30*time.Second)
+		require.NotNil(t, f.Failover.Instants.Replaced, "the replacement pod is reported")
 	})
 
 	t.Run("kill -9 of drill mid-drain, then drill cleanup uncordons the node", func(t *testing.T) {
@@ -266,14 +266,14 @@ spec:
 `, 0)
 		f := rep.Steps[1].Fault
 		require.NotNil(t, f.Reverted, out)
-		require.True(t, f.Result.Recovered, out)
+		require.True(t, f.Failover.Recovered, out)
 		node := f.Targets[0].Name
 		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		require.NoError(t, err)
 		require.False(t, n.Spec.Unschedulable, "the revert uncordons %s", node)
-		require.NotNil(t, f.Result.CapacityRTO, out)
-		t.Logf("measure: drain of %s, capacity RTO %s", node, *f.Result.CapacityRTO)
-		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay,
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		t.Logf("measure: drain of %s, capacity RTO %s", node, f.Failover.CapacityRTO.Duration)
+		require.GreaterOrEqual(t, f.Failover.CapacityRTO.Duration, podStartDelay,
 			"an evicted pod's replacement takes at least the kwok start delay, counted from the first eviction")
 	})
 
@@ -289,7 +289,7 @@ spec:
 		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "model-store", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Equal(t, int32(1), *d.Spec.Replicas, "the store's replicas are restored")
-		t.Logf("measure: store outage recovery %s", report.OptDuration(f.Result.RecoveryTime))
+		t.Logf("measure: store outage recovery %s", report.OptDuration(f.Failover.RecoveryTime))
 	})
 
 	t.Run("a region cutover by scaling to zero fails back", func(t *testing.T) {
@@ -301,11 +301,11 @@ spec:
 `, 0)
 		f := rep.Steps[1].Fault
 		require.NotNil(t, f.Reverted, out)
-		require.NotNil(t, f.AfterRevert, out)
+		require.NotNil(t, f.Failback, out)
 		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "recommender-us-east", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Equal(t, int32(3), *d.Spec.Replicas, "fail-back restores us-east")
-		t.Logf("measure: cutover recovery %s, after fail-back %s", report.OptDuration(f.Result.RecoveryTime), report.OptDuration(f.AfterRevert.RecoveryTime))
+		t.Logf("measure: cutover recovery %s, after fail-back %s", report.OptDuration(f.Failover.RecoveryTime), report.OptDuration(f.Failback.RecoveryTime))
 	})
 
 	t.Run("a Chaos Mesh fault without its CRDs stops the drill with a clear error", func(t *testing.T) {

@@ -23,9 +23,9 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/recommender/serve"
 	"github.com/firedrill/firedrill/pkg/report"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // skew allows for the order in which two processes on one machine read
@@ -118,13 +118,13 @@ func latestReady(t *testing.T, procs []framework.ProcessRecord) time.Time {
 
 // rtos formats a result's RTOs, instants (from the injection) and the
 // fault window's SLIs for a measure line.
-func rtos(r slo.FaultResult) string {
+func rtos(r *v1alpha1.Recovery) string {
 	in := r.Instants
-	at := func(p *time.Time) string {
+	at := func(p *metav1.MicroTime) string {
 		if p == nil {
 			return "-"
 		}
-		return "+" + p.Sub(in.Injected).Round(time.Millisecond).String()
+		return "+" + p.Sub(r.Start.Time).Round(time.Millisecond).String()
 	}
 	return fmt.Sprintf("service RTO %s, capacity RTO %s, recovery %s (impact %s, replaced %s, ready %s, serving %s, recovered %s; during: %d requests, %d failed, p99 %s)",
 		report.OptDuration(r.ServiceRTO), report.OptDuration(r.CapacityRTO), report.OptDuration(r.RecoveryTime),
@@ -183,7 +183,7 @@ spec:
 `)
 		f := rep.Steps[1].Fault
 		require.Len(t, f.Targets, 1, out)
-		inj := f.Result.Instants.Injected
+		inj := f.Injected.Time
 		procs := pr.Agent.Processes()
 		i := slices.IndexFunc(procs, func(r framework.ProcessRecord) bool {
 			return r.Pod == f.Targets[0].Name || r.Namespace+"/"+r.Pod == f.Targets[0].Name
@@ -195,12 +195,12 @@ spec:
 		require.Equal(t, 2*time.Second, victim.Grace, "a pod deleted with grace period 0 gets the kubelet's 2 s")
 		repl := started(procs, "us-east", inj.Add(-skew), time.Now())
 		require.Len(t, repl, 1, "one replacement process")
-		require.NotNil(t, f.Result.CapacityRTO, out)
-		require.NotNil(t, f.Result.ServiceRTO, out)
-		require.False(t, f.Result.Instants.Ready.Before(latestReady(t, repl).Add(-skew)),
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		require.NotNil(t, f.Failover.ServiceRTO, out)
+		require.False(t, f.Failover.Instants.Ready.Time.Before(latestReady(t, repl).Add(-skew)),
 			"capacity is back no earlier than the replacement process is Ready")
 		t.Logf("measure: pod kill through the Service: %s; process exited %s after the kill (%s), replacement Ready %s after",
-			rtos(f.Result), victim.Exited.Sub(inj).Round(time.Millisecond), victim.Stop, latestReady(t, repl).Sub(inj).Round(time.Millisecond))
+			rtos(f.Failover), victim.Exited.Sub(inj).Round(time.Millisecond), victim.Stop, latestReady(t, repl).Sub(inj).Round(time.Millisecond))
 	})
 
 	t.Run("drain: evicted pods stop within their grace period, replacements load the model", func(t *testing.T) {
@@ -227,7 +227,7 @@ spec:
 		f := rep.Steps[1].Fault
 		require.Len(t, f.Targets, 1, out)
 		require.Equal(t, node, f.Targets[0].Name)
-		inj := f.Result.Instants.Injected
+		inj := f.Injected.Time
 		procs := pr.Agent.Processes()
 		var evicted []framework.ProcessRecord
 		for _, r := range before {
@@ -251,13 +251,13 @@ spec:
 			require.Equal(t, b.model.Version, m.info.Version, "replacement %s loaded the published model", r.Pod)
 			require.False(t, m.info.Degraded)
 		}
-		require.NotNil(t, f.Result.CapacityRTO, out)
-		require.Positive(t, *f.Result.CapacityRTO, "an evicted pod stops serving capacity")
-		require.False(t, f.Result.Instants.Ready.Before(latestReady(t, repl).Add(-skew)),
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		require.Positive(t, f.Failover.CapacityRTO.Duration, "an evicted pod stops serving capacity")
+		require.False(t, f.Failover.Instants.Ready.Time.Before(latestReady(t, repl).Add(-skew)),
 			"capacity is back no earlier than the last replacement is Ready (ready %s, replacements %s)",
-			f.Result.Instants.Ready, latestReady(t, repl))
+			f.Failover.Instants.Ready, latestReady(t, repl))
 		t.Logf("measure: drain of %s through the Service: %s; %d evicted processes exited %s after the first eviction, replacements Ready %s after",
-			node, rtos(f.Result), len(evicted), latestExit(evicted).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
+			node, rtos(f.Failover), len(evicted), latestExit(evicted).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
 	})
 
 	t.Run("store outage: a replica restarted during the outage comes up from its cache", func(t *testing.T) {
@@ -269,7 +269,7 @@ spec:
 `)
 		f := rep.Steps[1].Fault
 		require.NotNil(t, f.Reverted, out)
-		inj, rev := f.Result.Instants.Injected, *f.Reverted
+		inj, rev := f.Injected.Time, f.Reverted.Time
 		procs := pr.Agent.Processes()
 		var stopped, back []framework.ProcessRecord
 		for _, r := range procs {
@@ -296,7 +296,7 @@ spec:
 			require.Equal(t, b.model.Version, m.info.Version)
 		}
 		t.Logf("measure: store outage through the Service: failover %s; fail-back %s; restarted replica %s Ready %s after the outage began, serving from %s (version %s)",
-			rtos(f.Result), afterRevertRTOs(f.AfterRevert), repl[0].Pod, repl[0].Ready.Sub(inj).Round(time.Millisecond), m.info.Source, m.info.Version)
+			rtos(f.Failover), afterRevertRTOs(f.Failback), repl[0].Pod, repl[0].Ready.Sub(inj).Round(time.Millisecond), m.info.Source, m.info.Version)
 	})
 
 	t.Run("cutover by Service selector: traffic moves to us-west and fails back", func(t *testing.T) {
@@ -321,7 +321,7 @@ spec:
 		var before, during []framework.ConnRecord
 		// The switch comes seconds after the injection, once us-east is
 		// down: connections before the injection can only reach us-east.
-		inj := f.Result.Instants.Injected
+		inj := f.Injected.Time
 		for _, r := range pr.Proxy.Connections(ns + "/frontdoor") {
 			switch {
 			case r.At.Before(inj):
@@ -352,7 +352,7 @@ spec:
 			return strings.HasPrefix(conns[len(conns)-1].Pod, "recommender-us-east-")
 		}, 30*time.Second, 200*time.Millisecond, "a new connection after the fail-back reaches us-east")
 		t.Logf("measure: cutover by Service selector: failover %s; fail-back %s; %d connections to us-west during the cutover",
-			rtos(f.Result), afterRevertRTOs(f.AfterRevert), len(during))
+			rtos(f.Failover), afterRevertRTOs(f.Failback), len(during))
 	})
 
 	t.Run("cutover by HTTPRoute weights: requests move to us-west and fail back", func(t *testing.T) {
@@ -388,7 +388,7 @@ spec:
 		require.Equal(t, []string{ns + "/recommender-us-west"}, slices.Collect(maps.Keys(during)), "while cut over, every request went to us-west")
 		require.Positive(t, after[ns+"/recommender-us-east"], "requests go to us-east again after the fail-back: %v", after)
 		t.Logf("measure: cutover by HTTPRoute weights (drain): failover %s; fail-back %s; requests during the cutover %v, after %v",
-			rtos(f.Result), afterRevertRTOs(f.AfterRevert), during, after)
+			rtos(f.Failover), afterRevertRTOs(f.Failback), during, after)
 	})
 }
 
@@ -403,11 +403,11 @@ func latestExit(procs []framework.ProcessRecord) time.Time {
 	return last
 }
 
-func afterRevertRTOs(r *slo.FaultResult) string {
+func afterRevertRTOs(r *v1alpha1.Recovery) string {
 	if r == nil {
 		return "not measured"
 	}
-	return rtos(*r)
+	return rtos(r)
 }
 
 // switchWatch records when a value (a selector, a route's weights) took

@@ -162,7 +162,7 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 // applyRevert records a revert's outcome; the caller holds r.mu.
 func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *faultState, res opResult) {
 	s := &r.st
-	f.revertFrom, f.reverted = f.revertStarted, f.revertStarted
+	f.revertFrom, f.reverted, f.revertFinished = f.revertStarted, f.revertStarted, res.returned
 	if res.action != nil && res.action.CompletionTime != nil {
 		// An exec revert takes effect when its action finished; its
 		// disruption may start once it began.

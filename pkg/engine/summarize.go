@@ -98,7 +98,8 @@ func Summarize(in SummaryInput) *report.Report {
 func faultResult(s *state, f *faultState, samples []evidence.Sample, settled, lastEnd time.Time) *v1alpha1.FaultResult {
 	fr := &v1alpha1.FaultResult{
 		Type: f.typ, Targets: apiTargets(f.targets), Injected: micro(f.injectedAt), Reverted: micro(f.reverted),
-		Actions: f.actions, Error: strings.Join(f.err, "; "),
+		RevertFinished: micro(f.revertFinished),
+		Actions:        f.actions, Error: strings.Join(f.err, "; "),
 	}
 	// A note's instant is shown relative to the fault's injected instant,
 	// the same reference as every recovery instant.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -276,7 +277,7 @@ func (p *Platform) Capacity(ctx context.Context) ([]evidence.CapacityPoint, erro
 	if w == nil {
 		return nil, errNotStarted
 	}
-	points, missing, err := w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+	points, missing, err := w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix(), p.lostRegion())
 	var errs []string
 	for _, name := range missing {
 		errs = append(errs, name+" not found")
@@ -299,9 +300,30 @@ func (p *Platform) CapacityPresent(ctx context.Context) ([]evidence.CapacityPoin
 	w := p.watch
 	p.mu.Unlock()
 	if w != nil {
-		return w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+		return w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix(), p.lostRegion())
 	}
-	return watch.CapacityOf(ctx, p.c, p.scope.workloads, p.capacityPrefix(), p.opts.Clock.Now())
+	return watch.CapacityOf(ctx, p.c, p.scope.workloads, p.capacityPrefix(), p.opts.Clock.Now(), p.lostRegion())
+}
+
+// lostRegion says which workloads are in a region a cutover of this
+// process took down and has not begun to restore: they desire nothing
+// during the failover. nil when no region is down.
+func (p *Platform) lostRegion() watch.LostFunc {
+	p.mu.Lock()
+	var lost []string
+	for _, st := range p.faults {
+		if st.lost != "" {
+			lost = append(lost, st.lost)
+		}
+	}
+	p.mu.Unlock()
+	if len(lost) == 0 {
+		return nil
+	}
+	sc := p.scope.cluster
+	return func(objLabels map[string]string, tmpl *corev1.PodTemplateSpec) bool {
+		return slices.Contains(lost, sc.WorkloadRegion(objLabels, tmpl))
+	}
 }
 
 func (p *Platform) capacityPrefix() string {
@@ -364,7 +386,7 @@ func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) 
 		}
 	}
 	if sc.cluster.Cluster == "" {
-		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now())
+		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now(), nil)
 		if err != nil {
 			errs = append(errs, err)
 		}

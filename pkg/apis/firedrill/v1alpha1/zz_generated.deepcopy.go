@@ -512,6 +512,10 @@ func (in *FaultResult) DeepCopyInto(out *FaultResult) {
 		in, out := &in.Reverted, &out.Reverted
 		*out = (*in).DeepCopy()
 	}
+	if in.RevertFinished != nil {
+		in, out := &in.RevertFinished, &out.RevertFinished
+		*out = (*in).DeepCopy()
+	}
 	if in.Failover != nil {
 		in, out := &in.Failover, &out.Failover
 		*out = new(Recovery)
