@@ -83,7 +83,7 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 		validate.NewCommand(v),
 		run.NewCommand(v),
 		cleanup.NewCommand(v),
-		versioncmd.NewCommand(),
+		versioncmd.NewCommand(v),
 	)
 	for _, ext := range extensions {
 		cmd.AddCommand(ext())
