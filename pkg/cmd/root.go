@@ -15,6 +15,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
+	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -84,6 +85,7 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 		run.NewCommand(v),
 		cleanup.NewCommand(v),
 		versioncmd.NewCommand(v),
+		sandbox.NewCommand(v),
 	)
 	for _, ext := range extensions {
 		cmd.AddCommand(ext())
