@@ -70,6 +70,7 @@ func TestCleanupCommand(t *testing.T) {
 		{name: "nothing left", empty: true, golden: "cleanup-none.txt"},
 		{name: "nothing left as json", empty: true, args: []string{"-o", "json"}, golden: "cleanup-none-json.txt"},
 		{name: "the config file's output applies", config: "output: yaml\ndry-run: true\n", format: output.YAML, golden: "cleanup-dry-run-yaml.txt"},
+		{name: "a bad config file reverts nothing", config: "dryrun: true\n", wantCode: 2, wantErr: `unknown key "dryrun" (did you mean "dry-run"?)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
