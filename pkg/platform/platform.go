@@ -78,4 +78,3 @@ func Reverts(f *v1alpha1.Fault) bool {
 	}
 	return true
 }
-

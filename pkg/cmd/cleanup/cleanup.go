@@ -37,12 +37,17 @@ reverted because its drill process died (kill -9, a crash, a lost machine),
 and revert it. Runs whose process is still alive are left alone. drill run
 does the same before it starts.
 
+Before it reverts anything of a dead run it kills the runbook commands the
+run left running. A fault of a cluster this cleanup is not pointed at (its
+API server and CA, not the context's name, identify it) is left as it is
+and listed with the command that reverts it.
+
 With -o json or -o yaml the result is one document: dryRun, leftovers (run,
-plan, step, type, targets, state Reverted, WouldBeReverted or NotReverted,
-error) and error.
+plan, step, type, targets, state Reverted, WouldBeReverted, NotReverted or
+Elsewhere, error, hint, stopped) and error.
 
 Exit status: 0 when nothing is left active, 1 when a fault could not be
-reverted.`,
+reverted or belongs to another cluster.`,
 		Example: `  # Revert whatever a killed drill left behind
   drill cleanup
 
@@ -85,6 +90,9 @@ const (
 	StateWouldBeReverted = "WouldBeReverted"
 	// StateNotReverted: reverting failed; Error says why.
 	StateNotReverted = "NotReverted"
+	// StateElsewhere: the fault belongs to a cluster this cleanup is not
+	// pointed at; Hint says how to revert it.
+	StateElsewhere = "Elsewhere"
 )
 
 // Leftover is a fault a dead run left active.
@@ -97,10 +105,14 @@ type Leftover struct {
 	Type string `json:"type"`
 	// Targets the fault acts on.
 	Targets []evidence.Target `json:"targets"`
-	// State is Reverted, WouldBeReverted or NotReverted.
+	// State is Reverted, WouldBeReverted, NotReverted or Elsewhere.
 	State string `json:"state"`
 	// Error is why it was not reverted.
 	Error string `json:"error,omitempty"`
+	// Hint is the command that reverts a fault of another cluster.
+	Hint string `json:"hint,omitempty"`
+	// Stopped are the runbook commands of the dead run killed first.
+	Stopped []string `json:"stopped,omitempty"`
 }
 
 func run(ctx context.Context, opts Options) error {
@@ -115,6 +127,12 @@ func run(ctx context.Context, opts Options) error {
 	for _, l := range leftovers {
 		res.Leftovers = append(res.Leftovers, convert(l))
 	}
+	elsewhere := 0
+	for _, l := range leftovers {
+		if l.Elsewhere {
+			elsewhere++
+		}
+	}
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -125,6 +143,8 @@ func run(ctx context.Context, opts Options) error {
 		switch {
 		case err != nil:
 			fmt.Fprintln(w, "some faults are still active: "+err.Error())
+		case elsewhere > 0:
+			fmt.Fprintf(w, "%d fault(s) of other clusters are still active; revert them with the commands above\n", elsewhere)
 		case len(leftovers) == 0:
 			fmt.Fprintln(w, "no faults left active by earlier runs")
 		}
@@ -132,7 +152,7 @@ func run(ctx context.Context, opts Options) error {
 	}); werr != nil {
 		return werr
 	}
-	if err != nil {
+	if err != nil || elsewhere > 0 {
 		if opts.Output.Machine() {
 			// The document says it; the log tells whoever watches stderr.
 			log.FromContext(ctx).Error("some faults are still active", "err", err)
@@ -143,8 +163,10 @@ func run(ctx context.Context, opts Options) error {
 }
 
 func convert(l engine.Leftover) Leftover {
-	out := Leftover{Run: l.RunID, Plan: l.Plan, Step: l.Fault, Type: l.Type, Targets: l.Targets, Error: l.Error}
+	out := Leftover{Run: l.RunID, Plan: l.Plan, Step: l.Fault, Type: l.Type, Targets: l.Targets, Error: l.Error, Hint: l.Hint, Stopped: l.Stopped}
 	switch {
+	case l.Elsewhere:
+		out.State = StateElsewhere
 	case l.Error != "":
 		out.State = StateNotReverted
 	case l.Reverted:
