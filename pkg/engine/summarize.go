@@ -152,11 +152,16 @@ func faultInput(s *state, f *faultState, failback bool, end time.Time, samples [
 		Name: f.id, Start: f.injectedAt, ImpactFrom: f.impactFrom, End: end,
 		Samples: samples, Capacity: s.capacity, Models: s.models,
 	}
+	// Replacement capacity counts from the moment the inject (or revert)
+	// began: a controller may replace a pod before the platform's call that
+	// deleted it has returned.
+	since := f.injectStarted
 	if failback {
 		in.Start, in.ImpactFrom, in.Failback = f.reverted, f.revertFrom, true
+		since = f.revertStarted
 	}
 	for _, t := range append(slices.Clip(f.replaced), s.replaced...) {
-		if !t.Before(in.ImpactFrom) && (in.Replaced == nil || t.Before(*in.Replaced)) {
+		if !t.Before(since) && (in.Replaced == nil || t.Before(*in.Replaced)) {
 			at := t
 			in.Replaced = &at
 		}
