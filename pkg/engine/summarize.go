@@ -160,17 +160,18 @@ func faultInput(s *state, f *faultState, failback bool, end time.Time, samples [
 		in.Start, in.ImpactFrom, in.Failback = f.reverted, f.revertFrom, true
 		since = f.revertStarted
 	}
+	if end.Before(in.Start) {
+		in.End = in.Start
+	}
+	// ... and until the end of this recovery's observation.
 	for _, t := range append(slices.Clip(f.replaced), s.replaced...) {
-		if !t.Before(since) && (in.Replaced == nil || t.Before(*in.Replaced)) {
+		if !t.Before(since) && t.Before(in.End) && (in.Replaced == nil || t.Before(*in.Replaced)) {
 			at := t
 			in.Replaced = &at
 		}
 	}
 	if f.spec.ModelStoreOutage != nil || f.spec.RegionCutover != nil {
 		in.NewestPublishedBefore = newestBefore(s.published, f.injectedAt)
-	}
-	if end.Before(in.Start) {
-		in.End = in.Start
 	}
 	return in
 }
