@@ -246,8 +246,19 @@ func (p *Platform) awaitRegionReady(ctx context.Context, region string) error {
 	others := func(objLabels map[string]string, tmpl *corev1.PodTemplateSpec) bool {
 		return sc.WorkloadRegion(objLabels, tmpl) != region // only region's workloads count
 	}
+	p.mu.Lock()
+	w := p.watch
+	p.mu.Unlock()
 	for {
-		points, _, err := watch.CapacityOf(ctx, p.c, p.scope.workloads, "", p.opts.Clock.Now(), others)
+		// The informers' cache when started (a poll costs no request),
+		// else a live read.
+		var points []evidence.CapacityPoint
+		var err error
+		if w != nil {
+			points, _, err = w.Capacity(ctx, p.opts.Clock.Now(), "", others)
+		} else {
+			points, _, err = watch.CapacityOf(ctx, p.c, p.scope.workloads, "", p.opts.Clock.Now(), others)
+		}
 		short := ""
 		for _, pt := range points {
 			if pt.Ready < pt.Desired {
