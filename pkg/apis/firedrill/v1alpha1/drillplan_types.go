@@ -31,9 +31,10 @@ type DrillPlanSpec struct {
 	Suspend bool `json:"suspend,omitempty"`
 
 	// ConcurrencyPolicy says what a fire does while a run of the plan is
-	// active: Forbid (the default) skips it, Allow starts a run alongside,
-	// Replace aborts the active runs, which revert their faults, and then
-	// starts. Only allowed with a schedule.
+	// active: Forbid (the default) holds it back until the active runs
+	// finish, Allow starts a run alongside, Replace aborts the active runs,
+	// which revert their faults, and starts once they have finished. Only
+	// allowed with a schedule.
 	// +optional
 	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
 
