@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,7 +147,7 @@ func Decide(plan *v1alpha1.DrillPlan, runs []Run, now time.Time) (Decision, erro
 	case len(active) == 0 || spec.ConcurrencyPolicy == v1alpha1.ConcurrencyAllow:
 		d.Start = &fire
 		d.Status.LastScheduleTime = metaTime(fire.Time)
-		d.Status.Active = references(activeRuns(append(active, Run{Name: fire.RunName, Scheduled: fire.Time})))
+		d.Status.Active = references(activeRuns(slices.Concat(active, []Run{{Name: fire.RunName, Scheduled: fire.Time}})))
 		d = d.scheduled(sched, next, now)
 		d.Reason, d.Message = ReasonStarting, fmt.Sprintf("starting run %s for the fire at %s%s; %s",
 			fire.RunName, clock(fire.Time, sched), lateness(fire.Late), d.Message)
@@ -185,10 +186,7 @@ func (d Decision) scheduled(sched *Schedule, next, now time.Time) Decision {
 func (d *Decision) wait(fire Fire, deadline *int64, next, now time.Time) {
 	d.Waiting = &fire
 	d.Status.NextScheduleTime = metaTime(fire.Time)
-	var again time.Time
-	if !next.IsZero() {
-		again = next
-	}
+	again := next // zero when the schedule has no next fire
 	if deadline != nil {
 		// The fire is too late once now is after Time + deadline.
 		if expiry := fire.Time.Add(seconds(*deadline) + time.Second); again.IsZero() || expiry.Before(again) {

@@ -249,3 +249,14 @@ func TestDecideRefusesAnUnreadableSchedule(t *testing.T) {
 	_, err := Decide(p, nil, apr1)
 	require.ErrorContains(t, err, `plan nightly: time zone "Mars/Olympus"`)
 }
+
+func TestDecideOnAPlanStoredWithoutDefaults(t *testing.T) {
+	p := plan(t, v1alpha1.ScheduleStatus{LastScheduleTime: mt(apr1), NextScheduleTime: mt(apr2)}, nil)
+	p.Spec.ConcurrencyPolicy = "" // as kubectl stored it: the CRD has no default
+	p.Spec.SuccessfulRunsHistoryLimit, p.Spec.FailedRunsHistoryLimit = nil, nil
+	d, err := Decide(p, []Run{scheduledRun(apr1, v1alpha1.RunRunning), scheduledRun(apr1.Add(-24*time.Hour), v1alpha1.RunFailed)}, apr2)
+	require.NoError(t, err)
+	require.Nil(t, d.Start, "no policy is Forbid: the safe one")
+	require.Equal(t, ReasonWaiting, d.Reason)
+	require.Empty(t, d.Prune, "no limit keeps every run")
+}
