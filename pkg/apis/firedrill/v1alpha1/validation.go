@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -30,9 +29,6 @@ const (
 
 var placeholderRx = regexp.MustCompile(`\{([^{}]*)\}`)
 
-// cronParser accepts the five-field form and descriptors such as @daily.
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 // ValidateDrillPlan returns every problem of a defaulted plan at once, each
 // with its field path. Call SetDefaults_DrillPlan first.
 func ValidateDrillPlan(p *DrillPlan) field.ErrorList {
@@ -44,6 +40,10 @@ func ValidateDrillPlan(p *DrillPlan) field.ErrorList {
 		for _, msg := range validation.IsDNS1123Subdomain(p.Name) {
 			errs = append(errs, field.Invalid(md.Child("name"), p.Name, msg))
 		}
+	}
+	if p.Spec.Schedule != "" && len(p.Name) > MaxScheduledPlanName {
+		errs = append(errs, field.Invalid(md.Child("name"), p.Name, fmt.Sprintf(
+			"a plan with a schedule has a name of at most %d characters: its runs are named <plan>-<yyyymmdd>-<hhmmss>, which must fit a label value (63)", MaxScheduledPlanName)))
 	}
 	errs = append(errs, ValidateDrillPlanSpec(&p.Spec, field.NewPath("spec"))...)
 	return errs
@@ -68,7 +68,7 @@ func ValidateDrillRun(r *DrillRun) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(sp.Child("trigger"), r.Spec.Trigger, []Trigger{TriggerManual, TriggerSchedule, TriggerAPI}))
 	}
-	return errs
+	return append(errs, validateRunOrigin(&r.Spec, sp)...)
 }
 
 // maxItems mirrors the schema's list limits so drill validate refuses what
@@ -82,7 +82,7 @@ func (v *validator) maxItems(p *field.Path, n, limit int) {
 // ValidateDrillPlanSpec validates a defaulted spec rooted at path.
 func ValidateDrillPlanSpec(s *DrillPlanSpec, path *field.Path) field.ErrorList {
 	v := &validator{spec: s}
-	v.schedule(path.Child("schedule"))
+	v.schedule(path)
 	v.target(path.Child("target"))
 	v.system(path.Child("system"))
 	v.load(path.Child("load"))
@@ -184,15 +184,6 @@ func (v *validator) clusters(p *field.Path) {
 			v.add(field.Duplicate(cp.Child("context"), c.Context))
 		}
 		regions[c.Region], contexts[c.Context] = true, true
-	}
-}
-
-func (v *validator) schedule(p *field.Path) {
-	if v.spec.Schedule == "" {
-		return
-	}
-	if _, err := cronParser.Parse(v.spec.Schedule); err != nil {
-		v.add(field.Invalid(p, v.spec.Schedule, "must be a five-field cron expression (minute hour day-of-month month day-of-week): "+err.Error()))
 	}
 }
 
