@@ -63,7 +63,11 @@ func TestRunsStartedWithinOneSecondGetTheirOwnJournalAndReport(t *testing.T) {
 	start := time.Now()
 	for range 2 {
 		run, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, plan)
-		require.NoError(t, run.Run(), out.String())
+		// The verdict is not the point (a loaded machine may miss the
+		// 200 ms baseline); the run's own journal and report are.
+		_ = run.Run()
+		require.NotContains(t, out.String(), "already exists")
+		require.Contains(t, out.String(), "report: ", out.String())
 	}
 	t.Logf("two runs in %s", time.Since(start))
 	dirs, err := os.ReadDir(filepath.Join(reports, "twice"))
