@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/suggest"
 )
 
 // configNames are the names a config file is found by, in the working
@@ -222,7 +224,7 @@ func checkConfig(path string, data []byte, keys configKeys) error {
 		types, known := keys[k.Value]
 		if !known {
 			unknown = true
-			problems = append(problems, configProblem{k.Line, k.Column, "", fmt.Sprintf("unknown key %q%s", k.Value, suggest(k.Value, keys))})
+			problems = append(problems, configProblem{k.Line, k.Column, "", fmt.Sprintf("unknown key %q%s", k.Value, suggest.DidYouMean(k.Value, maps.Keys(keys)))})
 			continue
 		}
 		if msg := checkValue(k.Value, val, types); msg != "" {
@@ -315,38 +317,4 @@ func kindOf(n *yaml.Node) string {
 	default:
 		return fmt.Sprintf("%q", n.Value)
 	}
-}
-
-// suggest offers the closest key to a misspelt one.
-func suggest(name string, keys configKeys) string {
-	best, bestDist := "", 3
-	for k := range keys {
-		if d := levenshtein(strings.ToLower(name), k); d < bestDist || (d == bestDist && k < best) {
-			best, bestDist = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

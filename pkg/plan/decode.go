@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/suggest"
 )
 
 // position is where a node starts in its file.
@@ -296,7 +298,7 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string, depth int) (
 		seen[k.Value] = k.Line
 		f, known := fields[k.Value]
 		if !known {
-			d.problem(k, join(path, k.Value), "unknown field %q%s", k.Value, suggest(k.Value, fields))
+			d.problem(k, join(path, k.Value), "unknown field %q%s", k.Value, suggest.DidYouMean(k.Value, maps.Keys(fields)))
 			ok = false
 			continue
 		}
@@ -307,40 +309,6 @@ func (d *decoder) object(n *yaml.Node, t reflect.Type, path string, depth int) (
 		}
 	}
 	return out, ok
-}
-
-// suggest offers the closest known field for a misspelt one.
-func suggest(name string, fields map[string]fieldInfo) string {
-	best, bestDist := "", 3
-	for k := range fields {
-		if dist := levenshtein(strings.ToLower(name), strings.ToLower(k)); dist < bestDist || (dist == bestDist && k < best) {
-			best, bestDist = k, dist
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (d *decoder) mapping(n *yaml.Node, t reflect.Type, path string, depth int) (any, bool) {
