@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -130,11 +131,11 @@ func (p *Point) Change() float64 {
 func (p *Point) Why(r Rule) string {
 	switch {
 	case !p.Judged:
-		return fmt.Sprintf("not judged: %d previous runs, %d needed", p.Previous, r.MinRuns)
+		return fmt.Sprintf("not judged: %s, %d needed", runs(p.Previous, "previous run"), r.MinRuns)
 	case !p.MedianRecovered:
-		return fmt.Sprintf("the median of the previous %d runs did not recover", p.Previous)
+		return fmt.Sprintf("the median of the %s did not recover", runs(p.Previous, "previous run"))
 	case !p.Recovered && p.Regression:
-		return fmt.Sprintf("did not recover; the previous %d runs recovered in %s (median)", p.Previous, report.FormatDuration(p.Median.Duration))
+		return fmt.Sprintf("did not recover; the %s recovered in %s (median)", runs(p.Previous, "previous run"), report.FormatDuration(p.Median.Duration))
 	}
 	d := p.RecoveryTime.Duration - p.Median.Duration
 	pct := ""
@@ -149,7 +150,15 @@ func (p *Point) Why(r Rule) string {
 	if p.Regression {
 		verb = "regression"
 	}
-	return fmt.Sprintf("%s: %s%s%s against the median %s of the previous %d runs", verb, sign, report.FormatDuration(d), pct, report.FormatDuration(p.Median.Duration), p.Previous)
+	return fmt.Sprintf("%s: %s%s%s against the median %s of the %s", verb, sign, report.FormatDuration(d), pct, report.FormatDuration(p.Median.Duration), runs(p.Previous, "previous run"))
+}
+
+// runs counts n things: "1 previous run", "3 previous runs".
+func runs(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // Analyze follows every fault step of runs (oldest first, one plan) and

@@ -101,7 +101,7 @@ func TestPointWhySaysWhy(t *testing.T) {
 	rs := runs(time.Second, time.Second, time.Second, 1500*time.Millisecond)
 	tr := trend.Analyze("p", rs, rs[3].RunID, rule)
 	p := tr.Series[0].Points[3]
-	require.Equal(t, "regression: +500ms (+50%) against the median 1.00s of the previous 3 runs", p.Why(rule))
+	require.Equal(t, "regression: +500ms (+50%) against the median 1.00s of the 3 previous runs", p.Why(rule))
 	require.InDelta(t, 0.5, p.Change(), 1e-9)
 	require.Equal(t, "not judged: 0 previous runs, 3 needed", tr.Series[0].Points[0].Why(rule))
 	require.True(t, math.IsNaN(tr.Series[0].Points[0].Change()))
