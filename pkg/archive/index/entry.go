@@ -3,8 +3,6 @@ package index
 import (
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/slo"
@@ -46,7 +44,7 @@ type Entry struct {
 	// Availability is the whole drill's success rate in percent.
 	Availability v1alpha1.Percent `json:"availability,omitempty"`
 	// P99 is the whole drill's p99 latency.
-	P99 metav1.Duration `json:"p99"`
+	P99 Duration `json:"p99"`
 	// Requests is how many probe requests were sent.
 	Requests int `json:"requests"`
 	// Faults are the run's fault steps, in plan order.
@@ -75,7 +73,7 @@ type Fault struct {
 	// observation, revert included.
 	Availability v1alpha1.Percent `json:"availability,omitempty"`
 	// P99 is the p99 latency over the same window.
-	P99 metav1.Duration `json:"p99"`
+	P99 Duration `json:"p99"`
 	// Failover is the recovery from the fault.
 	Failover *Recovery `json:"failover,omitempty"`
 	// Failback is the recovery from its revert.
@@ -89,14 +87,14 @@ type Recovery struct {
 	Recovered bool `json:"recovered"`
 	// RecoveryTime is max(serviceRTO, capacityRTO); nil when not
 	// recovered.
-	RecoveryTime *metav1.Duration `json:"recoveryTime,omitempty"`
+	RecoveryTime *Duration `json:"recoveryTime,omitempty"`
 	// Objective is the rto (failbackRTO) the recovery time was judged
 	// against; nil when it was not judged.
-	Objective *metav1.Duration `json:"objective,omitempty"`
+	Objective *Duration `json:"objective,omitempty"`
 	// Availability is the success rate over the recovery's window.
 	Availability v1alpha1.Percent `json:"availability,omitempty"`
 	// P99 is the p99 latency over the recovery's window.
-	P99 metav1.Duration `json:"p99"`
+	P99 Duration `json:"p99"`
 	// Verdict is the recovery's verdict.
 	Verdict v1alpha1.Verdict `json:"verdict,omitempty"`
 }
@@ -136,14 +134,14 @@ func FromReport(r *report.Report) Entry {
 	}
 	if r.Overall != nil {
 		e.Availability = r.Overall.Stats.Availability
-		e.P99 = r.Overall.Stats.P99
+		e.P99 = Duration{r.Overall.Stats.P99.Duration}
 	}
 	for _, s := range r.Faults() {
 		f := s.Fault
 		ef := Fault{Name: s.Name, Type: f.Type, Verdict: f.Verdict, Error: f.Error}
 		if f.Window != nil {
 			ef.Availability = f.Window.Availability
-			ef.P99 = f.Window.P99
+			ef.P99 = Duration{f.Window.P99.Duration}
 		}
 		ef.Failover = recoveryOf(f.Failover)
 		ef.Failback = recoveryOf(f.Failback)
@@ -157,15 +155,15 @@ func recoveryOf(r *v1alpha1.Recovery) *Recovery {
 		return nil
 	}
 	out := &Recovery{
-		Recovered: r.Recovered, RecoveryTime: r.RecoveryTime,
-		Availability: r.Window.Availability, P99: r.Window.P99, Verdict: r.Verdict,
+		Recovered: r.Recovered, RecoveryTime: durOf(r.RecoveryTime),
+		Availability: r.Window.Availability, P99: Duration{r.Window.P99.Duration}, Verdict: r.Verdict,
 	}
 	for _, v := range r.Verdicts {
 		if v.Objective != slo.ObjectiveRTO && v.Objective != slo.ObjectiveFailbackRTO {
 			continue
 		}
 		if d, err := time.ParseDuration(v.Target); err == nil {
-			out.Objective = &metav1.Duration{Duration: d}
+			out.Objective = &Duration{d}
 		}
 	}
 	return out

@@ -1,11 +1,12 @@
 package index_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/archive/archivetest"
 	"github.com/firedrill/firedrill/pkg/archive/index"
@@ -32,9 +33,9 @@ func TestFromReportKeepsWhatTrendsAndDiffsNeed(t *testing.T) {
 	for i, s := range r.Faults() {
 		f := e.Faults[i]
 		require.Equal(t, s.Name, f.Name)
-		require.Equal(t, s.Fault.Failover.RecoveryTime, f.Failover.RecoveryTime)
-		require.Equal(t, s.Fault.Failover.Window.P99, f.Failover.P99)
-		require.Equal(t, &metav1.Duration{Duration: 30 * time.Second}, f.Failover.Objective, "the rto the recovery was judged against")
+		require.Equal(t, s.Fault.Failover.RecoveryTime.Duration, f.Failover.RecoveryTime.Duration)
+		require.Equal(t, s.Fault.Failover.Window.P99.Duration, f.Failover.P99.Duration)
+		require.Equal(t, &index.Duration{Duration: 30 * time.Second}, f.Failover.Objective, "the rto the recovery was judged against")
 		require.Equal(t, s.Fault.Failback != nil, f.Failback != nil)
 	}
 }
@@ -103,6 +104,23 @@ func TestSelect(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestDurationReadsAndWritesGoDurationStrings(t *testing.T) {
+	for _, d := range []time.Duration{0, 1397266083, 30 * time.Second, 90 * time.Minute} {
+		data, err := json.Marshal(index.Dur(d))
+		require.NoError(t, err)
+		require.Equal(t, `"`+d.String()+`"`, string(data))
+		var back index.Duration
+		require.NoError(t, json.Unmarshal(data, &back))
+		require.Equal(t, d, back.Duration)
+		var v2 index.Duration
+		require.NoError(t, jsonv2.Unmarshal(data, &v2))
+		require.Equal(t, d, v2.Duration)
+	}
+	var d index.Duration
+	require.Error(t, json.Unmarshal([]byte("12"), &d))
+	require.ErrorContains(t, json.Unmarshal([]byte(`"soon"`), &d), "parsing duration")
 }
 
 func TestFind(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -30,13 +31,24 @@ func (a *Archive) indexPath() string { return filepath.Join(a.root, index.FileNa
 // rescanned, a missing or unreadable index is rebuilt. When it had to be
 // brought up to date, it is also written back, if the archive is writable.
 func (a *Archive) Index(ctx context.Context) (*index.Index, error) {
-	idx, changed, err := a.load(ctx)
+	idx, from, changed, err := a.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if changed {
 		// Best effort: a read-only archive is still listed.
-		if err := a.update(ctx, nil); err != nil {
+		err := a.withLock(ctx, func() error {
+			if now, err := os.Stat(a.indexPath()); err == nil && from != nil && os.SameFile(now, from) && now.ModTime().Equal(from.ModTime()) {
+				return a.write(idx)
+			}
+			// Another process wrote the index since: start again.
+			fresh, _, _, err := a.load(ctx)
+			if err != nil {
+				return err
+			}
+			return a.write(fresh)
+		})
+		if err != nil {
 			log.FromContext(ctx).Debug("could not write the refreshed archive index", "archive", a.root, "err", err)
 		}
 	}
@@ -61,13 +73,11 @@ func (a *Archive) Reindex(ctx context.Context) (*index.Index, error) {
 // update applies fn to the current index under the lock and writes it.
 func (a *Archive) update(ctx context.Context, fn func(*index.Index)) error {
 	return a.withLock(ctx, func() error {
-		idx, _, err := a.load(ctx)
+		idx, _, _, err := a.load(ctx)
 		if err != nil {
 			return err
 		}
-		if fn != nil {
-			fn(idx)
-		}
+		fn(idx)
 		return a.write(idx)
 	})
 }
@@ -83,32 +93,42 @@ func (a *Archive) write(idx *index.Index) error {
 	return nil
 }
 
-// load reads the index and rescans what changed after it was written.
-// changed says whether the result differs from the file.
-func (a *Archive) load(ctx context.Context) (*index.Index, bool, error) {
-	info, statErr := os.Stat(a.indexPath())
-	data, err := os.ReadFile(a.indexPath())
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(statErr, fs.ErrNotExist) {
+// load reads the index and rescans what changed after it was written. It
+// returns the file it read (nil when there was none) and whether the
+// result differs from it.
+func (a *Archive) load(ctx context.Context) (*index.Index, os.FileInfo, bool, error) {
+	f, err := os.Open(a.indexPath())
+	if errors.Is(err, fs.ErrNotExist) {
 		idx, err := a.scan(ctx, index.New(), nil)
-		return idx, true, err
+		return idx, nil, true, err
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("reading the archive index: %w", err)
+		return nil, nil, false, fmt.Errorf("reading the archive index: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	// Stat the file read, not the path: a writer may replace it between.
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading the archive index: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("reading the archive index: %w", err)
 	}
 	idx, err := index.Decode(data)
 	if err != nil {
 		log.FromContext(ctx).Warn("rebuilding the archive index from the reports", "archive", a.root, "err", err)
 		idx, err := a.scan(ctx, index.New(), nil)
-		return idx, true, err
+		return idx, info, true, err
 	}
 	written := info.ModTime()
-	stale := func(plan string, mod time.Time) bool { return !mod.Before(written) }
+	stale := func(_ string, mod time.Time) bool { return !mod.Before(written) }
 	before := len(idx.Runs) + len(idx.Problems)
 	idx, n, err := a.refresh(ctx, idx, stale)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	return idx, n > 0 || before != len(idx.Runs)+len(idx.Problems), nil
+	return idx, info, n > 0 || before != len(idx.Runs)+len(idx.Problems), nil
 }
 
 // scan reads every plan directory the filter selects (all when nil) into

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/archive/index"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -27,13 +25,13 @@ type Rule struct {
 	Threshold float64 `json:"threshold"`
 	// MinDelta is the least absolute difference that counts, so that
 	// jitter on a sub-second recovery is not flagged.
-	MinDelta metav1.Duration `json:"minDelta"`
+	MinDelta index.Duration `json:"minDelta"`
 }
 
 // DefaultRule flags a recovery more than 20% and more than 100 ms slower
 // than the median of the same fault's previous 5 runs (3 at least).
 func DefaultRule() Rule {
-	return Rule{Window: 5, MinRuns: 3, Threshold: 0.2, MinDelta: metav1.Duration{Duration: 100 * time.Millisecond}}
+	return Rule{Window: 5, MinRuns: 3, Threshold: 0.2, MinDelta: index.Duration{Duration: 100 * time.Millisecond}}
 }
 
 // String states the rule for people.
@@ -102,18 +100,18 @@ type Point struct {
 	// Recovered is false when the recovery was not reached.
 	Recovered bool `json:"recovered"`
 	// RecoveryTime is the measured recovery time when Recovered.
-	RecoveryTime metav1.Duration `json:"recoveryTime"`
+	RecoveryTime index.Duration `json:"recoveryTime"`
 	// Objective is what the recovery time was judged against; 0 when not
 	// judged.
-	Objective metav1.Duration `json:"objective"`
+	Objective index.Duration `json:"objective"`
 	// Previous is how many earlier measurements the median is over.
 	Previous int `json:"previous"`
 	// Judged is true when there were at least Rule.MinRuns of them.
 	Judged bool `json:"judged"`
 	// Median of the previous measurements; MedianRecovered is false when
 	// that median itself did not recover.
-	Median          metav1.Duration `json:"median"`
-	MedianRecovered bool            `json:"medianRecovered"`
+	Median          index.Duration `json:"median"`
+	MedianRecovered bool           `json:"medianRecovered"`
 	// Regression is true when the rule flags this measurement.
 	Regression bool `json:"regression"`
 }
@@ -226,7 +224,7 @@ func judge(p *Point, previous []Point, rule Rule) {
 	p.Judged = true
 	var m time.Duration
 	m, p.MedianRecovered = median(previous)
-	p.Median = metav1.Duration{Duration: m}
+	p.Median = index.Duration{Duration: m}
 	switch {
 	case !p.MedianRecovered:
 		// Nothing to regress from.

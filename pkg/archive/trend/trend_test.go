@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/archive/index"
 	"github.com/firedrill/firedrill/pkg/archive/trend"
@@ -16,10 +15,10 @@ var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 
 // rec is a recovery of d; a negative d did not recover.
 func rec(d time.Duration) *index.Recovery {
-	r := &index.Recovery{Objective: &metav1.Duration{Duration: 30 * time.Second}}
+	r := &index.Recovery{Objective: &index.Duration{Duration: 30 * time.Second}}
 	if d >= 0 {
 		r.Recovered = true
-		r.RecoveryTime = &metav1.Duration{Duration: d}
+		r.RecoveryTime = &index.Duration{Duration: d}
 	}
 	return r
 }
