@@ -196,11 +196,35 @@ func Drill(o DrillOptions) *report.Report {
 		r.Steps = append(r.Steps, v1alpha1.StepResult{Name: f.name, Kind: v1alpha1.StepFault, Phase: phase, StartTime: micro(f.injected), CompletionTime: micro(stepEnd), Fault: fr})
 		lastEnd = stepEnd
 	}
+	r.WorstRecovery = worst(r)
 	r.Phase, r.Verdict = v1alpha1.RunFailed, v1alpha1.VerdictFail
 	if pass {
 		r.Phase, r.Verdict = v1alpha1.RunSucceeded, v1alpha1.VerdictPass
 	}
 	return r
+}
+
+// worst is the longest recovery against its objective, as the engine
+// writes it ("6.2s/30s").
+func worst(r *report.Report) string {
+	out, longest := "", time.Duration(-1)
+	for _, s := range r.Faults() {
+		for _, nr := range report.Recoveries(s.Name, s.Fault) {
+			target := "-"
+			for _, v := range nr.Recovery.Verdicts {
+				if v.Objective == slo.ObjectiveRTO || v.Objective == slo.ObjectiveFailbackRTO {
+					target = v.Target
+				}
+			}
+			if !nr.Recovery.Recovered {
+				return "not recovered/" + target
+			}
+			if d := nr.Recovery.RecoveryTime.Duration; d > longest {
+				longest, out = d, report.FormatDuration(d)+"/"+target
+			}
+		}
+	}
+	return out
 }
 
 func spec(o DrillOptions, obj slo.Objectives) v1alpha1.DrillPlanSpec {

@@ -14,15 +14,14 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
+	// Registers the htpasswd access controller.
+	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	"github.com/distribution/distribution/v3/registry/handlers"
+	// Registers the filesystem storage driver.
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	"github.com/sirupsen/logrus" //nolint:depguard // distribution logs only through logrus; tests silence it.
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
-
-	// Registers the htpasswd access controller.
-	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
-	// Registers the filesystem storage driver.
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/recommender/store/ociregistry"

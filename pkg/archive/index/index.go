@@ -3,13 +3,13 @@ package index
 import (
 	"bytes"
 	"encoding/json"
-
 	"errors"
 	"fmt"
-	jsonv2 "github.com/go-json-experiment/json"
 	"slices"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Schema identifies the index format. It changes when a field changes

@@ -252,11 +252,11 @@ func (a *Archive) Check(ctx context.Context) error {
 		return fmt.Errorf("archive %s: the registry cannot be reached: %w", a, err)
 	}
 	_ = resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusAccepted:
-	case resp.StatusCode == http.StatusUnauthorized:
+	switch resp.StatusCode {
+	case http.StatusAccepted:
+	case http.StatusUnauthorized:
 		return fmt.Errorf("archive %s: the registry refused the credentials (401 Unauthorized): %s", a, a.credentialHint())
-	case resp.StatusCode == http.StatusForbidden:
+	case http.StatusForbidden:
 		return fmt.Errorf("archive %s: the credentials may not push to %s (403 Forbidden)", a, a.ref.Repository)
 	default:
 		return fmt.Errorf("archive %s: starting a test upload: the registry answered %s", a, resp.Status)

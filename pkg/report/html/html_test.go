@@ -46,6 +46,13 @@ func failing(t *testing.T) (*report.Report, *trend.Trend) {
 	return r, &tr
 }
 
+// withoutTrend is the quickstart run rendered without the archive.
+func withoutTrend(t *testing.T) (*report.Report, *trend.Trend) {
+	t.Helper()
+	r, _ := quickstart(t)
+	return r, nil
+}
+
 func TestPageStructure(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -54,10 +61,7 @@ func TestPageStructure(t *testing.T) {
 	}{
 		{name: "a real quickstart run with the trend of five runs", golden: "testdata/quickstart.outline", input: quickstart},
 		{name: "a failing run with a regression", golden: "testdata/failing.outline", input: failing},
-		{name: "a run rendered without the archive", golden: "testdata/no-trend.outline", input: func(t *testing.T) (*report.Report, *trend.Trend) {
-			r, _ := quickstart(t)
-			return r, nil
-		}},
+		{name: "a run rendered without the archive", golden: "testdata/no-trend.outline", input: withoutTrend},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

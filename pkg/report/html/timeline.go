@@ -6,12 +6,11 @@ import (
 	"slices"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
@@ -52,11 +51,11 @@ func faultWindow(r *report.Report, f *v1alpha1.FaultResult) window {
 		if rec.Start != nil && rec.Start.Time.Before(from) {
 			from = rec.Start.Time
 		}
-		if rec.End != nil && rec.End.Time.After(to) {
+		if rec.End != nil && rec.End.After(to) {
 			to = rec.End.Time
 		}
 	}
-	if f.Window != nil && f.Window.To != nil && f.Window.To.Time.After(to) {
+	if f.Window != nil && f.Window.To != nil && f.Window.To.After(to) {
 		to = f.Window.To.Time
 	}
 	// Keep at most 30 s of baseline and a margin after the end.
