@@ -14,6 +14,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
+	"github.com/firedrill/firedrill/pkg/cmd/reports"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
@@ -83,6 +84,7 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 		validate.NewCommand(v),
 		run.NewCommand(v),
 		cleanup.NewCommand(v),
+		reports.NewCommand(v),
 		versioncmd.NewCommand(),
 	)
 	for _, ext := range extensions {
