@@ -160,3 +160,60 @@ func TestSelectReadsTheArchivesProblems(t *testing.T) {
 	require.Len(t, es, 2)
 	require.Equal(t, []index.Problem{{Path: "nightly/nightly-half-written", Reason: "partial report: SHA256SUMS is missing, so the set was never completed or was damaged"}}, problems)
 }
+
+// BenchmarkFilesOneHourDrill renders the whole report set (report.md,
+// junit.xml, report.json, report.html, SHA256SUMS) of a one-hour drill at
+// 50 requests/s with eight faults.
+func BenchmarkFilesOneHourDrill(b *testing.B) {
+	r := archivetest.Drill(archivetest.DrillOptions{Duration: time.Hour, Rate: 50, Faults: 8})
+	var size int
+	for b.Loop() {
+		files, err := archive.Files(r, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = 0
+		for _, f := range files {
+			size += len(f.Data)
+		}
+	}
+	b.ReportMetric(float64(size)/(1<<20), "set-MiB")
+}
+
+// BenchmarkStoreInto10kArchive is the end of drill run: the trend read
+// from an archive of 10,000 runs, the set rendered and written, the index
+// rewritten.
+func BenchmarkStoreInto10kArchive(b *testing.B) {
+	ctx := context.Background()
+	root := filepath.Join(b.TempDir(), "reports")
+	a, err := archive.Open(root, archive.Options{})
+	require.NoError(b, err)
+	l := a.(*local.Archive)
+	// Seed the index with 10,000 runs of five plans (real quickstart
+	// entries under new ids); the run directories need not exist for
+	// this, only their plans'.
+	tmpl := archivetest.QuickstartIndex(b).Runs
+	idx := index.New()
+	for i := range 10_000 {
+		e := tmpl[i%len(tmpl)]
+		e.Plan = fmt.Sprintf("plan-%d", i%5)
+		e.StartTime = t0.Add(time.Duration(i) * time.Minute)
+		e.RunID = fmt.Sprintf("%s-%06d", e.Plan, i)
+		e.Path = e.Plan + "/" + e.RunID
+		idx.Runs = append(idx.Runs, e)
+		require.NoError(b, os.MkdirAll(filepath.Join(root, e.Plan, e.RunID), 0o755))
+	}
+	data, err := idx.Encode()
+	require.NoError(b, err)
+	require.NoError(b, os.WriteFile(filepath.Join(root, index.FileName), data, 0o644))
+	base := archivetest.Drill(archivetest.DrillOptions{Plan: "plan-0", Start: t0.Add(20_000 * time.Minute), Duration: 10 * time.Minute})
+	i := 0
+	for b.Loop() {
+		i++
+		r := *base
+		r.RunID = fmt.Sprintf("plan-0-new-%d", i)
+		if _, err := archive.Store(ctx, l, &r, archive.StoreOptions{KeepDir: b.TempDir()}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

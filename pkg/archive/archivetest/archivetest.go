@@ -16,7 +16,7 @@ var quickstartReport []byte
 //go:embed testdata/quickstart-index.json
 var quickstartIndex []byte
 
-// Quickstart is the report of the newest of five real quickstart runs.
+// Quickstart is the report of the newest of six real quickstart runs.
 func Quickstart(tb testing.TB) *report.Report {
 	tb.Helper()
 	r, err := report.Read(quickstartReport)
@@ -27,7 +27,7 @@ func Quickstart(tb testing.TB) *report.Report {
 // QuickstartJSON is the report.json of Quickstart, as drill run wrote it.
 func QuickstartJSON() []byte { return append([]byte(nil), quickstartReport...) }
 
-// QuickstartIndex is the archive index of five real quickstart runs, the
+// QuickstartIndex is the archive index of six real quickstart runs, the
 // newest being Quickstart.
 func QuickstartIndex(tb testing.TB) *index.Index {
 	tb.Helper()

@@ -19,18 +19,18 @@ import (
 )
 
 // quickstart is a real run of the quickstart drill with the trend of the
-// five real runs in its archive.
-func quickstart(t *testing.T) (*report.Report, *trend.Trend) {
-	t.Helper()
-	r := archivetest.Quickstart(t)
-	idx := archivetest.QuickstartIndex(t)
+// six real runs in its archive.
+func quickstart(tb testing.TB) (*report.Report, *trend.Trend) {
+	tb.Helper()
+	r := archivetest.Quickstart(tb)
+	idx := archivetest.QuickstartIndex(tb)
 	tr := trend.Analyze(r.Plan.Name, idx.Select(index.Query{Plan: r.Plan.Name}), r.RunID, trend.DefaultRule())
 	return r, &tr
 }
 
 // failing is a synthetic run whose second fault recovers past its
 // objective and regresses against five earlier runs.
-func failing(t *testing.T) (*report.Report, *trend.Trend) {
+func failing(t testing.TB) (*report.Report, *trend.Trend) {
 	t.Helper()
 	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	var runs []index.Entry
@@ -47,7 +47,7 @@ func failing(t *testing.T) (*report.Report, *trend.Trend) {
 }
 
 // withoutTrend is the quickstart run rendered without the archive.
-func withoutTrend(t *testing.T) (*report.Report, *trend.Trend) {
+func withoutTrend(t testing.TB) (*report.Report, *trend.Trend) {
 	t.Helper()
 	r, _ := quickstart(t)
 	return r, nil
@@ -57,9 +57,9 @@ func TestPageStructure(t *testing.T) {
 	tests := []struct {
 		name   string
 		golden string
-		input  func(*testing.T) (*report.Report, *trend.Trend)
+		input  func(testing.TB) (*report.Report, *trend.Trend)
 	}{
-		{name: "a real quickstart run with the trend of five runs", golden: "testdata/quickstart.outline", input: quickstart},
+		{name: "a real quickstart run with the trend of six runs", golden: "testdata/quickstart.outline", input: quickstart},
 		{name: "a failing run with a regression", golden: "testdata/failing.outline", input: failing},
 		{name: "a run rendered without the archive", golden: "testdata/no-trend.outline", input: withoutTrend},
 	}
@@ -115,7 +115,7 @@ func TestPageIsSelfContained(t *testing.T) {
 }
 
 func TestEveryChartHasADrawing(t *testing.T) {
-	for _, input := range []func(*testing.T) (*report.Report, *trend.Trend){quickstart, failing} {
+	for _, input := range []func(testing.TB) (*report.Report, *trend.Trend){quickstart, failing} {
 		r, tr := input(t)
 		page, err := reporthtml.Render(r, tr)
 		require.NoError(t, err)
