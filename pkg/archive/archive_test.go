@@ -131,6 +131,17 @@ func TestStoreKeepsTheReportWhenTheArchiveFailsAndSaysWhere(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestStoreArchivesTheReportOfAnInterruptedRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C: the drill reverted its faults and now writes its report
+	a, err := archive.Open(filepath.Join(t.TempDir(), "reports"), archive.Options{})
+	require.NoError(t, err)
+	st, err := archive.Store(ctx, a, drill(1, 1), archive.StoreOptions{KeepDir: t.TempDir()})
+	require.NoError(t, err)
+	require.False(t, st.Kept)
+	require.FileExists(t, st.HTML)
+}
+
 func TestStoreFailsLoudlyWhenNothingCanBeWritten(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/firedrill/firedrill/pkg/archive/index"
 	"github.com/firedrill/firedrill/pkg/archive/local"
@@ -23,7 +24,13 @@ type StoreOptions struct {
 	// Rule flags regressions in the trend; the zero value means
 	// trend.DefaultRule().
 	Rule trend.Rule
+	// Timeout bounds Store; 0 means DefaultStoreTimeout.
+	Timeout time.Duration
 }
+
+// DefaultStoreTimeout bounds Store: long enough for a registry's retries,
+// short enough that a run never hangs on its archive.
+const DefaultStoreTimeout = 5 * time.Minute
 
 // Stored says where a report set went.
 type Stored struct {
@@ -69,10 +76,18 @@ func (e *KeptError) Unwrap() error { return e.Err }
 // its own retries), the set is kept in opts.KeepDir and Store returns the
 // Stored set and a *KeptError that says where it is. Only when both fail
 // is the report lost to the disk, and the error says so.
+//
+// Store does not stop when ctx is cancelled: a run interrupted with Ctrl-C
+// still archives its evidence. opts.Timeout bounds it instead.
 func Store(ctx context.Context, a Archive, r *report.Report, opts StoreOptions) (*Stored, error) {
 	if opts.KeepDir == "" {
 		return nil, errors.New("archive.Store: no keep directory")
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultStoreTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Timeout)
+	defer cancel()
 	rule := opts.Rule
 	if rule == (trend.Rule{}) {
 		rule = trend.DefaultRule()
@@ -98,7 +113,11 @@ func Store(ctx context.Context, a Archive, r *report.Report, opts StoreOptions) 
 	}
 	// A keep directory that already holds the run (a retried Store) is
 	// fine; Put is idempotent for the same set.
-	ke, err := keep.Put(context.WithoutCancel(ctx), index.FromReport(r), files)
+	// The keep directory gets its own time: the archive may have used
+	// all of the timeout.
+	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer kcancel()
+	ke, err := keep.Put(kctx, index.FromReport(r), files)
 	if err != nil {
 		return nil, fmt.Errorf("the report could not be stored in %s (%w) nor kept in %s: %w", a, putErr, opts.KeepDir, err)
 	}
