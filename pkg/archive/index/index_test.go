@@ -50,6 +50,24 @@ func TestEncodeDecodeRoundTrips(t *testing.T) {
 	require.Equal(t, idx, back)
 }
 
+func TestDecodeRunsLeavesTheFaultsOut(t *testing.T) {
+	idx := archivetest.QuickstartIndex(t)
+	idx.AddProblem(index.Problem{Path: "quickstart/broken", Reason: "partial report"})
+	data, err := idx.Encode()
+	require.NoError(t, err)
+	runs, err := index.DecodeRuns(data)
+	require.NoError(t, err)
+	require.Len(t, runs.Runs, len(idx.Runs))
+	require.Equal(t, idx.Problems, runs.Problems)
+	for i := range idx.Runs {
+		want := idx.Runs[i]
+		want.Faults = nil
+		require.Equal(t, want, runs.Runs[i])
+	}
+	_, err = index.DecodeRuns([]byte(`{"schema":"other","runs":[]}`))
+	require.ErrorContains(t, err, `archive index schema "other"`)
+}
+
 func TestDecodeRefusesOtherSchemas(t *testing.T) {
 	_, err := index.Decode([]byte(`{"schema":"firedrill.dev/archive-index/v0","runs":[]}`))
 	require.ErrorContains(t, err, `archive index schema "firedrill.dev/archive-index/v0" is not "firedrill.dev/archive-index/v1"`)

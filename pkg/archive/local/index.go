@@ -55,6 +55,72 @@ func (a *Archive) Index(ctx context.Context) (*index.Index, error) {
 	return idx, nil
 }
 
+// Runs returns the index without the runs' faults (index.DecodeRuns): the
+// fast path of a listing. When the index is missing, unreadable or behind
+// the run directories, it takes the full path, Index, which also brings the
+// index up to date, and drops the faults from its result.
+func (a *Archive) Runs(ctx context.Context) (*index.Index, error) {
+	if idx, ok := a.leanRuns(); ok {
+		return idx, nil
+	}
+	idx, err := a.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range idx.Runs {
+		idx.Runs[i].Faults = nil
+	}
+	return idx, nil
+}
+
+// leanRuns reads the index without faults; ok is false when it is not up
+// to date with the run directories.
+func (a *Archive) leanRuns() (*index.Index, bool) {
+	f, err := os.Open(a.indexPath())
+	if err != nil {
+		return nil, false
+	}
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, false
+	}
+	data, err := readAll(f, info)
+	if err != nil {
+		return nil, false
+	}
+	idx, err := index.DecodeRuns(data)
+	if err != nil {
+		return nil, false
+	}
+	plans, err := os.ReadDir(a.root)
+	if err != nil {
+		return nil, false
+	}
+	present := map[string]bool{}
+	for _, p := range plans {
+		if !p.IsDir() || strings.HasPrefix(p.Name(), ".") {
+			continue
+		}
+		pi, err := p.Info()
+		if err != nil || !pi.ModTime().Before(info.ModTime()) {
+			return nil, false
+		}
+		present[p.Name()] = true
+	}
+	for _, e := range idx.Runs {
+		if !present[e.Plan] {
+			return nil, false
+		}
+	}
+	for _, pr := range idx.Problems {
+		if plan, _, _ := strings.Cut(pr.Path, "/"); !present[plan] {
+			return nil, false
+		}
+	}
+	return idx, true
+}
+
 // Reindex rebuilds the index from every run directory, reading and
 // verifying each, and writes it.
 func (a *Archive) Reindex(ctx context.Context) (*index.Index, error) {
@@ -111,7 +177,7 @@ func (a *Archive) load(ctx context.Context) (*index.Index, os.FileInfo, bool, er
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading the archive index: %w", err)
 	}
-	data, err := io.ReadAll(f)
+	data, err := readAll(f, info)
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("reading the archive index: %w", err)
 	}
@@ -239,6 +305,15 @@ func (a *Archive) refreshPlan(ctx context.Context, idx *index.Index, plan string
 	}
 	idx.Remove(gone...)
 	return read, nil
+}
+
+// readAll reads the open file f of size info.Size() in one allocation.
+func readAll(f *os.File, info os.FileInfo) ([]byte, error) {
+	data := make([]byte, info.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // withLock runs fn holding the index lock, waiting for it until ctx ends.

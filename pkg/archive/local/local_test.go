@@ -193,6 +193,39 @@ func TestIndexFindsRunsTheIndexMissedAndDropsRunsDeletedByHand(t *testing.T) {
 	require.Equal(t, idx, onDisk, "the refreshed index was written back")
 }
 
+func TestRunsIsTheIndexWithoutFaultsAndNeverStale(t *testing.T) {
+	ctx := context.Background()
+	a := open(t)
+	for i := range 2 {
+		e, files := set(t, "nightly", i)
+		_, err := a.Put(ctx, e, files)
+		require.NoError(t, err)
+	}
+	full, err := a.Index(ctx)
+	require.NoError(t, err)
+	runs, err := a.Runs(ctx)
+	require.NoError(t, err)
+	require.Len(t, runs.Runs, 2)
+	for i := range runs.Runs {
+		require.Nil(t, runs.Runs[i].Faults)
+		want := full.Runs[i]
+		want.Faults = nil
+		require.Equal(t, want, runs.Runs[i])
+	}
+	// A run the index missed is still listed: Runs sees the plan
+	// directory changed and takes the full path.
+	e3, f3 := set(t, "weekly", 3)
+	dir := filepath.Join(a.Root(), "weekly", e3.RunID)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for _, f := range f3 {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644))
+	}
+	runs, err = a.Runs(ctx)
+	require.NoError(t, err)
+	require.Len(t, runs.Runs, 3)
+	require.Nil(t, runs.Runs[2].Faults)
+}
+
 func TestCorruptAndPartialReportsAreNamedAndSkipped(t *testing.T) {
 	ctx := context.Background()
 	a := open(t)
