@@ -30,8 +30,8 @@ func quickstart(tb testing.TB) (*report.Report, *trend.Trend) {
 
 // failing is a synthetic run whose second fault recovers past its
 // objective and regresses against five earlier runs.
-func failing(t testing.TB) (*report.Report, *trend.Trend) {
-	t.Helper()
+func failing(tb testing.TB) (*report.Report, *trend.Trend) {
+	tb.Helper()
 	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 	var runs []index.Entry
 	for i := range 5 {
@@ -47,9 +47,9 @@ func failing(t testing.TB) (*report.Report, *trend.Trend) {
 }
 
 // withoutTrend is the quickstart run rendered without the archive.
-func withoutTrend(t testing.TB) (*report.Report, *trend.Trend) {
-	t.Helper()
-	r, _ := quickstart(t)
+func withoutTrend(tb testing.TB) (*report.Report, *trend.Trend) {
+	tb.Helper()
+	r, _ := quickstart(tb)
 	return r, nil
 }
 
