@@ -32,7 +32,7 @@ var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 
 func drill(plan string, i int) *report.Report {
 	return archivetest.Drill(archivetest.DrillOptions{
-		Plan: plan, RunID: fmt.Sprintf("%s-2026120%d-030000-000-%04x", plan, 1+i%8, i), Start: t0.Add(time.Duration(i) * time.Hour),
+		Plan: plan, RunID: fmt.Sprintf("%s-2026120%d-030000-000-%04x", plan, 1+i, i), Start: t0.Add(time.Duration(i) * 24 * time.Hour),
 		Duration: 2 * time.Minute, Rate: 20, Faults: 2, Seed: uint64(i),
 	})
 }
@@ -88,7 +88,7 @@ func TestPushOneArtifactPerRunWithAnnotations(t *testing.T) {
 	require.Equal(t, oci.ArtifactType, m.ArtifactType)
 	require.Equal(t, map[string]string{
 		oci.AnnotationPlan: "nightly", oci.AnnotationRunID: r.RunID, oci.AnnotationPhase: string(r.Phase), oci.AnnotationVerdict: string(r.Verdict),
-		oci.AnnotationStartTime: "2026-12-01T04:00:00Z", ocispec.AnnotationCreated: "2026-12-01T04:00:00Z",
+		oci.AnnotationStartTime: "2026-12-02T03:00:00Z", ocispec.AnnotationCreated: "2026-12-02T03:00:00Z",
 	}, m.Annotations)
 	var titles []string
 	for _, l := range m.Layers {
@@ -182,6 +182,10 @@ func TestIndexSelectAndProblems(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, drill("nightly", 2).RunID, got[0].RunID)
 	require.Equal(t, drill("nightly", 4).RunID, got[1].RunID)
+	got, err = a.Select(ctx, index.Query{Plan: "nightly", Last: 1, Before: drill("nightly", 4).StartTime.Time})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, drill("nightly", 2).RunID, got[0].RunID, "the newest run that started before")
 }
 
 func pushRaw(ctx context.Context, t *testing.T, repo *remote.Repository, tag, artifactType, configType string, config []byte) {

@@ -43,10 +43,15 @@ func (a *Archive) Select(ctx context.Context, q index.Query) ([]index.Entry, err
 	}
 	if q.Plan != "" {
 		tags = slices.DeleteFunc(tags, func(t string) bool { return !strings.HasPrefix(t, q.Plan+"-") })
-		// Generated run ids sort by time within a plan: read the newest
-		// first, enough for the query, with room for runs of plans whose
-		// name merely starts the same.
-		if q.Last > 0 && q.Before.IsZero() && len(tags) > 2*q.Last {
+		// Generated run ids (<plan>-<UTC date>-<time>-<ms>-<random>) sort
+		// by time within a plan: read only the newest, enough for the
+		// query, with room for runs of plans whose name merely starts the
+		// same, and for a bound on the start, only the tags before it.
+		if !q.Before.IsZero() {
+			bound := q.Plan + "-" + q.Before.UTC().Format("20060102-150405-000")
+			tags = slices.DeleteFunc(tags, func(t string) bool { return t > bound+"\xff" })
+		}
+		if q.Last > 0 && len(tags) > 2*q.Last {
 			tags = tags[len(tags)-2*q.Last:]
 		}
 	}
