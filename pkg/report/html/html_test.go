@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	xhtml "golang.org/x/net/html"
 
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/archive/archivetest"
 	"github.com/firedrill/firedrill/pkg/archive/index"
 	"github.com/firedrill/firedrill/pkg/archive/trend"
@@ -29,7 +30,8 @@ func quickstart(tb testing.TB) (*report.Report, *trend.Trend) {
 }
 
 // failing is a synthetic run whose second fault recovers past its
-// objective and regresses against five earlier runs.
+// objective and regresses against five earlier runs, whose fifth never
+// recovers, and whose last could not be injected.
 func failing(tb testing.TB) (*report.Report, *trend.Trend) {
 	tb.Helper()
 	start := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
@@ -40,8 +42,13 @@ func failing(tb testing.TB) (*report.Report, *trend.Trend) {
 	}
 	r := archivetest.Drill(archivetest.DrillOptions{
 		Plan: "nightly", RunID: "nightly-006", Start: start, Duration: 3 * time.Minute, RTO: 6 * time.Second,
-		Slower: []float64{1, 4, 1, 1.5}, Seed: 9,
+		Faults: 5, Slower: []float64{1, 4, 1, 1.5, 20}, Seed: 9,
 	})
+	// A runbook step whose inject action failed: an error, no timeline.
+	r.Steps = append(r.Steps, v1alpha1.StepResult{Name: "flush-dns", Kind: v1alpha1.StepFault, Phase: v1alpha1.RunError, Fault: &v1alpha1.FaultResult{
+		Type: "exec", Targets: []v1alpha1.FaultTarget{{Kind: "action", Name: "flush-dns"}}, Error: "inject action exited 1: permission denied",
+		Actions: []v1alpha1.ActionResult{{Phase: "inject", ExitCode: 1, Error: "exit status 1"}},
+	}})
 	tr := trend.Analyze("nightly", append(runs, index.FromReport(r)), r.RunID, trend.DefaultRule())
 	return r, &tr
 }
@@ -86,6 +93,10 @@ func TestFailingRunShowsTheVerdictAndTheRegressionAtTheTop(t *testing.T) {
 	verdict := out[strings.Index(out, "section#verdict"):strings.Index(out, "h3: Objectives")]
 	require.Contains(t, verdict, "h3: Regressions against earlier runs")
 	require.Contains(t, verdict, "li: nodeDrain-2:")
+	require.Contains(t, out, "p.error: Error: inject action exited 1: permission denied")
+	require.Contains(t, out, "h2: flush-dns exec ERROR")
+	require.Contains(t, out, "p.missing: The fault was not injected, so there is no timeline.")
+	require.Contains(t, out, "tr: podKill-5 | podKill | not recovered |")
 }
 
 func TestPageIsSelfContained(t *testing.T) {
@@ -119,15 +130,18 @@ func TestEveryChartHasADrawing(t *testing.T) {
 		r, tr := input(t)
 		page, err := reporthtml.Render(r, tr)
 		require.NoError(t, err)
-		require.NotContains(t, string(page), "data-chart-missing", "no chart failed to draw")
+		require.NotContains(t, string(page), "could not be drawn", "no chart failed to draw")
 		figures := regexp.MustCompile(`(?s)<figure class="chart" data-chart="([^"]+)">\s*<svg (.*?)</svg>`).FindAllStringSubmatch(string(page), -1)
 		// The RTO summary, the overview, per fault a timeline and an RTO
 		// chart, and one trend chart per recovery.
-		recoveries := 0
+		recoveries, injected := 0, 0
 		for _, s := range r.Faults() {
 			recoveries += len(report.Recoveries(s.Name, s.Fault))
+			if s.Fault.Injected != nil {
+				injected++
+			}
 		}
-		require.Len(t, figures, 2+2*len(r.Faults())+recoveries)
+		require.Len(t, figures, 2+2*injected+recoveries)
 		for _, f := range figures {
 			require.Greater(t, strings.Count(f[2], "<path "), 5, "chart %s draws", f[1])
 		}

@@ -85,7 +85,7 @@ type chart struct {
 
 type faultView struct {
 	ID, Name, Type, Targets, Error string
-	Verdict                        v1alpha1.Verdict
+	Word, Class                    string
 	Injected                       string
 	Timeline, RTO                  chart
 	Phases                         []string

@@ -66,7 +66,12 @@ func splitColumns(line string) []string {
 }
 
 func faultSection(r *report.Report, name string, f *v1alpha1.FaultResult) faultView {
-	fv := faultView{ID: "fault-" + slug(name), Name: name, Type: f.Type, Error: f.Error, Verdict: f.Verdict, Notes: f.Notes}
+	fv := faultView{ID: "fault-" + slug(name), Name: name, Type: f.Type, Error: f.Error, Word: report.Word(f.Verdict), Class: verdictClass(f.Verdict), Notes: f.Notes}
+	if f.Error != "" {
+		// As the fault table says: the fault could not be injected or
+		// reverted.
+		fv.Word, fv.Class = "ERROR", "fail"
+	}
 	var targets []string
 	for _, t := range f.Targets {
 		targets = append(targets, t.Kind+" "+t.Name)
