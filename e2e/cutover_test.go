@@ -21,9 +21,9 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
 	"github.com/firedrill/firedrill/pkg/report"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // TestCutoverTrafficSwitches drives region cutovers through the real drill
@@ -125,8 +125,8 @@ spec:
 		notes := strings.Join(f.Notes, "\n")
 		require.Contains(t, notes, "traffic switched us-east→us-west by Service recsys/frontdoor selector region", notes)
 		require.Contains(t, notes, "traffic failed back us-west→us-east by Service recsys/frontdoor selector region", notes)
-		require.NotNil(t, f.Result.CapacityRTO, out.String())
-		t.Logf("measure: Service switch seen %s after drill start; capacity RTO %s", switched.Sub(start).Round(time.Millisecond), *f.Result.CapacityRTO)
+		require.NotNil(t, f.Failover.CapacityRTO, out.String())
+		t.Logf("measure: Service switch seen %s after drill start; capacity RTO %s", switched.Sub(start).Round(time.Millisecond), f.Failover.CapacityRTO.Duration)
 		c.WaitReady(ctx, t, ns, "recommender-us-east")
 	})
 
@@ -321,20 +321,16 @@ spec:
 	require.NoError(t, err)
 	f := rep.Steps[1].Fault
 	require.NotNil(t, f.Reverted, out.String())
-	var targets []string
-	for _, tg := range f.Targets {
-		require.Equal(t, "us-east", tg.Region, "targets carry their cluster's region")
-		targets = append(targets, tg.Kind+"/"+tg.Name)
-	}
-	require.ElementsMatch(t, []string{"node/gpu-1", "node/gpu-2"}, targets)
-	require.NotNil(t, f.Result.CapacityRTO, "capacity RTO from both clusters' points: %s", out.String())
-	require.Greater(t, *f.Result.CapacityRTO, 5*time.Second, "us-east's capacity is back only after the fail-back")
+	require.Equal(t, []v1alpha1.FaultTarget{{Kind: "region", Name: "us-east", Region: "us-east"}}, f.Targets, "a cutover's target is the region")
+	require.NotNil(t, f.Failover.CapacityRTO, "capacity RTO from both clusters' points: %s", out.String())
+	require.NotNil(t, f.Failback, out.String())
+	require.NotNil(t, f.Failback.CapacityRTO, "the fail-back's capacity RTO from both clusters' points: %s", out.String())
 	notes := strings.Join(f.Notes, "\n")
 	require.Contains(t, notes, "[us-east] traffic switched us-east→us-west by the switch action", notes)
-	t.Logf("measure: two-cluster cutover capacity RTO %s; after fail-back %s", *f.Result.CapacityRTO, afterRevert(f.AfterRevert))
+	t.Logf("measure: two-cluster cutover capacity RTO %s; after fail-back %s", f.Failover.CapacityRTO.Duration, afterRevert(f.Failback))
 }
 
-func afterRevert(r *slo.FaultResult) string {
+func afterRevert(r *v1alpha1.Recovery) string {
 	if r == nil {
 		return "not measured"
 	}

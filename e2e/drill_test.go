@@ -144,8 +144,9 @@ func writePlan(t *testing.T, body string) string {
 // with SIGKILL in the middle of a drain is undone by drill cleanup.
 //
 // The probes hit a local HTTP server, not the kwok pods (which run no
-// process), so these tests measure capacity recovery; service SLIs through
-// the cluster are covered by the local sandbox.
+// process), so these tests measure capacity recovery and crash safety;
+// TestServiceDrillsOnProcessPods measures every fault through the Service
+// of process-backed pods.
 func TestDrillRunOnKubernetes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
 	defer cancel()
@@ -198,11 +199,11 @@ spec:
 		require.NoError(t, err)
 		f := rep.Steps[1].Fault
 		require.Len(t, f.Targets, 1)
-		require.NotNil(t, f.Result.CapacityRTO, out.String())
-		t.Logf("measure: pod kill capacity RTO through drill run %s", *f.Result.CapacityRTO)
-		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay, "a replacement pod takes at least the kwok start delay")
-		require.Less(t, *f.Result.CapacityRTO, 30*time.Second)
-		require.NotNil(t, f.Result.Instants.Replaced, "the replacement pod is reported")
+		require.NotNil(t, f.Failover.CapacityRTO, out.String())
+		t.Logf("measure: pod kill capacity RTO through drill run %s", f.Failover.CapacityRTO.Duration)
+		require.GreaterOrEqual(t, f.Failover.CapacityRTO.Duration, podStartDelay, "a replacement pod takes at least the kwok start delay")
+		require.Less(t, f.Failover.CapacityRTO.Duration, 30*time.Second)
+		require.NotNil(t, f.Failover.Instants.Replaced, "the replacement pod is reported")
 	})
 
 	t.Run("kill -9 of drill mid-drain, then drill cleanup uncordons the node", func(t *testing.T) {
@@ -243,49 +244,9 @@ spec:
 		require.Empty(t, n.Annotations["firedrill.dev/run-id"], "and removes firedrill's bookkeeping")
 	})
 
-	// settle waits until the previous scenario's effects are gone: no
-	// node cordoned, every Deployment back at its replicas, and every
-	// disruption budget allowing a disruption again (the disruption
-	// controller updates it some time after the pods are Ready).
 	settle := func(t *testing.T) {
 		t.Helper()
-		var why string
-		require.Eventually(t, func() bool {
-			nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, n := range nodes.Items {
-				if n.Spec.Unschedulable {
-					why = "node " + n.Name + " is cordoned"
-					return false
-				}
-			}
-			deps, err := c.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, d := range deps.Items {
-				if d.Status.ReadyReplicas != *d.Spec.Replicas || d.Status.UpdatedReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
-					why = fmt.Sprintf("deployment %s: %d/%d ready, %d in all", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Status.Replicas)
-					return false
-				}
-			}
-			pdbs, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				why = err.Error()
-				return false
-			}
-			for _, b := range pdbs.Items {
-				if b.Status.DisruptionsAllowed < 1 || b.Status.ObservedGeneration < b.Generation {
-					why = fmt.Sprintf("budget %s allows %d disruptions", b.Name, b.Status.DisruptionsAllowed)
-					return false
-				}
-			}
-			return true
-		}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
+		settleCluster(ctx, t, c)
 	}
 
 	// runPlan runs a plan, with both regions and the store watched, to the
@@ -305,14 +266,14 @@ spec:
 `, 0)
 		f := rep.Steps[1].Fault
 		require.NotNil(t, f.Reverted, out)
-		require.True(t, f.Result.Recovered, out)
+		require.True(t, f.Failover.Recovered, out)
 		node := f.Targets[0].Name
 		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		require.NoError(t, err)
 		require.False(t, n.Spec.Unschedulable, "the revert uncordons %s", node)
-		require.NotNil(t, f.Result.CapacityRTO, out)
-		t.Logf("measure: drain of %s, capacity RTO %s", node, *f.Result.CapacityRTO)
-		require.GreaterOrEqual(t, *f.Result.CapacityRTO, podStartDelay,
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		t.Logf("measure: drain of %s, capacity RTO %s", node, f.Failover.CapacityRTO.Duration)
+		require.GreaterOrEqual(t, f.Failover.CapacityRTO.Duration, podStartDelay,
 			"an evicted pod's replacement takes at least the kwok start delay, counted from the first eviction")
 	})
 
@@ -328,7 +289,7 @@ spec:
 		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "model-store", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Equal(t, int32(1), *d.Spec.Replicas, "the store's replicas are restored")
-		t.Logf("measure: store outage recovery %s", report.OptDuration(f.Result.RecoveryTime))
+		t.Logf("measure: store outage recovery %s", report.OptDuration(f.Failover.RecoveryTime))
 	})
 
 	t.Run("a region cutover by scaling to zero fails back", func(t *testing.T) {
@@ -340,11 +301,11 @@ spec:
 `, 0)
 		f := rep.Steps[1].Fault
 		require.NotNil(t, f.Reverted, out)
-		require.NotNil(t, f.AfterRevert, out)
+		require.NotNil(t, f.Failback, out)
 		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, "recommender-us-east", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Equal(t, int32(3), *d.Spec.Replicas, "fail-back restores us-east")
-		t.Logf("measure: cutover recovery %s, after fail-back %s", report.OptDuration(f.Result.RecoveryTime), report.OptDuration(f.AfterRevert.RecoveryTime))
+		t.Logf("measure: cutover recovery %s, after fail-back %s", report.OptDuration(f.Failover.RecoveryTime), report.OptDuration(f.Failback.RecoveryTime))
 	})
 
 	t.Run("a Chaos Mesh fault without its CRDs stops the drill with a clear error", func(t *testing.T) {
@@ -354,4 +315,49 @@ spec:
 `, 2)
 		require.Contains(t, out, "Chaos Mesh")
 	})
+}
+
+// settleCluster waits until the previous scenario's effects are gone: no
+// node cordoned, every Deployment back at its replicas, and every
+// disruption budget allowing a disruption again (the disruption
+// controller updates it some time after the pods are Ready).
+func settleCluster(ctx context.Context, t *testing.T, c *framework.Cluster) {
+	t.Helper()
+	var why string
+	require.Eventually(t, func() bool {
+		nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, n := range nodes.Items {
+			if n.Spec.Unschedulable {
+				why = "node " + n.Name + " is cordoned"
+				return false
+			}
+		}
+		deps, err := c.Clientset.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, d := range deps.Items {
+			if d.Status.ReadyReplicas != *d.Spec.Replicas || d.Status.UpdatedReplicas != *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
+				why = fmt.Sprintf("deployment %s: %d/%d ready, %d in all", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Status.Replicas)
+				return false
+			}
+		}
+		pdbs, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		for _, b := range pdbs.Items {
+			if b.Status.DisruptionsAllowed < 1 || b.Status.ObservedGeneration < b.Generation {
+				why = fmt.Sprintf("budget %s allows %d disruptions", b.Name, b.Status.DisruptionsAllowed)
+				return false
+			}
+		}
+		return true
+	}, 2*time.Minute, 200*time.Millisecond, "the cluster did not settle: %s", lazy(func() string { return why }))
 }

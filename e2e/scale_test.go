@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
@@ -314,7 +315,7 @@ spec:
 	require.NoError(t, err, "no report; drill exited %d\nstdout:\n%s\nstderr:\n%s", res.ExitCode, stdout.String(), tailLines(stderr.String(), 40))
 	rep, err := report.Read(data)
 	require.NoError(t, err)
-	var step *report.Step
+	var step *v1alpha1.StepResult
 	for i := range rep.Steps {
 		if rep.Steps[i].Name == "cutover" {
 			step = &rep.Steps[i]
@@ -334,18 +335,18 @@ spec:
 	require.True(t, ok, "no injecting record in drill's log")
 	firstRevert, ok := firstRecord(stderr.String(), "reverting")
 	require.True(t, ok, "no reverting record in drill's log")
-	res.InjectWait = firstInject.Sub(step.Started)
+	res.InjectWait = firstInject.Sub(step.StartTime.Time)
 	res.Inject = f.Injected.Sub(firstInject)
 	res.InjectToRevert = firstRevert.Sub(firstInject)
-	res.Revert = f.Reverted.Sub(firstRevert)
-	if f.AfterRevert != nil {
-		res.AfterRevert = report.OptDuration(f.AfterRevert.RecoveryTime)
+	res.Revert = f.RevertFinished.Sub(firstRevert)
+	if f.Failback != nil {
+		res.AfterRevert = report.OptDuration(f.Failback.RecoveryTime)
 	}
 	started, ok := firstRecord(stderr.String(), "kubernetes platform started")
 	require.True(t, ok, "no platform started record in drill's log")
 	res.CPUPhases = cpuPhases(samples, []phaseMark{
 		{"startup and informer sync", start}, {"baseline step", started}, {"region down (first inject to first revert)", firstInject},
-		{"restoring it", firstRevert}, {"observing recovery until exit", *f.Reverted}, {"", start.Add(res.Wall)},
+		{"restoring it", firstRevert}, {"observing recovery until exit", f.Reverted.Time}, {"", start.Add(res.Wall)},
 	}, res.CPUUser+res.CPUSys)
 	line, ok := apiClientRecord(stderr.String())
 	require.True(t, ok, "drill logged no kubernetes API client record; stderr:\n%s", tailLines(stderr.String(), 40))

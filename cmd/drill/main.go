@@ -12,7 +12,6 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/cmd"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
-	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
 	reccli "github.com/firedrill/firedrill/pkg/recommender/cli"
 )
@@ -24,7 +23,6 @@ func main() {
 		// replicas, model stores and front door.
 		func() *cobra.Command { return reccli.NewCommand() },
 		func() *cobra.Command { return frontdoor.NewCommand() },
-		func() *cobra.Command { return sandbox.NewCommand() },
 	)
 	stopProfiles := startProfiles()
 	err := root.ExecuteContext(ctx)

@@ -11,6 +11,12 @@
 // PodDisruptionBudgets are the real thing, so drains, evictions and
 // rescheduling behave as in a production cluster.
 //
+// With Options.ProcessPods, StartProcesses makes the pods of workloads
+// labelled ProcessLabel real: a NodeAgent runs each as a process on its
+// IP's loopback image (LoopbackImage) in place of a kubelet, a
+// ServiceProxy follows the EndpointSlices as kube-proxy does, and a Gateway
+// follows an HTTPRoute, so probes reach the pods through "the Service".
+//
 // The binaries come from hack/kube-binaries.sh, which builds them once from
 // the Go module proxy into a cache keyed by version. Tests that use this
 // package carry the e2e build tag and run with `make e2e`; see docs/e2e.md.

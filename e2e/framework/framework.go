@@ -77,9 +77,16 @@ type Options struct {
 	// exactly PodStartDelay.
 	PodStartJitter time.Duration
 	// PodCIDR is the range kwok gives pod IPs from. Empty means
-	// DefaultPodCIDR. Addresses in 127.0.0.0/8 can be bound on this machine,
-	// so a test may run a real server behind a pod IP.
+	// DefaultPodCIDR, or RandomPodCIDR() with ProcessPods. Addresses in
+	// 127.0.0.0/8 can be bound on this machine, so a test may run a real
+	// server behind a pod IP, but the API server refuses them in
+	// EndpointSlices.
 	PodCIDR string
+	// ProcessPods prepares the cluster for StartProcesses: the pod CIDR
+	// must lie outside 127.0.0.0/8, so that the EndpointSlice controller
+	// can publish pod IPs, and each pod's process listens on its IP's
+	// loopback image (see LoopbackImage).
+	ProcessPods bool
 	// ComponentQPS and ComponentBurst set --kube-api-qps and
 	// --kube-api-burst of the controller manager and the scheduler. Zero
 	// keeps their defaults (20/30 and 50/100), which make a cluster of
@@ -169,8 +176,20 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 	if opts.PodStartDelay == 0 {
 		opts.PodStartDelay = DefaultPodStartDelay
 	}
-	if opts.PodCIDR == "" {
+	switch {
+	case opts.PodCIDR == "" && opts.ProcessPods:
+		cidr, err := RandomPodCIDR()
+		if err != nil {
+			return nil, err
+		}
+		opts.PodCIDR = cidr
+	case opts.PodCIDR == "":
 		opts.PodCIDR = DefaultPodCIDR
+	}
+	if opts.ProcessPods {
+		if err := checkProcessPodCIDR(opts.PodCIDR); err != nil {
+			return nil, err
+		}
 	}
 	if opts.NodeLeaseDuration <= 0 {
 		opts.NodeLeaseDuration = DefaultNodeLeaseDuration

@@ -37,6 +37,11 @@ type stageDelays struct {
 // with pod-ready.stage.kwok.x-k8s.io/delay: "20s" (and .../jitter-delay).
 // Other stages keep kwok's defaults; pod-delete, for instance, waits between
 // 1 s and the pod's termination grace period.
+//
+// Every pod stage but pod-create skips the pods labelled ProcessLabel: kwok
+// gives them their IP, and the node agent (NodeAgent) does the rest, as a
+// kubelet would: it runs their process, reports Running and Ready from the
+// process's readiness probe, and deletes them once the process has stopped.
 func renderStages(dir string, d stageDelays) ([]byte, error) {
 	var out bytes.Buffer
 	for _, sub := range stageDirs {
@@ -84,12 +89,17 @@ func setStageDelay(doc []byte, d stageDelays) ([]byte, error) {
 	}
 	name, _ := nested(obj, "metadata")["name"].(string)
 	spec := nested(obj, "spec")
+	kind, _ := nested(spec, "resourceRef")["kind"].(string)
 	switch name {
 	case "pod-create":
 		setDelay(spec, 0, 0)
 	case "pod-ready":
 		setDelay(spec, d.podStart, d.podStartJitter)
-	default:
+	}
+	if kind == "Pod" && name != "pod-create" {
+		skipProcessPods(spec)
+	}
+	if kind != "Pod" {
 		return doc, nil
 	}
 	out, err := yaml.Marshal(obj)
@@ -115,6 +125,21 @@ func setDelay(spec map[string]any, delay, jitter time.Duration) {
 	} else {
 		delete(dl, "jitterDurationMilliseconds")
 	}
+}
+
+// skipProcessPods makes a pod Stage's selector leave out the pods labelled
+// ProcessLabel.
+func skipProcessPods(spec map[string]any) {
+	sel, ok := spec["selector"].(map[string]any)
+	if !ok {
+		sel = map[string]any{}
+		spec["selector"] = sel
+	}
+	exprs, _ := sel["matchExpressions"].([]any)
+	sel["matchExpressions"] = append(exprs, map[string]any{
+		"key":      `.metadata.labels["` + ProcessLabel + `"]`,
+		"operator": "DoesNotExist",
+	})
 }
 
 // nested returns obj[key] as a map, or an empty map.

@@ -120,28 +120,31 @@ func RecommenderPDB(ns, region string) *policyv1.PodDisruptionBudget {
 // does not wait; call WaitReady.
 func (c *Cluster) DeployRecommender(ctx context.Context, tb testing.TB, ns, region string, replicas int32) *appsv1.Deployment {
 	tb.Helper()
-	pdb := RecommenderPDB(ns, region)
-	if _, err := c.Clientset.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
-		tb.Fatalf("creating PodDisruptionBudget %s/%s: %v", ns, pdb.Name, err)
+	return c.deployRecommender(ctx, tb, region, RecommenderDeployment(ns, region, replicas))
+}
+
+// deployRecommender creates a region's PodDisruptionBudget and d.
+func (c *Cluster) deployRecommender(ctx context.Context, tb testing.TB, region string, d *appsv1.Deployment) *appsv1.Deployment {
+	tb.Helper()
+	pdb := RecommenderPDB(d.Namespace, region)
+	if _, err := c.Clientset.PolicyV1().PodDisruptionBudgets(d.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("creating PodDisruptionBudget %s/%s: %v", d.Namespace, pdb.Name, err)
 	}
-	d, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, RecommenderDeployment(ns, region, replicas), metav1.CreateOptions{})
+	created, err := c.Clientset.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
 	if err != nil {
-		tb.Fatalf("creating Deployment %s/%s: %v", ns, RecommenderName(region), err)
+		tb.Fatalf("creating Deployment %s/%s: %v", d.Namespace, d.Name, err)
 	}
-	return d
+	return created
 }
 
 // ModelStoreName is the name of the model store Deployment and Service.
 const ModelStoreName = "model-store"
 
-// DeployModelStore creates the model-store Deployment (one replica, label
-// app=model-store, no GPU) and a Service of the same name on port 5000, as
-// the example plans reference (oci://model-store.<ns>.svc:5000). It does not
-// wait; call WaitReady.
-func (c *Cluster) DeployModelStore(ctx context.Context, tb testing.TB, ns string) *appsv1.Deployment {
-	tb.Helper()
+// ModelStoreDeployment returns the model-store Deployment: one replica,
+// label app=model-store, no GPU, tolerating the kwok taint.
+func ModelStoreDeployment(ns string) *appsv1.Deployment {
 	labels := map[string]string{"app": ModelStoreName}
-	d := &appsv1.Deployment{
+	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: ModelStoreName, Namespace: ns, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
@@ -164,11 +167,14 @@ func (c *Cluster) DeployModelStore(ctx context.Context, tb testing.TB, ns string
 			},
 		},
 	}
-	created, err := c.Clientset.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-	if err != nil {
-		tb.Fatalf("creating Deployment %s/%s: %v", ns, ModelStoreName, err)
-	}
-	svc := &corev1.Service{
+}
+
+// ModelStoreService returns the Service model-store on port 5000 (port
+// name oci), as the example plans reference
+// (oci://model-store.<ns>.svc:5000).
+func ModelStoreService(ns string) *corev1.Service {
+	labels := map[string]string{"app": ModelStoreName}
+	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: ModelStoreName, Namespace: ns, Labels: labels},
 		Spec: corev1.ServiceSpec{
 			Selector: labels,
@@ -177,8 +183,23 @@ func (c *Cluster) DeployModelStore(ctx context.Context, tb testing.TB, ns string
 			}},
 		},
 	}
-	if _, err := c.Clientset.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		tb.Fatalf("creating Service %s/%s: %v", ns, ModelStoreName, err)
+}
+
+// DeployModelStore creates the model-store Deployment (ModelStoreDeployment)
+// and its Service (ModelStoreService). It does not wait; call WaitReady.
+func (c *Cluster) DeployModelStore(ctx context.Context, tb testing.TB, ns string) *appsv1.Deployment {
+	tb.Helper()
+	return c.deployModelStore(ctx, tb, ModelStoreDeployment(ns))
+}
+
+func (c *Cluster) deployModelStore(ctx context.Context, tb testing.TB, d *appsv1.Deployment) *appsv1.Deployment {
+	tb.Helper()
+	created, err := c.Clientset.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("creating Deployment %s/%s: %v", d.Namespace, d.Name, err)
+	}
+	if _, err := c.Clientset.CoreV1().Services(d.Namespace).Create(ctx, ModelStoreService(d.Namespace), metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("creating Service %s/%s: %v", d.Namespace, ModelStoreName, err)
 	}
 	return created
 }

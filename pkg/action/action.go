@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -84,21 +85,38 @@ func (r *Runner) Run(ctx context.Context, a *v1alpha1.Action, extra map[string]s
 	if a.Timeout != nil {
 		timeout = a.Timeout.Duration
 	}
+	tracker := TrackerFrom(ctx)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if a.Webhook == nil && len(a.Command) == 0 {
+		return Result{}, errors.New("action has neither a command nor a webhook")
+	}
+	var token string
+	if tracker != nil {
+		now := r.clock().Now()
+		in := InFlight{Token: newToken(), Kind: "command", What: strings.Join(a.Command, " "), Started: now, Deadline: now.Add(timeout)}
+		if a.Webhook != nil {
+			in.Kind, in.What = "webhook", a.Webhook.Method+" "+a.Webhook.URL
+		}
+		if err := tracker.Starting(in); err != nil {
+			return Result{}, fmt.Errorf("recording the action before it starts: %w", err)
+		}
+		token = in.Token
+		defer func() { _ = tracker.Finished(token) }()
+	}
 	if a.Webhook != nil {
 		return r.webhook(ctx, a.Webhook)
 	}
-	if len(a.Command) == 0 {
-		return Result{}, errors.New("action has neither a command nor a webhook")
-	}
-	return r.command(ctx, a, extra, timeout)
+	return r.command(ctx, a, extra, timeout, token, tracker)
 }
 
-func (r *Runner) command(ctx context.Context, a *v1alpha1.Action, extra map[string]string, timeout time.Duration) (Result, error) {
+func (r *Runner) command(ctx context.Context, a *v1alpha1.Action, extra map[string]string, timeout time.Duration, token string, tracker Tracker) (Result, error) {
 	env := os.Environ()
 	for k, v := range extra {
 		env = append(env, k+"="+v)
+	}
+	if token != "" {
+		env = append(env, EnvToken+"="+token)
 	}
 	var secrets []Secret
 	for _, e := range a.Env {
@@ -113,7 +131,11 @@ func (r *Runner) command(ctx context.Context, a *v1alpha1.Action, extra map[stri
 	}
 	cmd := exec.CommandContext(ctx, a.Command[0], a.Command[1:]...) //nolint:gosec // running the plan's command is the point.
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so a timeout kills the command's children
+	// too; and SIGKILL when the drill dies, so a runbook command never
+	// outlives the process that would revert it (drill cleanup kills what
+	// the command started, by its token, before it reverts anything).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// On timeout or cancellation kill the whole process group, so a shell
 	// script's children do not outlive the action.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -122,7 +144,13 @@ func (r *Runner) command(ctx context.Context, a *v1alpha1.Action, extra map[stri
 	cmd.Stdout, cmd.Stderr = out, out
 
 	res := Result{Started: r.clock().Now(), ExitCode: -1}
-	err := cmd.Run()
+	err := r.start(cmd)
+	if err == nil {
+		if tracker != nil {
+			_ = tracker.Started(token, cmd.Process.Pid) // the token finds it anyway
+		}
+		err = cmd.Wait()
+	}
 	res.Finished = r.clock().Now()
 	res.Output = redact(out.String(), secrets)
 	if cmd.ProcessState != nil {
@@ -137,6 +165,18 @@ func (r *Runner) command(ctx context.Context, a *v1alpha1.Action, extra map[stri
 		return res, fmt.Errorf("command %s failed (exit code %d): %w%s", a.Command[0], res.ExitCode, err, outputHint(res.Output))
 	}
 	return res, nil
+}
+
+// start starts cmd on a locked OS thread: the parent-death signal is sent
+// when the thread that forked the child exits, and a locked thread is never
+// one the Go runtime retires while the process lives.
+func (r *Runner) start(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	return nil
 }
 
 func outputHint(out string) string {

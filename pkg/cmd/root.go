@@ -1,21 +1,17 @@
 package cmd
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/reports"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
+	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -37,6 +33,16 @@ type Extension func() *cobra.Command
 // NewRootCommand builds the drill command tree.
 func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 	v := viper.New()
+	// The commands that read their flags through v: their flags are the
+	// keys of firedrill.yaml.
+	configured := []*cobra.Command{
+		validate.NewCommand(v),
+		run.NewCommand(v),
+		cleanup.NewCommand(v),
+		reports.NewCommand(v),
+		versioncmd.NewCommand(v),
+		sandbox.NewCommand(v),
+	}
 	cmd := &cobra.Command{
 		Use:   "drill",
 		Short: "Disaster-recovery drills for AI inference services",
@@ -49,7 +55,13 @@ synthetic load to drive at it, the faults to inject and the objectives
 
 Configuration comes from flags, then FIREDRILL_* environment variables
 (FIREDRILL_LOG_LEVEL=debug), then a firedrill.yaml file (in the working
-directory, $HOME/.config/firedrill, or --config), then defaults.`,
+directory, $HOME/.config/firedrill, or --config), then defaults. The file's
+keys are the flag names of any drill command (output: json, state-dir:
+/var/lib/firedrill); an unknown key or a bad value is an error naming its
+line, and nothing runs.
+
+Every command writes its result on stdout (text, or with -o json or -o yaml
+one document) and progress and logs on stderr.`,
 		Example: `  # Check plans without running them
   drill validate drills/
 
@@ -58,7 +70,7 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
-			if err := loadConfig(v, c); err != nil {
+			if err := loadConfig(v, c, keysOf(c.Root().PersistentFlags(), configured)); err != nil {
 				return err
 			}
 			logger, err := log.New(streams.Err, log.Options{Level: v.GetString("log-level"), Format: log.Format(v.GetString("log-format"))})
@@ -80,54 +92,9 @@ directory, $HOME/.config/firedrill, or --config), then defaults.`,
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "text", "log format: text or json")
 
-	cmd.AddCommand(
-		validate.NewCommand(v),
-		run.NewCommand(v),
-		cleanup.NewCommand(v),
-		reports.NewCommand(v),
-		versioncmd.NewCommand(),
-	)
+	cmd.AddCommand(configured...)
 	for _, ext := range extensions {
 		cmd.AddCommand(ext())
 	}
 	return cmd
-}
-
-// loadConfig binds flags and environment into v and reads the config file.
-// Precedence: flags > env > file > defaults.
-func loadConfig(v *viper.Viper, c *cobra.Command) error {
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	var bindErr error
-	bind := func(f *pflag.Flag) {
-		if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
-			bindErr = fmt.Errorf("binding flag --%s: %w", f.Name, err)
-		}
-	}
-	c.Flags().VisitAll(bind)
-	c.InheritedFlags().VisitAll(bind)
-	if bindErr != nil {
-		return bindErr
-	}
-	if file := v.GetString("config"); file != "" {
-		v.SetConfigFile(file)
-		if err := v.ReadInConfig(); err != nil {
-			return fmt.Errorf("reading config %s: %w", file, err)
-		}
-		return nil
-	}
-	v.SetConfigName("firedrill")
-	v.SetConfigType("yaml")
-	v.AddConfigPath(".")
-	if home, err := os.UserHomeDir(); err == nil {
-		v.AddConfigPath(home + "/.config/firedrill")
-	}
-	if err := v.ReadInConfig(); err != nil {
-		var notFound viper.ConfigFileNotFoundError
-		if !errors.As(err, &notFound) {
-			return fmt.Errorf("reading config: %w", err)
-		}
-	}
-	return nil
 }

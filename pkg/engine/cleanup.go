@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"k8s.io/utils/clock"
 
@@ -35,31 +37,50 @@ type CleanupOptions struct {
 
 // Leftover is a fault a dead run left in effect.
 type Leftover struct {
-	RunID   string
-	Plan    string
-	Fault   string
-	Type    string
-	Targets []evidence.Target
+	RunID   string            `json:"runID"`
+	Plan    string            `json:"plan"`
+	Fault   string            `json:"fault"`
+	Type    string            `json:"type"`
+	Targets []evidence.Target `json:"targets"`
 	// Reverted is true once cleanup reverted it; Error says why not.
-	Reverted bool
-	Error    string
+	Reverted bool   `json:"reverted"`
+	Error    string `json:"error,omitempty"`
+	// Elsewhere is set when the fault belongs to a cluster this cleanup is
+	// not pointed at: it is left as it is, never marked done, and Hint says
+	// how to revert it.
+	Elsewhere bool   `json:"elsewhere,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	// Stopped lists the runbook commands of the dead run that were still
+	// running and were killed before anything was reverted.
+	Stopped []string `json:"stopped,omitempty"`
 }
 
 // String describes the leftover for people.
 func (l Leftover) String() string {
 	state := "reverted"
 	switch {
+	case l.Elsewhere:
+		state = "NOT reverted here: " + l.Hint
 	case l.Error != "":
 		state = "NOT reverted: " + l.Error
 	case !l.Reverted:
 		state = "would be reverted"
 	}
-	return fmt.Sprintf("run %s, step %s (%s on %s): %s", l.RunID, l.Fault, l.Type, evidence.TargetNames(l.Targets), state)
+	out := fmt.Sprintf("run %s, step %s (%s on %s): %s", l.RunID, l.Fault, l.Type, evidence.TargetNames(l.Targets), state)
+	for _, s := range l.Stopped {
+		out += "; first " + s
+	}
+	return out
 }
 
 // Cleanup finds faults that runs whose process is gone left in effect and
-// reverts them. Runs of live processes are left alone. It returns every
-// leftover found and an error when any could not be reverted.
+// reverts them. Runs of live processes are left alone. Before it reverts
+// anything of a run, it stops the runbook commands the run left running
+// (an orphaned inject command must not undo the revert). A run that
+// touched clusters is reverted only through a platform that acts on the
+// same clusters; otherwise its faults are listed with the command that
+// would revert them, and left as they are. It returns every leftover found
+// and an error when any could not be reverted.
 func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
 	if opts.JournalDir == "" {
 		return nil, errors.New("a journal directory is required")
@@ -75,58 +96,143 @@ func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
 	var errs []error
 	for _, rec := range recs {
 		unfinished := rec.Unfinished()
-		if len(unfinished) == 0 || rec.Owner.Alive() {
+		if (len(unfinished) == 0 && len(rec.InFlight()) == 0) || rec.Owner.Alive() {
 			continue
 		}
-		j := journal.Reopen(opts.JournalDir, rec, opts.Clock)
-		var p platform.Platform
-		for _, f := range unfinished {
-			l := Leftover{RunID: rec.RunID, Plan: rec.Plan, Fault: f.ID, Type: FaultType(&f.Spec), Targets: f.Targets}
-			if opts.DryRun {
-				out = append(out, l)
-				continue
-			}
-			err := func() error {
-				if f.Spec.Exec != nil {
-					if f.Spec.Exec.Revert == nil {
-						return nil // nothing to undo
-					}
-					_, err := opts.Actions.Run(ctx, f.Spec.Exec.Revert, map[string]string{
-						"FIREDRILL_RUN_ID": rec.RunID, "FIREDRILL_PLAN": rec.Plan, "FIREDRILL_STEP": f.ID, "FIREDRILL_PHASE": "cleanup",
-					})
-					return err
-				}
-				if p == nil {
-					if opts.Platforms == nil {
-						return errors.New("no platform available to revert it")
-					}
-					var err error
-					if p, err = opts.Platforms(ctx, &rec.Spec); err != nil {
-						return fmt.Errorf("building platform %s: %w", rec.Platform, err)
-					}
-				}
-				pf := platform.Fault{ID: f.ID, RunID: rec.RunID, Spec: &f.Spec}
-				return p.Recover(ctx, pf, f.Targets)
-			}()
-			if err != nil {
-				l.Error = err.Error()
-				errs = append(errs, fmt.Errorf("run %s step %s: %w", rec.RunID, f.ID, err))
-				_ = j.Set(f.ID, f.State, err.Error())
-			} else {
-				l.Reverted = true
-				if jerr := j.Set(f.ID, journal.Reverted, ""); jerr != nil {
-					errs = append(errs, jerr)
-				}
-			}
-			out = append(out, l)
-		}
-		if after := j.Record(); !opts.DryRun && rec.Finished == nil && len(after.Unfinished()) == 0 {
-			if err := j.Finish(""); err != nil {
-				errs = append(errs, err)
-			}
+		left, err := cleanupRun(ctx, opts, rec, unfinished)
+		out = append(out, left...)
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// cleanupRun stops what a dead run left running and reverts its faults.
+func cleanupRun(ctx context.Context, opts CleanupOptions, rec *journal.Record, unfinished []*journal.Fault) ([]Leftover, error) {
+	j := journal.Reopen(opts.JournalDir, rec, opts.Clock)
+	var out []Leftover
+	var errs []error
+	leftover := func(f *journal.Fault) Leftover {
+		return Leftover{RunID: rec.RunID, Plan: rec.Plan, Fault: f.ID, Type: FaultType(&f.Spec), Targets: f.Targets}
+	}
+	// Commands the dead run left running die first, whatever cluster
+	// they act on: they run on this machine.
+	var stopped []string
+	if !opts.DryRun {
+		for i := range rec.Faults {
+			f := &rec.Faults[i]
+			did, err := action.Stop(ctx, opts.Clock, f.Actions)
+			if err != nil {
+				return nil, fmt.Errorf("run %s step %s: stopping its runbook commands before any revert: %w", rec.RunID, f.ID, err)
+			}
+			stopped = append(stopped, did...)
+			for _, a := range f.Actions {
+				_ = j.Tracker(f.ID).Finished(a.Token)
+			}
+		}
+	}
+	var p platform.Platform
+	needPlatform := false
+	for _, f := range unfinished {
+		needPlatform = needPlatform || f.Spec.Exec == nil
+	}
+	if needPlatform && opts.Platforms != nil {
+		var err error
+		if p, err = opts.Platforms(ctx, &rec.Spec); err != nil {
+			for _, f := range unfinished {
+				l := leftover(f)
+				l.Error = fmt.Sprintf("building platform %s: %v", rec.Platform, err)
+				out = append(out, l)
+			}
+			return out, fmt.Errorf("run %s: building platform %s: %w", rec.RunID, rec.Platform, err)
+		}
+		if hint := elsewhere(rec.Clusters, p.Clusters()); hint != "" {
+			for _, f := range unfinished {
+				l := leftover(f)
+				l.Elsewhere, l.Hint = true, hint
+				out = append(out, l)
+			}
+			return out, nil
+		}
+	}
+	for i, f := range unfinished {
+		l := leftover(f)
+		if i == 0 {
+			l.Stopped = stopped
+		}
+		if opts.DryRun {
+			out = append(out, l)
+			continue
+		}
+		err := revertLeftover(ctx, opts, rec, f, p, j)
+		if err != nil {
+			l.Error = err.Error()
+			errs = append(errs, fmt.Errorf("run %s step %s: %w", rec.RunID, f.ID, err))
+			_ = j.Set(f.ID, f.State, err.Error())
+		} else {
+			l.Reverted = true
+			if jerr := j.Set(f.ID, journal.Reverted, ""); jerr != nil {
+				errs = append(errs, jerr)
+			}
+		}
+		out = append(out, l)
+	}
+	if after := j.Record(); !opts.DryRun && rec.Finished == nil && len(after.Unfinished()) == 0 {
+		if err := j.Finish(""); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// revertLeftover reverts one fault of a dead run.
+func revertLeftover(ctx context.Context, opts CleanupOptions, rec *journal.Record, f *journal.Fault, p platform.Platform, j *journal.Journal) error {
+	ctx = action.WithTracker(ctx, j.Tracker(f.ID))
+	if f.Spec.Exec != nil {
+		if f.Spec.Exec.Revert == nil {
+			return nil // nothing to undo
+		}
+		_, err := opts.Actions.Run(ctx, f.Spec.Exec.Revert, map[string]string{
+			"FIREDRILL_RUN_ID": rec.RunID, "FIREDRILL_PLAN": rec.Plan, "FIREDRILL_STEP": f.ID, "FIREDRILL_PHASE": "cleanup",
+		})
+		return err
+	}
+	if p == nil {
+		return errors.New("no platform available to revert it")
+	}
+	return p.Recover(ctx, platform.Fault{ID: f.ID, RunID: rec.RunID, Spec: &f.Spec}, f.Targets)
+}
+
+// elsewhere says, when the clusters a run touched are not all clusters
+// the platform acts on, how to reach them; "" when they are (or the run
+// touched none).
+func elsewhere(touched, here []evidence.Cluster) string {
+	var missing []evidence.Cluster
+	for _, t := range touched {
+		found := false
+		for _, h := range here {
+			found = found || t.Same(h)
+		}
+		if !found {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	var names, flags []string
+	for _, c := range missing {
+		names = append(names, fmt.Sprintf("%s (context %q)", c.Server, c.Context))
+		if c.Context != "" && !slices.Contains(flags, "--context "+c.Context) {
+			flags = append(flags, "--context "+c.Context)
+		}
+	}
+	cmd := "drill cleanup " + strings.Join(flags, " ")
+	if len(flags) == 0 {
+		cmd = "drill cleanup --kubeconfig FILE (a kubeconfig for that server)"
+	}
+	return "it belongs to cluster " + strings.Join(names, ", ") + ", which this cleanup is not pointed at; revert it with: " + strings.TrimSpace(cmd)
 }
 
 // DryRun resolves what each step of p would do, touching nothing.

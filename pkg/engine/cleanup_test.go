@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
@@ -70,4 +71,62 @@ func TestObjectivesNamesABadPercentage(t *testing.T) {
 	require.ErrorContains(t, err, `objectives.availability "abc"`)
 	require.ErrorContains(t, err, `objectives.recovered.successRate "101"`)
 	require.ErrorContains(t, checkAbort(v1alpha1.Abort{AvailabilityBelow: "x"}), `abort.availabilityBelow "x"`)
+}
+
+func TestCleanupLeavesAnotherClustersFaultsAndSaysHowToRevertThem(t *testing.T) {
+	dir := t.TempDir()
+	clk := clocktesting.NewFakeClock(t0)
+	west := evidence.Cluster{Context: "west", Server: "https://10.0.0.2:6443", CAFingerprint: "bb"}
+	east := evidence.Cluster{Context: "east", Server: "https://10.0.0.1:6443", CAFingerprint: "aa"}
+	j, err := journal.Create(dir, journal.Record{RunID: "west-run", Plan: "p", Platform: "fake", Clusters: []evidence.Cluster{west},
+		Owner: journal.Owner{PID: 999999, StartTicks: 1}, Started: t0}, clk)
+	require.NoError(t, err)
+	require.NoError(t, j.Begin("outage", v1alpha1.Fault{ModelStoreOutage: &v1alpha1.ModelStoreOutage{}}, []evidence.Target{{Kind: evidence.KindStore, Name: "Deployment/recsys/store"}}))
+	require.NoError(t, j.Set("outage", journal.Active, ""))
+
+	pf := newFakePlatform(clk)
+	opts := CleanupOptions{JournalDir: dir, Clock: clk,
+		Platforms: func(context.Context, *v1alpha1.DrillPlanSpec) (platform.Platform, error) { return pf, nil }}
+
+	pf.clusters = []evidence.Cluster{east}
+	left, err := Cleanup(t.Context(), opts)
+	require.NoError(t, err, "another cluster's fault is not an error of this cleanup")
+	require.Len(t, left, 1)
+	require.True(t, left[0].Elsewhere)
+	require.False(t, left[0].Reverted)
+	require.Contains(t, left[0].String(), "NOT reverted here: it belongs to cluster https://10.0.0.2:6443 (context \"west\")")
+	require.Contains(t, left[0].Hint, "revert it with: drill cleanup --context west")
+	require.Empty(t, pf.Calls(), "nothing is touched in the wrong cluster")
+
+	// The same context name for another server is still another cluster.
+	pf.clusters = []evidence.Cluster{{Context: "west", Server: "https://10.9.9.9:6443", CAFingerprint: "cc"}}
+	left, err = Cleanup(t.Context(), opts)
+	require.NoError(t, err)
+	require.True(t, left[0].Elsewhere, "a context name is only a local alias")
+
+	pf.clusters = []evidence.Cluster{{Context: "prod-west", Server: west.Server, CAFingerprint: west.CAFingerprint}}
+	left, err = Cleanup(t.Context(), opts)
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.True(t, left[0].Reverted, "the same server and CA under another context name is the same cluster")
+	require.Equal(t, []string{"recover outage store/Deployment/recsys/store"}, pf.Calls())
+}
+
+func TestCleanupForgetsTheActionsItStopped(t *testing.T) {
+	dir := t.TempDir()
+	clk := clocktesting.NewFakeClock(t0)
+	j, err := journal.Create(dir, journal.Record{RunID: "dead", Plan: "p", Platform: "fake",
+		Owner: journal.Owner{PID: 999999, StartTicks: 1}, Started: t0}, clk)
+	require.NoError(t, err)
+	exec := v1alpha1.Fault{Exec: &v1alpha1.ExecFault{Inject: v1alpha1.Action{Command: []string{"switch"}}}}
+	require.NoError(t, j.Begin("switch", exec, []evidence.Target{{Kind: evidence.KindAction, Name: "switch"}}))
+	require.NoError(t, j.Tracker("switch").Starting(action.InFlight{Token: "no-such-process", Kind: "command", What: "switch"}))
+
+	left, err := Cleanup(t.Context(), CleanupOptions{JournalDir: dir, Clock: clk, Actions: &fakeActions{clk: clk}})
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	recs, err := journal.Load(dir)
+	require.NoError(t, err)
+	require.Empty(t, recs[0].InFlight(), "a stopped action is forgotten")
+	require.Empty(t, recs[0].Unfinished())
 }

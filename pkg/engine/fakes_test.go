@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,7 @@ type fakePlatform struct {
 	onInject, onRevert func(f platform.Fault, t evidence.Target, now time.Time)
 	// capacity returns the capacity points now; nil means none tracked.
 	capacity func(now time.Time) []evidence.CapacityPoint
+	clusters []evidence.Cluster
 	stopped  bool
 }
 
@@ -189,6 +191,8 @@ func (p *fakePlatform) Recover(_ context.Context, f platform.Fault, ts []evidenc
 	return nil
 }
 
+func (p *fakePlatform) Clusters() []evidence.Cluster { return p.clusters }
+
 func (p *fakePlatform) Capacity(context.Context) ([]evidence.CapacityPoint, error) {
 	if p.capacity == nil {
 		return nil, nil
@@ -205,6 +209,7 @@ type fakeJournal struct {
 	outcome  string
 	finished bool
 	failSet  error
+	actions  []action.InFlight
 }
 
 func (j *fakeJournal) Begin(id string, _ v1alpha1.Fault, targets []evidence.Target) error {
@@ -229,6 +234,19 @@ func (j *fakeJournal) StepDone(name string) error {
 	return nil
 }
 
+func (j *fakeJournal) Tracker(string) action.Tracker { return j }
+
+func (j *fakeJournal) Starting(a action.InFlight) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.actions = append(j.actions, a)
+	return nil
+}
+
+func (j *fakeJournal) Started(string, int) error { return nil }
+
+func (j *fakeJournal) Finished(string) error { return nil }
+
 func (j *fakeJournal) Finish(outcome string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -244,8 +262,13 @@ type fakeActions struct {
 	do   func(a *v1alpha1.Action, phase string, started time.Time) error
 }
 
-func (f *fakeActions) Run(_ context.Context, a *v1alpha1.Action, extra map[string]string) (action.Result, error) {
+func (f *fakeActions) Run(ctx context.Context, a *v1alpha1.Action, extra map[string]string) (action.Result, error) {
 	res := action.Result{Started: f.clk.Now(), ExitCode: 0}
+	if t := action.TrackerFrom(ctx); t != nil {
+		if err := t.Starting(action.InFlight{Token: extra["FIREDRILL_PHASE"], Kind: "command", What: strings.Join(a.Command, " ")}); err != nil {
+			return res, err
+		}
+	}
 	var err error
 	if f.do != nil {
 		err = f.do(a, extra["FIREDRILL_PHASE"], res.Started)

@@ -34,6 +34,9 @@ type Journal interface {
 	StepDone(name string) error
 	// Finish marks the run finished with its outcome.
 	Finish(outcome string) error
+	// Tracker records the runbook actions of fault id while they run, so
+	// that cleanup after a crash stops them before it reverts.
+	Tracker(id string) action.Tracker
 }
 
 // JournalFactory opens the journal of a new run.

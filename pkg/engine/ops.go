@@ -50,6 +50,9 @@ func (r *Run) inject(ctx context.Context, f *faultState) {
 		return
 	}
 	res.begun = true
+	// Every runbook action of the fault, the engine's or the platform's
+	// (a cutover's switch command), is journaled while it runs.
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
 	if ex := f.spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, &ex.Inject, r.env(f, "inject"))
 		res.action = actionResult("inject", ar, err)
@@ -79,6 +82,7 @@ func (r *Run) revert(ctx context.Context, f *faultState) {
 	defer func() { r.results <- res }()
 	ctx, cancel := context.WithTimeout(ctx, r.e.opts.RevertTimeout)
 	defer cancel()
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
 	if ex := f.spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, ex.Revert, r.env(f, "revert"))
 		res.action = actionResult("revert", ar, err)
@@ -158,7 +162,7 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 // applyRevert records a revert's outcome; the caller holds r.mu.
 func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *faultState, res opResult) {
 	s := &r.st
-	f.revertFrom, f.reverted = f.revertStarted, f.revertStarted
+	f.revertFrom, f.reverted, f.revertFinished = f.revertStarted, f.revertStarted, res.returned
 	if res.action != nil && res.action.CompletionTime != nil {
 		// An exec revert takes effect when its action finished; its
 		// disruption may start once it began.

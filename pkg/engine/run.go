@@ -136,6 +136,7 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 	r.rec = newRecorder()
 	j, err := o.NewJournal(journal.Record{
 		RunID: ro.RunID, Plan: p.Name, PlanHash: p.Hash(), Spec: p.Spec, Platform: ro.Platform.Name(), Started: start,
+		Clusters: ro.Platform.Clusters(),
 	})
 	if err != nil {
 		release()

@@ -151,8 +151,10 @@ type faultState struct {
 	// finished); revertFrom the earliest instant of the fail-back's
 	// impact.
 	revertStarted, reverted, revertFrom time.Time
-	failbackEnd                         time.Time
-	failbackRecovered                   bool
+	// revertFinished is when the revert returned.
+	revertFinished    time.Time
+	failbackEnd       time.Time
+	failbackRecovered bool
 
 	// replaced are the platform's Replaced events for the fault.
 	replaced []time.Time

@@ -98,7 +98,8 @@ func Summarize(in SummaryInput) *report.Report {
 func faultResult(s *state, f *faultState, samples []evidence.Sample, settled, lastEnd time.Time) *v1alpha1.FaultResult {
 	fr := &v1alpha1.FaultResult{
 		Type: f.typ, Targets: apiTargets(f.targets), Injected: micro(f.injectedAt), Reverted: micro(f.reverted),
-		Actions: f.actions, Error: strings.Join(f.err, "; "),
+		RevertFinished: micro(f.revertFinished),
+		Actions:        f.actions, Error: strings.Join(f.err, "; "),
 	}
 	// A note's instant is shown relative to the fault's injected instant,
 	// the same reference as every recovery instant.
@@ -151,20 +152,26 @@ func faultInput(s *state, f *faultState, failback bool, end time.Time, samples [
 		Name: f.id, Start: f.injectedAt, ImpactFrom: f.impactFrom, End: end,
 		Samples: samples, Capacity: s.capacity, Models: s.models,
 	}
+	// Replacement capacity counts from the moment the inject (or revert)
+	// began: a controller may replace a pod before the platform's call that
+	// deleted it has returned.
+	since := f.injectStarted
 	if failback {
 		in.Start, in.ImpactFrom, in.Failback = f.reverted, f.revertFrom, true
+		since = f.revertStarted
 	}
+	if end.Before(in.Start) {
+		in.End = in.Start
+	}
+	// ... and until the end of this recovery's observation.
 	for _, t := range append(slices.Clip(f.replaced), s.replaced...) {
-		if !t.Before(in.ImpactFrom) && (in.Replaced == nil || t.Before(*in.Replaced)) {
+		if !t.Before(since) && t.Before(in.End) && (in.Replaced == nil || t.Before(*in.Replaced)) {
 			at := t
 			in.Replaced = &at
 		}
 	}
 	if f.spec.ModelStoreOutage != nil || f.spec.RegionCutover != nil {
 		in.NewestPublishedBefore = newestBefore(s.published, f.injectedAt)
-	}
-	if end.Before(in.Start) {
-		in.End = in.Start
 	}
 	return in
 }

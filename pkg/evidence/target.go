@@ -44,3 +44,22 @@ func TargetNames(ts []Target) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// Cluster identifies a Kubernetes cluster a run touches. A context name is
+// a local alias; the API server and its CA identify the cluster.
+type Cluster struct {
+	// Region is the region the cluster serves in a multi-cluster target.
+	Region string `json:"region,omitempty"`
+	// Context is the kubeconfig context the run used.
+	Context string `json:"context,omitempty"`
+	// Server is the API server URL.
+	Server string `json:"server"`
+	// CAFingerprint is the SHA-256 of the cluster's CA bundle, hex.
+	CAFingerprint string `json:"caFingerprint,omitempty"`
+}
+
+// Same says whether two records name the same cluster: the same API server
+// and CA, whatever the context is called.
+func (c Cluster) Same(o Cluster) bool {
+	return c.Server == o.Server && c.CAFingerprint == o.CAFingerprint
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/atomicfile"
 	"github.com/firedrill/firedrill/pkg/evidence"
@@ -50,6 +52,10 @@ type Fault struct {
 	Updated time.Time `json:"updated"`
 	// Error is the last revert error, kept for cleanup to report.
 	Error string `json:"error,omitempty"`
+	// Actions are the runbook actions of the fault (its exec actions, a
+	// cutover's switch command) that started and have not finished: cleanup
+	// stops them before it reverts anything.
+	Actions []action.InFlight `json:"actions,omitempty"`
 }
 
 // Owner identifies the process that runs a drill.
@@ -72,6 +78,10 @@ type Record struct {
 	Spec v1alpha1.DrillPlanSpec `json:"spec"`
 	// Platform is the platform's name.
 	Platform string `json:"platform"`
+	// Clusters are the clusters the run's faults touch (context, API server
+	// and CA fingerprint): cleanup reverts only what belongs to a cluster it
+	// is pointed at.
+	Clusters []evidence.Cluster `json:"clusters,omitempty"`
 	// Owner is the process running the drill.
 	Owner Owner `json:"owner"`
 	// Started and Finished bound the run; Finished is nil while it runs
@@ -173,6 +183,52 @@ func (j *Journal) Set(id string, s State, errMsg string) error {
 	return fmt.Errorf("fault %s is not in the journal", id)
 }
 
+// Tracker records the runbook actions of fault id in the journal.
+func (j *Journal) Tracker(id string) action.Tracker { return faultTracker{j: j, id: id} }
+
+type faultTracker struct {
+	j  *Journal
+	id string
+}
+
+// Starting implements action.Tracker: durably, before the action starts.
+func (t faultTracker) Starting(a action.InFlight) error {
+	return t.j.update(t.id, func(f *Fault) { f.Actions = append(f.Actions, a) })
+}
+
+// Started implements action.Tracker.
+func (t faultTracker) Started(token string, pgid int) error {
+	return t.j.update(t.id, func(f *Fault) {
+		for i := range f.Actions {
+			if f.Actions[i].Token == token {
+				f.Actions[i].PGID = pgid
+			}
+		}
+	})
+}
+
+// Finished implements action.Tracker: a finished action is forgotten.
+func (t faultTracker) Finished(token string) error {
+	return t.j.update(t.id, func(f *Fault) {
+		f.Actions = slices.DeleteFunc(f.Actions, func(a action.InFlight) bool { return a.Token == token })
+	})
+}
+
+// update changes fault id and writes the journal, durably. A fault that is
+// not begun yet (a platform's action before the engine journaled it) is an
+// error.
+func (j *Journal) update(id string, change func(*Fault)) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i := range j.rec.Faults {
+		if j.rec.Faults[i].ID == id {
+			change(&j.rec.Faults[i])
+			return j.flush()
+		}
+	}
+	return fmt.Errorf("fault %s is not in the journal", id)
+}
+
 // StepDone records, durably, that a step finished.
 func (j *Journal) StepDone(name string) error {
 	j.mu.Lock()
@@ -201,6 +257,15 @@ func (j *Journal) Record() Record {
 	rec := j.rec
 	rec.Faults = append([]Fault(nil), j.rec.Faults...)
 	return rec
+}
+
+// InFlight lists the runbook actions of r that started and never finished.
+func (r *Record) InFlight() []action.InFlight {
+	var out []action.InFlight
+	for _, f := range r.Faults {
+		out = append(out, f.Actions...)
+	}
+	return out
 }
 
 // Load reads every run record in dir, oldest first.

@@ -58,3 +58,6 @@ func (None) Recover(_ context.Context, f Fault, _ []evidence.Target) error {
 
 // Capacity implements Platform.
 func (None) Capacity(context.Context) ([]evidence.CapacityPoint, error) { return nil, nil }
+
+// Clusters implements Platform: none.
+func (None) Clusters() []evidence.Cluster { return nil }

@@ -57,6 +57,11 @@ type Platform interface {
 	// Capacity reports desired versus ready replicas of every watched
 	// workload now.
 	Capacity(ctx context.Context) ([]evidence.CapacityPoint, error)
+	// Clusters identifies the clusters the platform acts on, known without
+	// Start; none for a platform that is not a cluster. The journal records
+	// them, and cleanup reverts a run's faults only through a platform that
+	// acts on the same clusters.
+	Clusters() []evidence.Cluster
 }
 
 // Reverts says whether a fault has anything to revert: a pod kill is
@@ -73,4 +78,3 @@ func Reverts(f *v1alpha1.Fault) bool {
 	}
 	return true
 }
-

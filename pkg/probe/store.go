@@ -2,6 +2,7 @@ package probe
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -102,10 +103,9 @@ func (s *store) appendSince(dst []evidence.Sample, t time.Time, slack time.Durat
 	if s.n == 0 {
 		return dst
 	}
-	if t.Before(s.base) {
-		t = s.base // every sample; and t.Sub would saturate for the zero time
-	}
-	cut := int64(t.Sub(s.base))
+	// t.Sub saturates far before base (the zero time asks for every
+	// sample); keep room for the slack subtracted below.
+	cut := max(int64(t.Sub(s.base)), math.MinInt64/2)
 	ci, i := s.scanFrom(cut - int64(slack))
 	// Keep the records sent since t in recording order. When their send
 	// times strictly increase, that is the order wanted, and no sort is

@@ -10,8 +10,11 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
+	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/engine"
+	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
 
@@ -20,6 +23,7 @@ type Options struct {
 	StateDir  string
 	Platforms platforms.Options
 	DryRun    bool
+	Output    output.Format
 	Out       io.Writer
 }
 
@@ -33,21 +37,82 @@ reverted because its drill process died (kill -9, a crash, a lost machine),
 and revert it. Runs whose process is still alive are left alone. drill run
 does the same before it starts.
 
+Before it reverts anything of a dead run it kills the runbook commands the
+run left running. A fault of a cluster this cleanup is not pointed at (its
+API server and CA, not the context's name, identify it) is left as it is
+and listed with the command that reverts it.
+
+With -o json or -o yaml the result is one document: dryRun, leftovers (run,
+plan, step, type, targets, state Reverted, WouldBeReverted, NotReverted or
+Elsewhere, error, hint, stopped) and error.
+
 Exit status: 0 when nothing is left active, 1 when a fault could not be
-reverted.`,
+reverted or belongs to another cluster.`,
 		Example: `  # Revert whatever a killed drill left behind
   drill cleanup
 
-  # Only list it
-  drill cleanup --dry-run`,
+  # Only list it, for a program
+  drill cleanup --dry-run -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return run(c.Context(), Options{StateDir: v.GetString("state-dir"), Platforms: platforms.FromViper(v), DryRun: v.GetBool("dry-run"), Out: c.OutOrStdout()})
+			format, err := output.Parse(v.GetString("output"))
+			if err != nil {
+				return err
+			}
+			return run(c.Context(), Options{
+				StateDir: v.GetString("state-dir"), Platforms: platforms.FromViper(v), DryRun: v.GetBool("dry-run"),
+				Output: format, Out: c.OutOrStdout(),
+			})
 		},
 	}
 	cmd.Flags().Bool("dry-run", false, "list leftover faults without reverting them")
+	output.AddFlag(cmd.Flags())
 	platforms.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// Result is the document drill cleanup prints with -o json or yaml.
+type Result struct {
+	// DryRun is true when nothing was reverted (--dry-run).
+	DryRun bool `json:"dryRun"`
+	// Leftovers are the faults that dead runs left active, in journal
+	// order; empty when there are none.
+	Leftovers []Leftover `json:"leftovers"`
+	// Error says why some faults are still active; empty when none is.
+	Error string `json:"error,omitempty"`
+}
+
+// The states of a leftover.
+const (
+	// StateReverted: cleanup reverted the fault.
+	StateReverted = "Reverted"
+	// StateWouldBeReverted: --dry-run; cleanup would revert it.
+	StateWouldBeReverted = "WouldBeReverted"
+	// StateNotReverted: reverting failed; Error says why.
+	StateNotReverted = "NotReverted"
+	// StateElsewhere: the fault belongs to a cluster this cleanup is not
+	// pointed at; Hint says how to revert it.
+	StateElsewhere = "Elsewhere"
+)
+
+// Leftover is a fault a dead run left active.
+type Leftover struct {
+	// Run is the run's id; Plan its plan's name.
+	Run  string `json:"run"`
+	Plan string `json:"plan"`
+	// Step is the fault's step; Type its fault type.
+	Step string `json:"step"`
+	Type string `json:"type"`
+	// Targets the fault acts on.
+	Targets []evidence.Target `json:"targets"`
+	// State is Reverted, WouldBeReverted, NotReverted or Elsewhere.
+	State string `json:"state"`
+	// Error is why it was not reverted.
+	Error string `json:"error,omitempty"`
+	// Hint is the command that reverts a fault of another cluster.
+	Hint string `json:"hint,omitempty"`
+	// Stopped are the runbook commands of the dead run killed first.
+	Stopped []string `json:"stopped,omitempty"`
 }
 
 func run(ctx context.Context, opts Options) error {
@@ -58,15 +123,59 @@ func run(ctx context.Context, opts Options) error {
 			return platforms.New(ctx, spec, opts.Platforms)
 		},
 	})
+	res := Result{DryRun: opts.DryRun, Leftovers: make([]Leftover, 0, len(leftovers))}
 	for _, l := range leftovers {
-		fmt.Fprintln(opts.Out, l.String())
+		res.Leftovers = append(res.Leftovers, convert(l))
 	}
-	if len(leftovers) == 0 {
-		fmt.Fprintln(opts.Out, "no faults left active by earlier runs")
+	elsewhere := 0
+	for _, l := range leftovers {
+		if l.Elsewhere {
+			elsewhere++
+		}
 	}
 	if err != nil {
-		fmt.Fprintln(opts.Out, "some faults are still active: "+err.Error())
+		res.Error = err.Error()
+	}
+	if werr := output.Write(opts.Out, opts.Output, res, func(w io.Writer) error {
+		for _, l := range leftovers {
+			fmt.Fprintln(w, l.String())
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintln(w, "some faults are still active: "+err.Error())
+		case elsewhere > 0:
+			fmt.Fprintf(w, "%d fault(s) of other clusters are still active; revert them with the commands above\n", elsewhere)
+		case len(leftovers) == 0:
+			fmt.Fprintln(w, "no faults left active by earlier runs")
+		}
+		return nil
+	}); werr != nil {
+		return werr
+	}
+	if err != nil || elsewhere > 0 {
+		if opts.Output.Machine() {
+			// The document says it; the log tells whoever watches stderr.
+			log.FromContext(ctx).Error("some faults are still active", "err", err)
+		}
 		return &exitcode.Error{Code: 1}
 	}
 	return nil
+}
+
+func convert(l engine.Leftover) Leftover {
+	out := Leftover{Run: l.RunID, Plan: l.Plan, Step: l.Fault, Type: l.Type, Targets: l.Targets, Error: l.Error, Hint: l.Hint, Stopped: l.Stopped}
+	switch {
+	case l.Elsewhere:
+		out.State = StateElsewhere
+	case l.Error != "":
+		out.State = StateNotReverted
+	case l.Reverted:
+		out.State = StateReverted
+	default:
+		out.State = StateWouldBeReverted
+	}
+	if out.Targets == nil {
+		out.Targets = []evidence.Target{}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
@@ -20,7 +21,6 @@ import (
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform/local"
-	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
 )
 
 // ID is the id of the sandbox `drill sandbox up` runs; there is one at a
@@ -33,13 +33,23 @@ type options struct {
 	background bool
 	keepState  bool
 	timeout    time.Duration
+	// stdout receives the result, stderr progress.
+	stdout, stderr io.Writer
 }
 
 func (o *options) dir() string { return filepath.Join(o.stateDir, "sandbox", ID) }
 
-// NewCommand returns `drill sandbox`.
-func NewCommand() *cobra.Command {
-	o := &options{}
+// fromViper reads the flags bound into v.
+func fromViper(v *viper.Viper, c *cobra.Command) *options {
+	return &options{
+		stateDir: v.GetString("state-dir"), background: v.GetBool("background"), keepState: v.GetBool("keep-state"),
+		timeout: v.GetDuration("timeout"), stdout: c.OutOrStdout(), stderr: c.ErrOrStderr(),
+	}
+}
+
+// NewCommand returns `drill sandbox`. Its flags are read through v, so
+// firedrill.yaml and FIREDRILL_* apply as to every other command.
+func NewCommand(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Run the local sandbox by hand: up, status, down",
@@ -54,34 +64,39 @@ come back).`,
   # ...or in the background, with the topology of a plan
   drill sandbox up --background drills/quickstart.yaml
   drill sandbox status
+  drill sandbox status -o json
   curl "$(drill sandbox status --endpoint)/v1/recommendations?user=u1&k=5"
   drill sandbox down`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&o.stateDir, "state-dir", platforms.DefaultStateDir(), "directory for sandbox state and logs")
-	cmd.AddCommand(newUpCommand(o), newStatusCommand(o), newDownCommand(o))
+	cmd.PersistentFlags().String("state-dir", platforms.DefaultStateDir(), "directory for sandbox state and logs")
+	cmd.AddCommand(newUpCommand(v), newStatusCommand(v), newDownCommand(v))
 	return cmd
 }
 
-func newUpCommand(o *options) *cobra.Command {
+func newUpCommand(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "up [PLAN]",
 		Short: "Start a sandbox (the topology of PLAN's target.local, or the defaults)",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Start a sandbox and print its endpoints on stdout; progress goes to
+stderr. In the foreground it runs until Ctrl-C; with --background it
+returns once the sandbox is ready, printing what drill sandbox status
+prints.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			o := fromViper(v, c)
 			file := ""
 			if len(args) == 1 {
 				file = args[0]
 			}
 			if o.background {
-				return upBackground(c.Context(), o, file, c.OutOrStdout())
+				return upBackground(c.Context(), o, file)
 			}
-			return up(c.Context(), o, file, c.OutOrStdout())
+			return up(c.Context(), o, file)
 		},
 	}
-	cmd.Flags().BoolVar(&o.background, "background", false, "start the sandbox in a background process and return once it is ready")
-	cmd.Flags().BoolVar(&o.keepState, "keep-state", false, "keep the stores' data and node caches after the sandbox stops")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for the sandbox to be ready (includes a first model build)")
+	cmd.Flags().Bool("background", false, "start the sandbox in a background process and return once it is ready")
+	cmd.Flags().Bool("keep-state", false, "keep the stores' data and node caches after the sandbox stops")
+	cmd.Flags().Duration("timeout", 10*time.Minute, "how long to wait for the sandbox to be ready (includes a first model build)")
 	return cmd
 }
 
@@ -111,7 +126,7 @@ func running(o *options) (local.State, bool) {
 	return st, true
 }
 
-func up(ctx context.Context, o *options, file string, w io.Writer) error {
+func up(ctx context.Context, o *options, file string) error {
 	if st, ok := running(o); ok {
 		return fmt.Errorf("a sandbox is already running (pid %d, %s); stop it with drill sandbox down", st.Pid, st.Endpoint)
 	}
@@ -137,10 +152,10 @@ func up(ctx context.Context, o *options, file string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printInfo(w, info.Details)
-	fmt.Fprintln(w, "sandbox ready; Ctrl-C (or drill sandbox down) stops it")
+	printInfo(o.stdout, info.Details)
+	fmt.Fprintln(o.stderr, "sandbox ready; Ctrl-C (or drill sandbox down) stops it")
 	<-ctx.Done()
-	fmt.Fprintln(w, "stopping the sandbox")
+	fmt.Fprintln(o.stderr, "stopping the sandbox")
 	return nil
 }
 
@@ -157,7 +172,7 @@ func printInfo(w io.Writer, d map[string]string) {
 
 // upBackground re-runs `drill sandbox up` detached and waits for it to be
 // ready.
-func upBackground(ctx context.Context, o *options, file string, w io.Writer) error {
+func upBackground(ctx context.Context, o *options, file string) error {
 	if st, ok := running(o); ok {
 		return fmt.Errorf("a sandbox is already running (pid %d, %s); stop it with drill sandbox down", st.Pid, st.Endpoint)
 	}
@@ -174,10 +189,10 @@ func upBackground(ctx context.Context, o *options, file string, w io.Writer) err
 		return fmt.Errorf("opening %s: %w", logPath, err)
 	}
 	defer func() { _ = logf.Close() }()
-	args := []string{"sandbox", "up", "--state-dir", o.stateDir, "--timeout", o.timeout.String()}
-	if o.keepState {
-		args = append(args, "--keep-state")
-	}
+	// Every flag explicitly: flags beat firedrill.yaml, which the child
+	// reads too (background: true there must not make it detach again).
+	args := []string{"sandbox", "up", "--background=false", "--state-dir", o.stateDir, "--timeout", o.timeout.String(),
+		fmt.Sprintf("--keep-state=%t", o.keepState)}
 	if file != "" {
 		args = append(args, file)
 	}
@@ -190,12 +205,11 @@ func upBackground(ctx context.Context, o *options, file string, w io.Writer) err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	fmt.Fprintf(w, "starting a sandbox in the background (pid %d, log %s)\n", cmd.Process.Pid, logPath)
+	fmt.Fprintf(o.stderr, "starting a sandbox in the background (pid %d, log %s)\n", cmd.Process.Pid, logPath)
 	deadline := time.Now().Add(o.timeout + 30*time.Second)
 	for {
 		if st, err := local.ReadState(o.dir()); err == nil && st.Ready && st.Pid == cmd.Process.Pid {
-			printState(ctx, w, st)
-			return nil
+			return status(ctx, st).writeText(o.stdout)
 		}
 		select {
 		case err := <-exited:
@@ -213,79 +227,13 @@ func upBackground(ctx context.Context, o *options, file string, w io.Writer) err
 	}
 }
 
-func printState(ctx context.Context, w io.Writer, st local.State) {
-	fmt.Fprintf(w, "sandbox %s (pid %d)\n", st.ID, st.Pid)
-	fmt.Fprintf(w, "  front door   %s\n", st.Endpoint)
-	fmt.Fprintf(w, "  control API  %s\n", st.Control)
-	regions := make([]string, 0, len(st.Stores))
-	for r := range st.Stores {
-		regions = append(regions, r)
-	}
-	sort.Strings(regions)
-	for _, r := range regions {
-		fmt.Fprintf(w, "  store %-7s  %s\n", r, st.Stores[r])
-	}
-	fmt.Fprintf(w, "  model        %s\n", st.Model)
-	fmt.Fprintf(w, "  logs         %s\n", st.Logs)
-	if st.Control == "" {
-		return
-	}
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	fs, err := (&frontdoor.Client{Base: st.Control}).State(cctx)
-	if err != nil {
-		fmt.Fprintf(w, "  front door state unavailable: %v\n", err)
-		return
-	}
-	fmt.Fprintf(w, "  traffic      %s (mode %s, primary %s)\n", orNone(fs.Active), fs.Mode, fs.Primary)
-	for _, r := range fs.Regions {
-		fmt.Fprintf(w, "  region %s\n", r.Name)
-		for _, b := range r.Backends {
-			h := "not ready"
-			if b.Healthy {
-				h = "ready"
-			}
-			fmt.Fprintf(w, "    %-28s %-24s %s\n", b.Name, b.URL, h)
-		}
-	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func newStatusCommand(o *options) *cobra.Command {
-	var endpointOnly bool
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the running sandbox's endpoints and replicas",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			st, ok := running(o)
-			if !ok {
-				return errors.New("no sandbox is running (start one with drill sandbox up)")
-			}
-			if endpointOnly {
-				fmt.Fprintln(c.OutOrStdout(), st.Endpoint)
-				return nil
-			}
-			printState(c.Context(), c.OutOrStdout(), st)
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&endpointOnly, "endpoint", false, "print only the front door's URL")
-	return cmd
-}
-
-func newDownCommand(o *options) *cobra.Command {
+func newDownCommand(v *viper.Viper) *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",
 		Short: "Stop the running sandbox",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			o := fromViper(v, c)
 			st, ok := running(o)
 			if !ok {
 				if _, err := local.KillLeftovers(o.stateDir); err != nil {

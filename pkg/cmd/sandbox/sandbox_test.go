@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 
+	"github.com/firedrill/firedrill/pkg/cmd"
+	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
@@ -30,15 +32,13 @@ const envAsDrill = "FIREDRILL_TEST_AS_DRILL"
 func TestMain(m *testing.M) {
 	if os.Getenv(envAsDrill) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		root := &cobra.Command{Use: "drill", SilenceUsage: true}
-		root.AddCommand(reccli.NewCommand(), frontdoor.NewCommand(), sandbox.NewCommand())
+		root := cmd.NewRootCommand(cmd.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, reccli.NewCommand, frontdoor.NewCommand)
 		err := root.ExecuteContext(ctx)
 		stop()
-		if err != nil {
+		if err != nil && !exitcode.IsReported(err) {
 			fmt.Fprintln(os.Stderr, "Error:", err)
-			os.Exit(1)
 		}
-		os.Exit(0)
+		os.Exit(exitcode.Of(err))
 	}
 	os.Exit(m.Run())
 }
@@ -51,6 +51,17 @@ func drill(t *testing.T, env []string, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// drillStdout runs drill and returns its stdout and stderr apart.
+func drillStdout(t *testing.T, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...) //nolint:gosec // the test binary itself.
+	cmd.Env = append(append(os.Environ(), envAsDrill+"=1"), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
 }
 
 func TestUpStatusDown(t *testing.T) {
@@ -77,6 +88,21 @@ spec:
 	out, err = drill(t, env, "sandbox", "up", "--background", "--state-dir", state, plan)
 	require.Error(t, err, "one sandbox at a time")
 	require.Contains(t, out, "already running")
+
+	// The document for machines: every replica of both regions ready.
+	require.Eventually(t, func() bool {
+		stdout, _, err := drillStdout(t, env, "sandbox", "status", "-o", "json", "--state-dir", state)
+		var st sandbox.Status
+		if err != nil || json.Unmarshal([]byte(stdout), &st) != nil || st.Traffic == nil || st.Traffic.Active != "east" || len(st.Regions) != 2 {
+			return false
+		}
+		for _, r := range st.Regions {
+			if r.Store == "" || len(r.Replicas) != 1 || r.Replicas[0].Phase != sandbox.PhaseReady {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 100*time.Millisecond, "sandbox status -o json shows both regions' stores and ready replicas")
 
 	endpoint, err := drill(t, env, "sandbox", "status", "--endpoint", "--state-dir", state)
 	require.NoError(t, err, endpoint)

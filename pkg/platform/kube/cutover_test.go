@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -280,4 +282,50 @@ func TestARegionCostsLinearRequests(t *testing.T) {
 	require.Equal(t, n, count("patch *v1.deployment"))
 	require.LessOrEqual(t, count("get *v1.deployment"), n+5)
 	require.LessOrEqual(t, count("list"), 5)
+}
+
+// TestTrafficFailsBackOnceTheRegionServes: the revert restores the
+// region's workloads, then waits until they are ready before it moves
+// traffic back, so new connections never reach pods that do not serve.
+func TestTrafficFailsBackOnceTheRegionServes(t *testing.T) {
+	ctx := context.Background()
+	spec := cutoverSpec(&v1alpha1.CutoverSwitch{Service: &v1alpha1.ServiceSwitch{Name: "frontdoor"}}, v1alpha1.CutoverScaleToZero)
+	spec.System.Workloads = []v1alpha1.WorkloadRef{{Kind: v1alpha1.WorkloadDeployment, Name: "recommender-east"}}
+	east := fixtures.Deployment("recsys", "recommender-east", 2, map[string]string{"app": "recommender", "region": "east"})
+	fc := newFake(t, spec, interceptor.Funcs{},
+		fixtures.Node("west-1", "west", "8", "32Gi", 2),
+		fixtures.Service("recsys", "frontdoor", map[string]string{"app": "recommender", "region": "east"}, nil),
+		east, fixtures.Deployment("recsys", "recommender-west", 2, map[string]string{"app": "recommender", "region": "west"}))
+	f := platform.Fault{ID: "cutover", RunID: "r1", Spec: spec.Steps[0].Fault}
+	targets, err := fc.p.Targets(ctx, f)
+	require.NoError(t, err)
+	capacity := func() evidence.CapacityPoint {
+		points, _, err := fc.p.CapacityPresent(ctx)
+		require.NoError(t, err)
+		require.Len(t, points, 1)
+		return points[0]
+	}
+	require.Equal(t, 2, capacity().Desired, "before the cutover the region desires its replicas")
+	require.NoError(t, fc.p.Inject(ctx, f, targets[0]))
+	require.Equal(t, "west", selectorOf(t, fc.c))
+	require.Zero(t, capacity().Desired, "a region lost on purpose desires nothing during the failover")
+
+	reverted := make(chan error, 1)
+	go func() { reverted <- fc.p.Revert(ctx, f, targets[0]) }()
+	require.Eventually(t, func() bool {
+		var d appsv1.Deployment
+		require.NoError(t, fc.c.Get(ctx, client.ObjectKey{Namespace: "recsys", Name: "recommender-east"}, &d))
+		return *d.Spec.Replicas == 2
+	}, 5*time.Second, 10*time.Millisecond, "the region is restored first")
+	time.Sleep(500 * time.Millisecond)
+	require.Equal(t, "west", selectorOf(t, fc.c), "traffic waits while the restored pods are not ready")
+	pt := capacity()
+	require.Equal(t, [2]int{2, 0}, [2]int{pt.Desired, pt.Ready}, "from the revert on, its shortfall is the fail-back's")
+
+	var d appsv1.Deployment
+	require.NoError(t, fc.c.Get(ctx, client.ObjectKey{Namespace: "recsys", Name: "recommender-east"}, &d))
+	d.Status.ReadyReplicas = 2
+	require.NoError(t, fc.c.Status().Update(ctx, &d))
+	require.NoError(t, <-reverted)
+	require.Equal(t, "east", selectorOf(t, fc.c), "and fails back once they serve")
 }

@@ -37,6 +37,9 @@ type faultState struct {
 	switched bool
 	// region is the cutover's region as this process took it down.
 	region region.State
+	// lost is the region a cutover took down, from its Inject until its
+	// Revert began: its workloads desire nothing during the failover.
+	lost string
 }
 
 // state returns the memory of fault id, creating it; created says it was
@@ -80,6 +83,7 @@ func (p *Platform) beginRevert(ctx context.Context, f platform.Fault) *faultStat
 	p.mu.Lock()
 	first := !st.reverting
 	st.reverting = true
+	st.lost = "" // the region comes back: its shortfall is the fail-back's
 	p.mu.Unlock()
 	if first {
 		p.expectReplacement(ctx, f, now)

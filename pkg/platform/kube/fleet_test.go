@@ -104,7 +104,9 @@ func TestFleetCutoverTakesTheClusterDownAndSwitchesOnce(t *testing.T) {
 	}
 	spec := twoClusterSpec(v1alpha1.Step{Name: "cutover", Fault: &v1alpha1.Fault{RegionCutover: rc}})
 	unpinned := fixtures.Deployment("recsys", "recommender-east", 2, map[string]string{"app": "recommender"})
+	unpinned.Status.ReadyReplicas = 2 // ready again once restored: traffic fails back at once
 	batch := fixtures.Deployment("recsys", "batch", 1, map[string]string{"app": "batch"})
+	batch.Status.ReadyReplicas = 1
 	elsewhere := fixtures.Deployment("recsys", "pinned-central", 1, map[string]string{"region": "central"})
 	f, east, west := newFakeFleet(t, spec,
 		[]runtime.Object{fixtures.Node("e1", "", "8", "32Gi", 2, fixtures.Unlabelled), unpinned, batch, elsewhere},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
@@ -16,6 +18,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
 	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
+	"github.com/firedrill/firedrill/pkg/platform/kube/watch"
 )
 
 // Inject implements platform.Platform: it applies f to one target. It is
@@ -142,6 +145,9 @@ func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultState
 		return fmt.Errorf("target %s is not the region %s that step %s cuts over", t, rc.From, f.ID)
 	}
 	d := p.deps(p.scope)
+	p.mu.Lock()
+	st.lost = rc.From
+	p.mu.Unlock()
 	if err := d.cutover.TakeDown(ctx, p.region(f), &st.region, rep); err != nil {
 		return err
 	}
@@ -205,6 +211,14 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 	if !switched && !force && !fromMarks {
 		return nil
 	}
+	// Traffic goes back once the region serves again, not as soon as it
+	// is uncordoned or scaled up: new connections to a region whose pods
+	// are not ready would fail.
+	if !force {
+		if err := p.awaitRegionReady(ctx, rc.From); err != nil {
+			p.note(f.ID, &t, "failing traffic back although region "+rc.From+" is not ready: "+err.Error())
+		}
+	}
 	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, markOf(f))
 	if err != nil {
 		p.note(f.ID, &t, res.Failure(err))
@@ -217,4 +231,50 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 	st.switched = false
 	p.mu.Unlock()
 	return nil
+}
+
+// regionReadyTimeout bounds the wait for a restored region before traffic
+// fails back anyway.
+const regionReadyTimeout = 2 * time.Minute
+
+// awaitRegionReady waits until every watched workload of region has its
+// desired ready replicas, or says what is still short.
+func (p *Platform) awaitRegionReady(ctx context.Context, region string) error {
+	ctx, cancel := context.WithTimeout(ctx, regionReadyTimeout)
+	defer cancel()
+	sc := p.scope.cluster
+	others := func(objLabels map[string]string, tmpl *corev1.PodTemplateSpec) bool {
+		return sc.WorkloadRegion(objLabels, tmpl) != region // only region's workloads count
+	}
+	p.mu.Lock()
+	w := p.watch
+	p.mu.Unlock()
+	for {
+		// The informers' cache when started (a poll costs no request),
+		// else a live read.
+		var points []evidence.CapacityPoint
+		var err error
+		if w != nil {
+			points, _, err = w.Capacity(ctx, p.opts.Clock.Now(), "", others)
+		} else {
+			points, _, err = watch.CapacityOf(ctx, p.c, p.scope.workloads, "", p.opts.Clock.Now(), others)
+		}
+		short := ""
+		for _, pt := range points {
+			if pt.Ready < pt.Desired {
+				short = fmt.Sprintf("%s has %d of %d replicas ready", pt.Workload, pt.Ready, pt.Desired)
+			}
+		}
+		if err == nil && short == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if short == "" && err != nil {
+				short = err.Error()
+			}
+			return fmt.Errorf("after %s %s", regionReadyTimeout, short)
+		case <-p.opts.Clock.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -38,9 +39,11 @@ type discoverer interface {
 
 // Platform drills a system running in a Kubernetes cluster.
 type Platform struct {
-	opts  Options
-	scope scope
-	host  string
+	// identity is the cluster's, for the journal.
+	identity evidence.Cluster
+	opts     Options
+	scope    scope
+	host     string
 	// clients are nil for platforms built from fakes.
 	clients *apiclient.Clients
 	// c reads live (it is the APIReader: no cache) and writes.
@@ -119,6 +122,7 @@ func New(opts Options) (*Platform, error) {
 	}
 	opts.defaults()
 	cfg := opts.RESTConfig
+	contextName := ""
 	if cfg == nil {
 		kubeContext := opts.Context
 		if c := opts.Spec.Target.Context; c != "" && opts.clusterRegion == "" {
@@ -128,6 +132,7 @@ func New(opts Options) (*Platform, error) {
 		if cfg, err = apiclient.RESTConfig(opts.Kubeconfig, kubeContext, opts.QPS, opts.Burst); err != nil {
 			return nil, err
 		}
+		contextName = apiclient.ContextName(opts.Kubeconfig, kubeContext)
 	} else {
 		cfg = rest.CopyConfig(cfg)
 		apiclient.UncompressedOnLoopback(cfg)
@@ -141,7 +146,18 @@ func New(opts Options) (*Platform, error) {
 	}
 	p := newPlatform(opts, clients.Client, clients.Clientset, clients.Clientset.Discovery())
 	p.clients, p.host = clients, cfg.Host
+	p.identity = apiclient.Identity(cfg, contextName)
+	p.identity.Region = opts.clusterRegion
 	return p, nil
+}
+
+// Clusters implements platform.Platform: the one cluster the platform
+// acts on.
+func (p *Platform) Clusters() []evidence.Cluster {
+	if p.identity.Server == "" {
+		return nil
+	}
+	return []evidence.Cluster{p.identity}
 }
 
 // newPlatform assembles a platform from clients; unit tests pass fakes.
@@ -261,7 +277,7 @@ func (p *Platform) Capacity(ctx context.Context) ([]evidence.CapacityPoint, erro
 	if w == nil {
 		return nil, errNotStarted
 	}
-	points, missing, err := w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+	points, missing, err := w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix(), p.lostRegion())
 	var errs []string
 	for _, name := range missing {
 		errs = append(errs, name+" not found")
@@ -284,9 +300,30 @@ func (p *Platform) CapacityPresent(ctx context.Context) ([]evidence.CapacityPoin
 	w := p.watch
 	p.mu.Unlock()
 	if w != nil {
-		return w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix())
+		return w.Capacity(ctx, p.opts.Clock.Now(), p.capacityPrefix(), p.lostRegion())
 	}
-	return watch.CapacityOf(ctx, p.c, p.scope.workloads, p.capacityPrefix(), p.opts.Clock.Now())
+	return watch.CapacityOf(ctx, p.c, p.scope.workloads, p.capacityPrefix(), p.opts.Clock.Now(), p.lostRegion())
+}
+
+// lostRegion says which workloads are in a region a cutover of this
+// process took down and has not begun to restore: they desire nothing
+// during the failover. nil when no region is down.
+func (p *Platform) lostRegion() watch.LostFunc {
+	p.mu.Lock()
+	var lost []string
+	for _, st := range p.faults {
+		if st.lost != "" {
+			lost = append(lost, st.lost)
+		}
+	}
+	p.mu.Unlock()
+	if len(lost) == 0 {
+		return nil
+	}
+	sc := p.scope.cluster
+	return func(objLabels map[string]string, tmpl *corev1.PodTemplateSpec) bool {
+		return slices.Contains(lost, sc.WorkloadRegion(objLabels, tmpl))
+	}
 }
 
 func (p *Platform) capacityPrefix() string {
@@ -349,7 +386,7 @@ func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) 
 		}
 	}
 	if sc.cluster.Cluster == "" {
-		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now())
+		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now(), nil)
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -540,3 +540,6 @@ func (p *Platform) Capacity(_ context.Context) ([]evidence.CapacityPoint, error)
 	}
 	return out, nil
 }
+
+// Clusters implements platform.Platform: a sandbox is no cluster.
+func (p *Platform) Clusters() []evidence.Cluster { return nil }

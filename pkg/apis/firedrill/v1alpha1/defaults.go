@@ -32,6 +32,10 @@ const (
 	DefaultModelUsers     = int32(50000)
 	DefaultModelItems     = int32(20000)
 	DefaultModelSeed      = int64(1)
+
+	DefaultConcurrencyPolicy          = ConcurrencyForbid
+	DefaultSuccessfulRunsHistoryLimit = int32(3)
+	DefaultFailedRunsHistoryLimit     = int32(3)
 )
 
 // DefaultRegions are the sandbox regions when a plan names none.
@@ -63,6 +67,7 @@ func SetDefaults_DrillPlan(p *DrillPlan) { //nolint:revive,staticcheck // Kubern
 
 // SetDefaults_DrillPlanSpec fills every unset field of a spec.
 func SetDefaults_DrillPlanSpec(s *DrillPlanSpec) { //nolint:revive,staticcheck // Kubernetes defaulter naming.
+	defaultSchedule(s)
 	t := &s.Target
 	if t.Platform == "" {
 		t.Platform = PlatformLocal
@@ -121,6 +126,24 @@ func SetDefaults_DrillPlanSpec(s *DrillPlanSpec) { //nolint:revive,staticcheck /
 
 	for i := range s.Steps {
 		defaultStep(&s.Steps[i], &s.Objectives, t)
+	}
+}
+
+// defaultSchedule fills the scheduling fields of a plan with a schedule.
+// A plan without one keeps them unset: they mean nothing to it, and
+// validation refuses them there.
+func defaultSchedule(s *DrillPlanSpec) {
+	if s.Schedule == "" {
+		return
+	}
+	if s.ConcurrencyPolicy == "" {
+		s.ConcurrencyPolicy = DefaultConcurrencyPolicy
+	}
+	if s.SuccessfulRunsHistoryLimit == nil {
+		s.SuccessfulRunsHistoryLimit = ptr.To(DefaultSuccessfulRunsHistoryLimit)
+	}
+	if s.FailedRunsHistoryLimit == nil {
+		s.FailedRunsHistoryLimit = ptr.To(DefaultFailedRunsHistoryLimit)
 	}
 }
 

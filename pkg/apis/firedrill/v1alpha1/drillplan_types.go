@@ -8,14 +8,61 @@ import (
 // test, the synthetic load driven at it, the objectives it must meet, the
 // safety limits that bound the blast radius, and the ordered steps.
 type DrillPlanSpec struct {
-	// Schedule is a five-field cron expression ("0 3 1 1,4,7,10 *") on which
-	// `drill serve` runs the plan. Empty means on demand only.
+	// Schedule is when `drill serve` runs the plan: a five-field cron
+	// expression ("0 3 1 1,4,7,10 *"), a descriptor (@hourly, @daily,
+	// @weekly, @monthly, @yearly), or "@every <duration>" with a whole
+	// number of seconds, at least 1s ("@every 30s"). Empty means on demand
+	// only. docs/serve.md states the schedule rules.
+	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 
-	// Suspend stops scheduled runs without deleting the plan.
+	// TimeZone is the IANA name of the time zone Schedule is evaluated in
+	// ("Europe/Paris"). Unset means UTC, whatever the machine's zone. Only
+	// allowed with a cron schedule or descriptor; @every ignores zones.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// Suspend stops scheduled runs without deleting the plan. Runs already
+	// going are not stopped; a fire that comes due while the plan is
+	// suspended never runs. Only allowed with a schedule.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+
+	// ConcurrencyPolicy says what a fire does while a run of the plan is
+	// active: Forbid (the default) holds it back until the active runs
+	// finish, Allow starts a run alongside, Replace aborts the active runs,
+	// which revert their faults, and starts once they have finished. Only
+	// allowed with a schedule.
+	// +optional
+	ConcurrencyPolicy ConcurrencyPolicy `json:"concurrencyPolicy,omitempty"`
+
+	// StartingDeadlineSeconds is how late a fire may still start, after an
+	// outage of drill serve or while held back by an active run. A fire
+	// later than this is recorded in status.missed instead. Unset means no
+	// deadline: the latest missed fire always runs once. Only allowed with a
+	// schedule.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=31622400
+	// +optional
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+
+	// SuccessfulRunsHistoryLimit is how many succeeded scheduled runs are
+	// kept, with their reports; older ones are deleted. Defaults to 3. Only
+	// allowed with a schedule.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	SuccessfulRunsHistoryLimit *int32 `json:"successfulRunsHistoryLimit,omitempty"`
+
+	// FailedRunsHistoryLimit is how many scheduled runs that did not
+	// succeed (Failed, Aborted, Error) are kept, with their reports; older
+	// ones are deleted. Defaults to 3. Only allowed with a schedule.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	FailedRunsHistoryLimit *int32 `json:"failedRunsHistoryLimit,omitempty"`
 
 	// Target says where the system under test runs.
 	// +optional
@@ -452,13 +499,9 @@ type DrillPlanStatus struct {
 	// +optional
 	LastRun *RunSummary `json:"lastRun,omitempty"`
 
-	// LastScheduleTime is when the plan was last started by its schedule.
-	// +optional
-	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
-
-	// NextScheduleTime is when the schedule starts the plan next.
-	// +optional
-	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// ScheduleStatus is what the schedule did and does next; pkg/scheduler
+	// computes it.
+	ScheduleStatus `json:",inline"`
 }
 
 // RunSummary points at one run and its outcome.
@@ -486,6 +529,8 @@ type RunSummary struct {
 // +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
 // +kubebuilder:printcolumn:name="Last Run",type=string,JSONPath=`.status.lastRun.name`
 // +kubebuilder:printcolumn:name="Verdict",type=string,JSONPath=`.status.lastRun.verdict`
+// +kubebuilder:printcolumn:name="Last Schedule",type=date,JSONPath=`.status.lastScheduleTime`,priority=1
+// +kubebuilder:printcolumn:name="Next Schedule",type=string,JSONPath=`.status.nextScheduleTime`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // DrillPlan describes a disaster-recovery drill.

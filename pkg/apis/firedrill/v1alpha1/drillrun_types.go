@@ -19,6 +19,9 @@ const (
 
 // DrillRunSpec says which plan to run and why.
 // +kubebuilder:validation:XValidation:rule="has(self.planRef) != has(self.plan)",message="exactly one of planRef and plan must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.scheduledTime) == (has(self.trigger) && self.trigger == 'schedule')",message="scheduledTime is set exactly when trigger is schedule"
+// +kubebuilder:validation:XValidation:rule="!has(self.trigger) || self.trigger != 'schedule' || has(self.planRef)",message="a run started by the schedule references its plan with planRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.planHash) || has(self.planRef)",message="planHash is only allowed with planRef"
 type DrillRunSpec struct {
 	// PlanRef names a DrillPlan in the run's namespace.
 	// +optional
@@ -36,6 +39,20 @@ type DrillRunSpec struct {
 	// nothing.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
+
+	// ScheduledTime is the fire of the plan's schedule the run was created
+	// for; it is set exactly when Trigger is schedule. The run's name is
+	// derived from it (pkg/scheduler.RunName), so a fire creates one run.
+	// +optional
+	ScheduledTime *metav1.Time `json:"scheduledTime,omitempty"`
+
+	// PlanHash is the sha256 of the referenced plan's defaulted spec when
+	// the run was created (pkg/plan's Plan.Hash), so that a later edit of
+	// the plan is seen rather than rewriting what the run stands for. Only
+	// allowed with PlanRef.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
+	// +optional
+	PlanHash string `json:"planHash,omitempty"`
 }
 
 // PlanReference names a DrillPlan.
@@ -132,6 +149,7 @@ type ReportReference struct {
 // +kubebuilder:resource:shortName=dr,categories=firedrill
 // +kubebuilder:printcolumn:name="Plan",type=string,JSONPath=`.spec.planRef.name`
 // +kubebuilder:printcolumn:name="Trigger",type=string,JSONPath=`.spec.trigger`
+// +kubebuilder:printcolumn:name="Scheduled",type=date,JSONPath=`.spec.scheduledTime`,priority=1
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Verdict",type=string,JSONPath=`.status.verdict`
 // +kubebuilder:printcolumn:name="Recovery",type=string,JSONPath=`.status.worstRecovery`,description="Worst recovery time against its objective"

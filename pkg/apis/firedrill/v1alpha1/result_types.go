@@ -130,6 +130,10 @@ type FaultResult struct {
 	// reverted (a pod kill, an exec fault without a revert action).
 	// +optional
 	Reverted *metav1.MicroTime `json:"reverted,omitempty"`
+	// RevertFinished is when the revert returned (a region back and
+	// traffic failed back); absent when nothing was reverted.
+	// +optional
+	RevertFinished *metav1.MicroTime `json:"revertFinished,omitempty"`
 	// Failover is the recovery from the fault itself, measured from
 	// injected until the revert began (a timed fault: its hold) or until
 	// the end of observation.

@@ -1,6 +1,8 @@
 package apiclient
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +12,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 // ErrNoKubeconfig says no cluster configuration was found anywhere firedrill
@@ -99,4 +103,36 @@ func isLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(name)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ContextName is the kubeconfig context RESTConfig uses: the override
+// when set, else the kubeconfig's current context; empty in a pod.
+func ContextName(kubeconfig, override string) string {
+	if override != "" {
+		return override
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	raw, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).RawConfig()
+	if err != nil {
+		return ""
+	}
+	return raw.CurrentContext
+}
+
+// Identity identifies the cluster cfg reaches: its API server and the
+// SHA-256 of its CA bundle (a context name is only a local alias).
+func Identity(cfg *rest.Config, contextName string) evidence.Cluster {
+	c := evidence.Cluster{Context: contextName, Server: cfg.Host}
+	ca := cfg.CAData
+	if len(ca) == 0 && cfg.CAFile != "" {
+		ca, _ = os.ReadFile(cfg.CAFile) // unreadable: the server alone identifies it
+	}
+	if len(ca) > 0 {
+		sum := sha256.Sum256(ca)
+		c.CAFingerprint = hex.EncodeToString(sum[:])
+	}
+	return c
 }

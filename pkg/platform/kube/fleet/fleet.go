@@ -292,6 +292,15 @@ func (fl *Fleet) Recover(ctx context.Context, f platform.Fault, targets []eviden
 	return errors.Join(errs...)
 }
 
+// Clusters implements platform.Platform: every member's cluster.
+func (fl *Fleet) Clusters() []evidence.Cluster {
+	var out []evidence.Cluster
+	for _, c := range fl.clusters {
+		out = append(out, c.Member.Clusters()...)
+	}
+	return out
+}
+
 // errNotStarted is returned by Capacity before Start.
 var errNotStarted = errors.New("kube fleet not started")
 

@@ -64,6 +64,10 @@ func (m *member) Recover(_ context.Context, f platform.Fault, ts []evidence.Targ
 	return nil
 }
 
+func (m *member) Clusters() []evidence.Cluster {
+	return []evidence.Cluster{{Region: m.region, Server: "https://" + m.region}}
+}
+
 func (m *member) Capacity(context.Context) ([]evidence.CapacityPoint, error) { return m.points, nil }
 
 func (m *member) CanTakeOver(context.Context) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -22,34 +23,42 @@ import (
 // Capacity reports desired versus ready replicas of each watched workload
 // from the cache, named prefix + Kind/namespace/name, and the names of the
 // watched workloads that do not exist (see CapacityOf).
-func (w *Watcher) Capacity(ctx context.Context, now time.Time, prefix string) ([]evidence.CapacityPoint, []string, error) {
-	return CapacityOf(ctx, w.reader, w.opts.Workloads, prefix, now)
+func (w *Watcher) Capacity(ctx context.Context, now time.Time, prefix string, lost LostFunc) ([]evidence.CapacityPoint, []string, error) {
+	return CapacityOf(ctx, w.reader, w.opts.Workloads, prefix, now, lost)
 }
+
+// LostFunc says whether a workload (by its labels and pod template) is in
+// a region a cutover took down on purpose; nil means none is.
+type LostFunc func(objLabels map[string]string, tmpl *corev1.PodTemplateSpec) bool
 
 // CapacityOf reports desired versus ready replicas of each workload of
 // refs (defaulted) as read through r, named prefix + Kind/namespace/name,
 // and the names (without prefix) of those that do not exist. A workload
 // the drill scaled down counts its replicas from before the fault as
-// desired: scaling to zero is lost capacity, not a new target.
-func CapacityOf(ctx context.Context, r client.Reader, refs []v1alpha1.WorkloadRef, prefix string, now time.Time) ([]evidence.CapacityPoint, []string, error) {
+// desired: scaling to zero is lost capacity, not a new target. A workload
+// of a region a cutover took down desires nothing while the region is down
+// (lost says which): the failover asks whether the rest of the system
+// serves, and the region's return is the fail-back's capacity.
+func CapacityOf(ctx context.Context, r client.Reader, refs []v1alpha1.WorkloadRef, prefix string, now time.Time, lost LostFunc) ([]evidence.CapacityPoint, []string, error) {
 	var out []evidence.CapacityPoint
 	var missing []string
 	var errs []error
 	for _, ref := range refs {
 		key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}
 		var meta metav1.Object
+		var tmpl *corev1.PodTemplateSpec
 		var desired, ready int32
 		var err error
 		switch ref.Kind {
 		case v1alpha1.WorkloadDeployment:
 			var d appsv1.Deployment
 			if err = r.Get(ctx, key, &d); err == nil {
-				meta, desired, ready = &d, objects.ReplicasOf(d.Spec.Replicas), d.Status.ReadyReplicas
+				meta, tmpl, desired, ready = &d, &d.Spec.Template, objects.ReplicasOf(d.Spec.Replicas), d.Status.ReadyReplicas
 			}
 		case v1alpha1.WorkloadStatefulSet:
 			var s appsv1.StatefulSet
 			if err = r.Get(ctx, key, &s); err == nil {
-				meta, desired, ready = &s, objects.ReplicasOf(s.Spec.Replicas), s.Status.ReadyReplicas
+				meta, tmpl, desired, ready = &s, &s.Spec.Template, objects.ReplicasOf(s.Spec.Replicas), s.Status.ReadyReplicas
 			}
 		default:
 			errs = append(errs, fmt.Errorf("workload kind %s is not watched on kubernetes", ref.Kind))
@@ -65,6 +74,9 @@ func CapacityOf(ctx context.Context, r client.Reader, refs []v1alpha1.WorkloadRe
 		}
 		if prior, err := marks.PriorReplicas(meta.GetAnnotations()); err == nil {
 			desired = prior
+		}
+		if lost != nil && lost(meta.GetLabels(), tmpl) {
+			desired = 0
 		}
 		out = append(out, evidence.CapacityPoint{At: now, Workload: prefix + objects.WorkloadName(ref), Desired: int(desired), Ready: int(ready)})
 	}

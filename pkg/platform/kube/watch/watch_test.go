@@ -78,7 +78,7 @@ func TestCapacityCountsRecordedReplicasAsDesired(t *testing.T) {
 		{Kind: v1alpha1.WorkloadStatefulSet, Namespace: "recsys", Name: "store"},
 		{Kind: v1alpha1.WorkloadDeployment, Namespace: "recsys", Name: "missing"},
 	}
-	points, missing, err := CapacityOf(t.Context(), c, refs, "east/", fixtures.Epoch)
+	points, missing, err := CapacityOf(t.Context(), c, refs, "east/", fixtures.Epoch, nil)
 	require.NoError(t, err)
 	require.Equal(t, []evidence.CapacityPoint{
 		{At: fixtures.Epoch, Workload: "east/Deployment/recsys/recommender-east", Desired: 3, Ready: 0},

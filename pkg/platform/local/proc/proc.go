@@ -166,6 +166,8 @@ func (s *Spawner) Start(ctx context.Context, spec Spec) (*Process, error) {
 	cmd.Env, cmd.Dir = spec.Env, spec.Dir
 	w := &announceWriter{out: logf, keys: spec.Announce, found: map[string]string{}, ready: make(chan struct{})}
 	if len(spec.Announce) == 0 {
+		// Nothing to wait for; the writer only copies.
+		w.done = true
 		close(w.ready)
 	}
 	cmd.Stdout, cmd.Stderr = w, logf

@@ -41,6 +41,21 @@ func TestStartParsesAnnouncementsAndCloseKills(t *testing.T) {
 	require.Contains(t, string(log), "hello")
 }
 
+func TestStartWithoutAnnouncementsReturnsAtOnceAndKeepsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := proc.NewSpawner()
+	defer func() { require.NoError(t, s.Close(context.Background())) }()
+	p, err := s.Start(context.Background(), proc.Spec{
+		Name: "chatty", Path: "/bin/sh", LogPath: filepath.Join(dir, "chatty.log"),
+		Args: []string{"-c", "echo one; echo two; echo listening on x"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, p.Err(), "printing after Start returned is fine")
+	log, err := os.ReadFile(filepath.Join(dir, "chatty.log"))
+	require.NoError(t, err)
+	require.Equal(t, "one\ntwo\nlistening on x\n", string(log))
+}
+
 func TestStartReportsAnEarlyExitWithItsLog(t *testing.T) {
 	dir := t.TempDir()
 	s := proc.NewSpawner()
