@@ -21,7 +21,8 @@ const (
 	// KeyUsername is the registry user (FIREDRILL_ARCHIVE_USERNAME).
 	KeyUsername = "archive-username"
 	// KeyPassword is the registry password. It has no flag, so it never
-	// shows in a process list: FIREDRILL_ARCHIVE_PASSWORD or firedrill.yaml.
+	// shows in a process list, and so no firedrill.yaml key (the file's
+	// keys are the flags): FIREDRILL_ARCHIVE_PASSWORD only.
 	KeyPassword = "archive-password"
 	// KeyPlainHTTP forces plain HTTP (true) or HTTPS (false) to the
 	// registry (FIREDRILL_ARCHIVE_PLAIN_HTTP).
