@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/archive/sums"
 	"github.com/firedrill/firedrill/pkg/archive/trend"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/report/schema"
 )
 
 var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
@@ -42,6 +43,15 @@ func TestOpenChoosesTheKindByLocation(t *testing.T) {
 	require.ErrorContains(t, err, "no archive")
 	_, err = archive.Open("oci://127.0.0.1:5000/drills:latest", archive.Options{})
 	require.ErrorContains(t, err, "without a tag or digest")
+}
+
+func TestTestInputsAreValidReports(t *testing.T) {
+	require.NoError(t, schema.Validate(archivetest.QuickstartJSON()), "the real quickstart report")
+	for _, r := range []*report.Report{drill(1, 1), archivetest.Drill(archivetest.DrillOptions{Faults: 5, Slower: []float64{1, 1, 1, 1, 20}})} {
+		data, err := report.JSON(r)
+		require.NoError(t, err)
+		require.NoError(t, schema.Validate(data), "a synthetic drill")
+	}
 }
 
 func TestFilesIsTheWholeReportSetWithItsManifest(t *testing.T) {

@@ -68,6 +68,13 @@ func (o *DrillOptions) defaults() {
 	}
 }
 
+// fault is one synthetic fault of a drill.
+type fault struct {
+	name, typ          string
+	injected, reverted time.Time
+	outage             time.Duration
+}
+
 var faultTypes = []string{"podKill", "nodeDrain", "modelStoreOutage", "regionCutover"}
 
 // hold is how long a timed fault lasts.
@@ -83,11 +90,6 @@ func Drill(o DrillOptions) *report.Report {
 	obj := slo.Objectives{
 		RTO: o.RTO, FailbackRTO: o.RTO, Availability: 95, LatencyP99: 500 * time.Millisecond,
 		Recovered: slo.Criteria{SuccessRate: 99, LatencyP99: 500 * time.Millisecond, For: 3 * time.Second},
-	}
-	type fault struct {
-		name, typ          string
-		injected, reverted time.Time
-		outage             time.Duration
 	}
 	var faults []fault
 	gap := o.Duration / time.Duration(o.Faults+1)
@@ -145,7 +147,7 @@ func Drill(o DrillOptions) *report.Report {
 	r := &report.Report{
 		Schema: report.SchemaVersion, RunID: o.RunID, Platform: "local", Endpoint: "http://127.0.0.1:8080", Trigger: v1alpha1.TriggerManual,
 		Tool:    report.Tool{Version: "v0.0.0-test", Commit: "0000000", GoVersion: "go1.26"},
-		Plan:    report.Plan{Name: o.Plan, Source: "drills/" + o.Plan + ".yaml", Hash: "sha256:synthetic", Spec: spec(o, obj)},
+		Plan:    report.Plan{Name: o.Plan, Source: "drills/" + o.Plan + ".yaml", Hash: "sha256:synthetic", Spec: spec(o, obj, faults)},
 		Samples: len(samples), Capacity: capacity, Events: events,
 	}
 	r.StartTime, r.CompletionTime = micro(o.Start), micro(end)
@@ -227,9 +229,28 @@ func worst(r *report.Report) string {
 	return out
 }
 
-func spec(o DrillOptions, obj slo.Objectives) v1alpha1.DrillPlanSpec {
+func spec(o DrillOptions, obj slo.Objectives, faults []fault) v1alpha1.DrillPlanSpec {
 	d := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	steps := []v1alpha1.Step{{Name: "baseline", Wait: d(10 * time.Second)}}
+	for _, f := range faults {
+		st := v1alpha1.Step{Name: f.name, Fault: &v1alpha1.Fault{}}
+		switch f.typ {
+		case "podKill":
+			st.Fault.PodKill = &v1alpha1.PodKill{}
+		case "nodeDrain":
+			st.Fault.NodeDrain = &v1alpha1.NodeDrain{}
+		case "modelStoreOutage":
+			st.Fault.ModelStoreOutage = &v1alpha1.ModelStoreOutage{}
+		case "regionCutover":
+			st.Fault.RegionCutover = &v1alpha1.RegionCutover{}
+		}
+		if !f.reverted.IsZero() {
+			st.Fault.Duration = d(hold)
+		}
+		steps = append(steps, st)
+	}
 	return v1alpha1.DrillPlanSpec{
+		Steps: steps,
 		Target: v1alpha1.Target{Platform: v1alpha1.PlatformLocal},
 		Objectives: v1alpha1.Objectives{
 			RTO: d(obj.RTO), FailbackRTO: d(obj.FailbackRTO), Availability: "95", LatencyP99: d(obj.LatencyP99),
