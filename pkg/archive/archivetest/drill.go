@@ -250,7 +250,7 @@ func spec(o DrillOptions, obj slo.Objectives, faults []fault) v1alpha1.DrillPlan
 		steps = append(steps, st)
 	}
 	return v1alpha1.DrillPlanSpec{
-		Steps: steps,
+		Steps:  steps,
 		Target: v1alpha1.Target{Platform: v1alpha1.PlatformLocal},
 		Objectives: v1alpha1.Objectives{
 			RTO: d(obj.RTO), FailbackRTO: d(obj.FailbackRTO), Availability: "95", LatencyP99: d(obj.LatencyP99),
