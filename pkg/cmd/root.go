@@ -9,6 +9,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
+	"github.com/firedrill/firedrill/pkg/cmd/reports"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
@@ -38,6 +39,7 @@ func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 		validate.NewCommand(v),
 		run.NewCommand(v),
 		cleanup.NewCommand(v),
+		reports.NewCommand(v),
 		versioncmd.NewCommand(v),
 		sandbox.NewCommand(v),
 	}
