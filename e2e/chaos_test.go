@@ -57,7 +57,7 @@ func (b *chaosBed) plan(t *testing.T, name, steps string) string {
 func (b *chaosBed) runToEnd(t *testing.T, name, steps string) (int, *report.Report, string) {
 	t.Helper()
 	reports := t.TempDir()
-	cmd, out := b.cmd("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", b.plan(t, name, steps))
+	cmd, out := b.cmd("run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r", b.plan(t, name, steps))
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError
@@ -263,7 +263,7 @@ spec:
 
 	t.Run("kill -9 of drill while a chaos object is active, then drill cleanup deletes it", func(t *testing.T) {
 		state := t.TempDir()
-		cmd, out := b.cmd("run", "--state-dir", state, "--report-dir", t.TempDir(), "--run-id", "crash", b.plan(t, "kube-chaos-crash", `    - name: kill
+		cmd, out := b.cmd("run", "--state-dir", state, "--archive", t.TempDir(), "--run-id", "crash", b.plan(t, "kube-chaos-crash", `    - name: kill
       fault:
         chaosMesh: {kind: NetworkChaos, spec: {action: loss, mode: all, loss: {loss: "100"}, selector: {labelSelectors: {app: model-store}}}}
         duration: 5m
@@ -343,7 +343,7 @@ spec:
 
 	t.Run("kill -9 during a networkPolicy outage, then the next drill run deletes the policy", func(t *testing.T) {
 		state := t.TempDir()
-		cmd, out := b.cmd("run", "--state-dir", state, "--report-dir", t.TempDir(), "--run-id", "crash", b.plan(t, "kube-store-netpol-crash", `    - name: store
+		cmd, out := b.cmd("run", "--state-dir", state, "--archive", t.TempDir(), "--run-id", "crash", b.plan(t, "kube-store-netpol-crash", `    - name: store
       fault:
         modelStoreOutage: {method: networkPolicy}
         duration: 5m
@@ -360,7 +360,7 @@ spec:
 		require.NoError(t, err)
 		require.Len(t, nps, 2, "kill -9 leaves both policies")
 
-		next, nout := b.cmd("run", "--state-dir", state, "--report-dir", t.TempDir(), "--run-id", "next", b.plan(t, "kube-next", ""))
+		next, nout := b.cmd("run", "--state-dir", state, "--archive", t.TempDir(), "--run-id", "next", b.plan(t, "kube-next", ""))
 		require.NoError(t, next.Run(), nout.String())
 		nps, err = netpols(ctx)
 		require.NoError(t, err)

@@ -106,7 +106,7 @@ spec:
 	t.Run("a Service selector switch moves traffic during the fault and fails back", func(t *testing.T) {
 		p := plan(t, "kube-cutover-service", "{service: {name: frontdoor}}", "4s")
 		reports := t.TempDir()
-		cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", p)
+		cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r", p)
 		start := time.Now()
 		require.NoError(t, cmd.Start())
 		switched := waitSwitched(t, out)
@@ -133,7 +133,7 @@ spec:
 	t.Run("kill -9 of drill after the switch, then drill cleanup restores the selector", func(t *testing.T) {
 		p := plan(t, "kube-cutover-crash", "{service: {name: frontdoor}}", "5m")
 		state := t.TempDir()
-		cmd, out := d.cmd("run", "--state-dir", state, "--report-dir", t.TempDir(), p)
+		cmd, out := d.cmd("run", "--state-dir", state, "--archive", t.TempDir(), p)
 		require.NoError(t, cmd.Start())
 		waitSwitched(t, out)
 		require.NoError(t, cmd.Process.Kill())
@@ -196,7 +196,7 @@ spec:
 		}
 
 		p := plan(t, "kube-cutover-route", httpRoute, "4s")
-		cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--report-dir", t.TempDir(), p)
+		cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--archive", t.TempDir(), p)
 		require.NoError(t, cmd.Start())
 		require.Eventually(t, func() bool { w := weights(); return w[0] == 0 }, 2*time.Minute, 50*time.Millisecond, "the route was not switched: %s", out)
 		require.Equal(t, []int32{0, 100}, weights(), "us-west takes us-east's weight")
@@ -290,7 +290,7 @@ spec:
 	}
 
 	reports := t.TempDir()
-	cmd := exec.Command(drill, "run", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
+	cmd := exec.Command(drill, "run", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r", plan)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()

@@ -65,7 +65,7 @@ func (d drillRunner) cmd(args ...string) (*exec.Cmd, *lockedBuffer) {
 func (d drillRunner) run(t *testing.T, plan, name string, wantExit int) (*report.Report, string) {
 	t.Helper()
 	reports := t.TempDir()
-	cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r", plan)
+	cmd, out := d.cmd("run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r", plan)
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError
@@ -191,7 +191,7 @@ spec:
         podKill: {selector: {matchLabels: {app: recommender}}, gpuOnly: true, mode: one}
 `)
 		reports := t.TempDir()
-		cmd, out := run("run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "kill", plan)
+		cmd, out := run("run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "kill", plan)
 		require.NoError(t, cmd.Run(), out.String())
 		data, err := os.ReadFile(filepath.Join(reports, "kube-pod-kill", "kill", "report.json"))
 		require.NoError(t, err)
@@ -213,7 +213,7 @@ spec:
         duration: 5m
 `)
 		state := t.TempDir()
-		cmd, out := run("run", "--state-dir", state, "--report-dir", t.TempDir(), plan)
+		cmd, out := run("run", "--state-dir", state, "--archive", t.TempDir(), plan)
 		require.NoError(t, cmd.Start())
 		var drained string
 		require.Eventually(t, func() bool {

@@ -275,7 +275,7 @@ spec:
         duration: 10s
 `, name, scaleNS, endpoint, strings.Join(workloads, ", "), scaleNS, scaleFrom, scaleTo, method))
 	reports := t.TempDir()
-	cmd := exec.CommandContext(ctx, drill, "run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "r",
+	cmd := exec.CommandContext(ctx, drill, "run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r",
 		"--kubeconfig", c.Kubeconfig, "--log-format", "json", plan)
 	prof := os.Getenv("FIREDRILL_SCALE_PROFILE_DIR")
 	if prof != "" {

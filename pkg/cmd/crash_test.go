@@ -113,7 +113,7 @@ func TestKillDashNineThenCleanup(t *testing.T) {
 	state, reports := t.TempDir(), t.TempDir()
 	marker := filepath.Join(t.TempDir(), "fault-active")
 	plan := crashPlan(t, okServer(t), marker)
-	cmd, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, plan)
+	cmd, out := drillProcess(t, "run", "--state-dir", state, "--archive", reports, plan)
 	require.NoError(t, cmd.Start())
 	waitFor(t, marker)
 	require.NoError(t, cmd.Process.Kill())
@@ -135,7 +135,7 @@ func TestNextRunCleansUp(t *testing.T) {
 	state, reports := t.TempDir(), t.TempDir()
 	marker := filepath.Join(t.TempDir(), "fault-active")
 	endpoint := okServer(t)
-	cmd, _ := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, crashPlan(t, endpoint, marker))
+	cmd, _ := drillProcess(t, "run", "--state-dir", state, "--archive", reports, crashPlan(t, endpoint, marker))
 	require.NoError(t, cmd.Start())
 	waitFor(t, marker)
 	require.NoError(t, cmd.Process.Kill())
@@ -146,7 +146,7 @@ func TestNextRunCleansUp(t *testing.T) {
 	require.NoError(t, next.Run(), nout.String())
 	require.FileExists(t, marker, "a dry run touches nothing, not even leftovers")
 
-	next, nout = drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, crashPlan(t, endpoint, other))
+	next, nout = drillProcess(t, "run", "--state-dir", state, "--archive", reports, crashPlan(t, endpoint, other))
 	require.NoError(t, next.Start())
 	waitFor(t, other)
 	require.NoFileExists(t, marker, "the next run reverted the leftover before starting")
@@ -159,7 +159,7 @@ func TestNextRunCleansUp(t *testing.T) {
 func TestInterruptRevertsAndWritesAbortedReport(t *testing.T) {
 	state, reports := t.TempDir(), t.TempDir()
 	marker := filepath.Join(t.TempDir(), "fault-active")
-	cmd, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, "--run-id", "ctrl-c", crashPlan(t, okServer(t), marker))
+	cmd, out := drillProcess(t, "run", "--state-dir", state, "--archive", reports, "--run-id", "ctrl-c", crashPlan(t, okServer(t), marker))
 	require.NoError(t, cmd.Start())
 	waitFor(t, marker)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
@@ -205,13 +205,13 @@ spec:
           revert: {command: [rm, %[3]q]}
 `, okServer(t), logFile, marker)), 0o644))
 
-	cmd, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, path)
+	cmd, out := drillProcess(t, "run", "--state-dir", state, "--archive", reports, path)
 	require.NoError(t, cmd.Start())
 	waitFor(t, marker)
 	require.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 
-	resumed, rout := drillProcess(t, "run", "--resume", "--state-dir", state, "--report-dir", reports, path)
+	resumed, rout := drillProcess(t, "run", "--resume", "--state-dir", state, "--archive", reports, path)
 	require.NoError(t, resumed.Run(), out.String()+rout.String())
 	require.Contains(t, rout.String(), "resuming run resume-")
 	require.Contains(t, rout.String(), "skipping baseline, first")
@@ -220,7 +220,7 @@ spec:
 	require.Equal(t, "first\nsecond\nsecond\n", string(log), "first ran once; second ran again")
 	require.NoFileExists(t, marker)
 
-	again, aout := drillProcess(t, "run", "--resume", "--state-dir", state, "--report-dir", reports, path)
+	again, aout := drillProcess(t, "run", "--resume", "--state-dir", state, "--archive", reports, path)
 	require.Error(t, again.Run())
 	require.Contains(t, aout.String(), "nothing to resume")
 }
@@ -258,7 +258,7 @@ func TestHTTPServiceExample(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, bytes.ReplaceAll(plan, []byte("127.0.0.1:8080"), []byte(addr)), 0o644))
 
 	reports := t.TempDir()
-	run, out := drillProcess(t, "run", "--state-dir", t.TempDir(), "--report-dir", reports, "--run-id", "example", path)
+	run, out := drillProcess(t, "run", "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "example", path)
 	run.Env = append(run.Env, fmt.Sprintf("SERVICE_PID=%d", serve.Process.Pid))
 	require.NoError(t, run.Run(), out.String())
 	data2, err := os.ReadFile(filepath.Join(reports, "http-service", "example", "report.json"))

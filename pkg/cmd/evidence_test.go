@@ -42,11 +42,11 @@ func TestAnUnwritableReportDirIsRefusedBeforeAnythingIsTouched(t *testing.T) {
 	state := t.TempDir()
 	blocked := filepath.Join(t.TempDir(), "a-file")
 	require.NoError(t, os.WriteFile(blocked, nil, 0o644))
-	run, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", filepath.Join(blocked, "reports"), shortPlan(t, "unwritable", okServer(t), marker))
+	run, out := drillProcess(t, "run", "--state-dir", state, "--archive", filepath.Join(blocked, "reports"), shortPlan(t, "unwritable", okServer(t), marker))
 	err := run.Run()
 	require.Error(t, err)
 	require.Equal(t, 2, run.ProcessState.ExitCode(), out.String())
-	require.Contains(t, out.String(), "--report-dir "+filepath.Join(blocked, "reports")+": cannot be created")
+	require.Contains(t, out.String(), "archive "+filepath.Join(blocked, "reports")+" cannot be created")
 	require.Contains(t, out.String(), "nothing was touched")
 	require.NoFileExists(t, marker, "no fault was injected")
 	recs, err := journal.Load(filepath.Join(state, "journal"))
@@ -62,7 +62,7 @@ func TestRunsStartedWithinOneSecondGetTheirOwnJournalAndReport(t *testing.T) {
 	plan := shortPlan(t, "twice", okServer(t), filepath.Join(t.TempDir(), "flag"))
 	start := time.Now()
 	for range 2 {
-		run, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", reports, plan)
+		run, out := drillProcess(t, "run", "--state-dir", state, "--archive", reports, plan)
 		// The verdict is not the point (a loaded machine may miss the
 		// 200 ms baseline); the run's own journal and report are.
 		_ = run.Run()
@@ -86,12 +86,12 @@ func TestASecondRunOfAPlanIsRefusedWhileTheFirstIsActive(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "fault-active")
 	state := t.TempDir()
 	plan := crashPlan(t, okServer(t), marker)
-	first, out := drillProcess(t, "run", "--state-dir", state, "--report-dir", t.TempDir(), "--run-id", "first", plan)
+	first, out := drillProcess(t, "run", "--state-dir", state, "--archive", t.TempDir(), "--run-id", "first", plan)
 	require.NoError(t, first.Start())
 	t.Cleanup(func() { _ = first.Process.Kill(); _ = first.Wait() })
 	waitFor(t, marker)
 
-	second, out2 := drillProcess(t, "run", "--state-dir", state, "--report-dir", t.TempDir(), plan)
+	second, out2 := drillProcess(t, "run", "--state-dir", state, "--archive", t.TempDir(), plan)
 	err := second.Run()
 	require.Error(t, err)
 	require.Equal(t, 2, second.ProcessState.ExitCode())

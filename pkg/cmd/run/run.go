@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,9 +14,11 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/engine"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
@@ -30,13 +31,14 @@ import (
 
 // Options are the flags of drill run.
 type Options struct {
-	File      string
-	ReportDir string
-	StateDir  string
-	RunID     string
-	Output    output.Format
-	DryRun    bool
-	Resume    bool
+	File string
+	// Archive is where the report set goes.
+	Archive  archiveflags.Options
+	StateDir string
+	RunID    string
+	Output   output.Format
+	DryRun   bool
+	Resume   bool
 	// LogProgress writes progress as log records (--log-format json)
 	// instead of lines for people.
 	LogProgress bool
@@ -47,8 +49,8 @@ type Options struct {
 }
 
 func (o *Options) validate() error {
-	if o.ReportDir == "" {
-		return errors.New("--report-dir must not be empty")
+	if o.Archive.Location == "" {
+		return errors.New("--archive must not be empty")
 	}
 	return nil
 }
@@ -61,8 +63,9 @@ func NewCommand(v *viper.Viper) *cobra.Command {
 		Long: `Run a drill: start the platform, drive open-loop synthetic load at the
 system under test, check the steady state, inject each fault, measure how
 long the service and its capacity take to recover, revert every fault and
-write the report (report.json, report.md, junit.xml) under
---report-dir/<plan>/<run-id>/.
+archive the report set (report.json, report.md, junit.xml, report.html,
+SHA256SUMS) in --archive: a directory, <dir>/<plan>/<run-id>/, or an OCI
+registry, oci://host/repository.
 
 Before it starts, drill run reverts any fault that an earlier run left
 active (see drill cleanup). Ctrl-C reverts every active fault at once and
@@ -87,8 +90,12 @@ drill was aborted or could not run.`,
 			if err != nil {
 				return err
 			}
+			arch, err := archiveflags.FromViper(v)
+			if err != nil {
+				return err
+			}
 			opts := Options{
-				File: args[0], ReportDir: v.GetString("report-dir"), StateDir: v.GetString("state-dir"),
+				File: args[0], Archive: arch, StateDir: v.GetString("state-dir"),
 				RunID: v.GetString("run-id"), Output: format, DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
 				LogProgress: v.GetString("log-format") == string(log.FormatJSON),
 				Platforms:   platforms.FromViper(v),
@@ -98,7 +105,8 @@ drill was aborted or could not run.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("report-dir", "reports", "directory the report is written under (<dir>/<plan>/<run-id>/)")
+	archiveflags.AddFlags(f)
+	archiveflags.AddReportDirAlias(f)
 	f.String("run-id", "", "run id (default <plan>-<UTC time to the millisecond>-<random>)")
 	output.AddFlag(f)
 	f.Bool("dry-run", false, "resolve targets and print what would happen, touching nothing")
@@ -134,8 +142,12 @@ func run(ctx context.Context, opts Options) error {
 		return dryRun(ctx, opts, p, pf)
 	}
 	// The evidence must have somewhere to go before anything is touched.
-	if err := checkWritable(opts.ReportDir); err != nil {
-		return fmt.Errorf("--report-dir %s: %w; nothing was touched", opts.ReportDir, err)
+	arch, err := opts.Archive.Open()
+	if err != nil {
+		return err
+	}
+	if err := arch.Check(ctx); err != nil {
+		return fmt.Errorf("%w; nothing was touched", err)
 	}
 	prog := newProgress(opts)
 
@@ -174,16 +186,17 @@ func run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	dir, werr := report.Write(opts.ReportDir, rep)
-	if werr != nil {
-		// The evidence is never lost: it goes under the state directory.
-		fallback, ferr := report.Write(filepath.Join(opts.StateDir, "reports"), rep)
-		if ferr != nil {
-			return fmt.Errorf("the report could not be written to %s (%w) nor under the state directory: %w", opts.ReportDir, werr, ferr)
-		}
-		prog.line(fmt.Sprintf("the report could not be written to %s (%v); it was written to %s instead", opts.ReportDir, werr, fallback))
-		dir = fallback
+	// The evidence is never lost: when the archive fails it is kept
+	// under the state directory, and the output says where.
+	st, werr := archive.Store(ctx, arch, rep, archive.StoreOptions{KeepDir: filepath.Join(opts.StateDir, "reports")})
+	var kept *archive.KeptError
+	if werr != nil && !errors.As(werr, &kept) {
+		return werr
 	}
+	if kept != nil {
+		prog.line(werr.Error())
+	}
+	dir := st.Location
 	if err := output.Write(opts.Out, opts.Output, rep, func(w io.Writer) error {
 		fmt.Fprintln(w)
 		fmt.Fprint(w, report.Table(rep))
@@ -192,6 +205,9 @@ func run(ctx context.Context, opts Options) error {
 			fmt.Fprintf(w, ": %s", rep.Message)
 		}
 		fmt.Fprintf(w, "\nreport: %s\n", dir)
+		if st.HTML != "" {
+			fmt.Fprintf(w, "html: %s\n", st.HTML)
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -204,23 +220,6 @@ func run(ctx context.Context, opts Options) error {
 	}
 	if code := rep.ExitCode(); code != 0 {
 		return &exitcode.Error{Code: code}
-	}
-	return nil
-}
-
-// checkWritable creates dir and proves a file can be written in it.
-func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot be created: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
-		return fmt.Errorf("is not writable: %w", err)
-	}
-	name := f.Name()
-	_ = f.Close()
-	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("removing the write test: %w", err)
 	}
 	return nil
 }
