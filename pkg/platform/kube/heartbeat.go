@@ -33,6 +33,20 @@ const (
 // HeartbeatStatus is a run's heartbeat as judged at one instant.
 type HeartbeatStatus = lease.Status
 
+// HeartbeatKey locates a heartbeat Lease.
+type HeartbeatKey = lease.Key
+
+// What a heartbeat says of its run (HeartbeatStatus.State).
+const (
+	// HeartbeatLive: renewed within the grace period.
+	HeartbeatLive = lease.Live
+	// HeartbeatStale: last renewed longer ago than the grace period.
+	HeartbeatStale = lease.Stale
+	// HeartbeatMissing: no heartbeat where the marks say it is, or none
+	// named.
+	HeartbeatMissing = lease.Missing
+)
+
 // heartbeatKey is where run's heartbeat is on this cluster: the plan's
 // target namespace.
 func (p *Platform) heartbeatKey(runID string) lease.Key {
