@@ -48,9 +48,9 @@ func (s *suite) cutoverScaleToZero(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(0), *d.Spec.Replicas)
 	require.Equal(t, "2", d.Annotations[kube.AnnotationReplicas])
-	eventually(ctx, t, 30*time.Second, "the east capacity to read 0 of 2", func(ctx context.Context) (bool, error) {
+	eventually(ctx, t, 30*time.Second, "the lost east region to read 0 of 0: it desires nothing during the failover", func(ctx context.Context) (bool, error) {
 		pt := capacityOf(ctx, t, p, "Deployment/co/recommender-co-east")
-		return pt.Desired == 2 && pt.Ready == 0, nil
+		return pt.Desired == 0 && pt.Ready == 0, nil
 	})
 	got, err := os.ReadFile(traffic)
 	require.NoError(t, err)
@@ -177,9 +177,9 @@ func (s *suite) cutoverDrain(t *testing.T) {
 		require.False(t, slices.ContainsFunc(before, func(b corev1.Pod) bool { return b.UID == pod.UID }), "pod %s survived the cutover", pod.Name)
 		require.Empty(t, pod.Spec.NodeName, "replacement %s is pinned to the lost region and stays Pending", pod.Name)
 	}
-	eventually(ctx, t, 30*time.Second, "the east capacity to read 0 of 3", func(ctx context.Context) (bool, error) {
+	eventually(ctx, t, 30*time.Second, "the lost east region to read 0 of 0: it desires nothing during the failover", func(ctx context.Context) (bool, error) {
 		pt := capacityOf(ctx, t, p, "Deployment/cd/recommender-cd-east")
-		return pt.Desired == 3 && pt.Ready == 0, nil
+		return pt.Desired == 0 && pt.Ready == 0, nil
 	})
 	eventually(ctx, t, 30*time.Second, "the replacements to be seen", func(context.Context) (bool, error) {
 		return len(ev.of(evidence.EventReplaced, f.ID)) > 0, nil

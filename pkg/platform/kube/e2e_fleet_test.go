@@ -89,14 +89,14 @@ func TestKubeFleet(t *testing.T) {
 	got, err := os.ReadFile(switchLog)
 	require.NoError(t, err)
 	require.Equal(t, "inject west\n", string(got))
-	eventually(ctx, t, 30*time.Second, "the lost cluster's capacity to read 0 of 2", func(ctx context.Context) (bool, error) {
+	eventually(ctx, t, 30*time.Second, "the lost cluster to read 0 of 0: it desires nothing during the failover", func(ctx context.Context) (bool, error) {
 		points, err := fl.Capacity(ctx)
 		if err != nil {
 			return false, err
 		}
 		for _, pt := range points {
 			if pt.Workload == "east/Deployment/fl/recommender-east" {
-				return pt.Desired == 2 && pt.Ready == 0, nil
+				return pt.Desired == 0 && pt.Ready == 0, nil
 			}
 		}
 		return false, nil
