@@ -83,8 +83,8 @@ targets, state Reverted, WouldBeReverted, NotReverted, Elsewhere or Live,
 error, hint, heartbeat, stopped) and error.
 
 Exit status: 0 when nothing is left active, 1 when a fault could not be
-reverted or belongs to another cluster. A live run's faults are not left
-active by a dead run: they do not change the exit status.`,
+reverted or belongs to another cluster. With --from-cluster a live run's
+faults do not count: their run reverts them.`,
 		Example: `  # Revert whatever a killed drill left behind
   drill cleanup
 
