@@ -101,10 +101,16 @@ func TestMain(m *testing.M) {
 }
 
 // buildDrill builds the drill binary the first time a test asks for it.
+// FIREDRILL_E2E_DRILL names a binary to test instead (one built from an
+// older commit, to see a test fail on the code it guards against).
 func buildDrill(t *testing.T) string {
 	t.Helper()
 	drillBin.Lock()
 	defer drillBin.Unlock()
+	if bin := os.Getenv("FIREDRILL_E2E_DRILL"); bin != "" {
+		t.Logf("testing the drill binary %s (FIREDRILL_E2E_DRILL)", bin)
+		return bin
+	}
 	if drillBin.path != "" {
 		return drillBin.path
 	}

@@ -71,6 +71,10 @@ func TestCleanupCommand(t *testing.T) {
 		{name: "nothing left as json", empty: true, args: []string{"-o", "json"}, golden: "cleanup-none-json.txt"},
 		{name: "the config file's output applies", config: "output: yaml\ndry-run: true\n", format: output.YAML, golden: "cleanup-dry-run-yaml.txt"},
 		{name: "a bad config file reverts nothing", config: "dryrun: true\n", wantCode: 2, wantErr: `unknown key "dryrun" (did you mean "dry-run"?)`},
+		{name: "--grace is for --from-cluster only", args: []string{"--grace", "20s"}, wantCode: 2, wantErr: "--grace applies to --from-cluster only"},
+		{name: "--namespace is for --from-cluster only", args: []string{"--namespace", "recsys"}, wantCode: 2, wantErr: "--namespace applies to --from-cluster only"},
+		{name: "a grace shorter than two renewals would take live runs for dead", args: []string{"--from-cluster", "--grace", "5s"}, wantCode: 2,
+			wantErr: "--grace 5s is shorter than 10s: a live run, which renews its heartbeat every 5s, would be taken for dead"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

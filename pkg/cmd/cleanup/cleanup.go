@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
@@ -16,6 +18,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube"
 )
 
 // Options are the flags of drill cleanup.
@@ -25,6 +28,31 @@ type Options struct {
 	DryRun    bool
 	Output    output.Format
 	Out       io.Writer
+	// FromCluster reverts, with no journal, the marks of dead runs on the
+	// cluster of Platforms (--from-cluster).
+	FromCluster bool
+	// Grace is how old a heartbeat may be before its run is taken for dead
+	// (--from-cluster only); zero means kube.DefaultHeartbeatGrace.
+	Grace time.Duration
+	// Namespaces are where --from-cluster looks for marks; empty means
+	// every namespace.
+	Namespaces []string
+}
+
+func (o *Options) validate(flags *pflag.FlagSet) error {
+	if !o.FromCluster {
+		for _, name := range []string{"grace", "namespace"} {
+			if flags.Changed(name) {
+				return fmt.Errorf("--%s applies to --from-cluster only", name)
+			}
+		}
+		return nil
+	}
+	if o.Grace != 0 && o.Grace < kube.MinHeartbeatGrace {
+		return fmt.Errorf("--grace %s is shorter than %s: a live run, which renews its heartbeat every %s, would be taken for dead",
+			o.Grace, kube.MinHeartbeatGrace, kube.DefaultHeartbeatInterval)
+	}
+	return nil
 }
 
 // NewCommand returns the cleanup command.
@@ -42,30 +70,55 @@ run left running. A fault of a cluster this cleanup is not pointed at (its
 API server and CA, not the context's name, identify it) is left as it is
 and listed with the command that reverts it.
 
-With -o json or -o yaml the result is one document: dryRun, leftovers (run,
-plan, step, type, targets, state Reverted, WouldBeReverted, NotReverted or
-Elsewhere, error, hint, stopped) and error.
+With --from-cluster no journal is read: every object on the cluster (of
+--context) that carries a run's marks is judged by that run's heartbeat, a
+Lease the run renews every 5s while it lives. Marks whose run's heartbeat
+is older than --grace (default 15s), or missing, are reverted from the
+marks themselves; a live run's are listed and left alone. --namespace
+limits the namespaces looked in (nodes are always looked at).
+
+With -o json or -o yaml the result is one document: dryRun, fromCluster
+(server, context, grace, namespaces), leftovers (run, plan, step, type,
+targets, state Reverted, WouldBeReverted, NotReverted, Elsewhere or Live,
+error, hint, heartbeat, stopped) and error.
 
 Exit status: 0 when nothing is left active, 1 when a fault could not be
-reverted or belongs to another cluster.`,
+reverted or belongs to another cluster. With --from-cluster a live run's
+faults do not count: their run reverts them.`,
 		Example: `  # Revert whatever a killed drill left behind
   drill cleanup
 
   # Only list it, for a program
-  drill cleanup --dry-run -o json`,
+  drill cleanup --dry-run -o json
+
+  # The machine that ran the drill is lost: revert what dead runs left on
+  # the cluster, judged by their heartbeats
+  drill cleanup --from-cluster --context prod-us --dry-run
+  drill cleanup --from-cluster --context prod-us`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			format, err := output.Parse(v.GetString("output"))
 			if err != nil {
 				return err
 			}
-			return run(c.Context(), Options{
+			opts := Options{
 				StateDir: v.GetString("state-dir"), Platforms: platforms.FromViper(v), DryRun: v.GetBool("dry-run"),
 				Output: format, Out: c.OutOrStdout(),
-			})
+				FromCluster: v.GetBool("from-cluster"), Grace: v.GetDuration("grace"), Namespaces: v.GetStringSlice("namespace"),
+			}
+			if err := opts.validate(c.Flags()); err != nil {
+				return err
+			}
+			if opts.FromCluster {
+				return fromCluster(c.Context(), opts)
+			}
+			return run(c.Context(), opts)
 		},
 	}
 	cmd.Flags().Bool("dry-run", false, "list leftover faults without reverting them")
+	cmd.Flags().Bool("from-cluster", false, "read no journal: revert the marks of every run on the cluster whose heartbeat is older than --grace")
+	cmd.Flags().Duration("grace", kube.DefaultHeartbeatGrace, "with --from-cluster, how old a run's heartbeat may be before the run is taken for dead")
+	cmd.Flags().StringSlice("namespace", nil, "with --from-cluster, a namespace to look for marks in (repeatable; default every namespace)")
 	output.AddFlag(cmd.Flags())
 	platforms.AddFlags(cmd.Flags())
 	return cmd
@@ -75,6 +128,9 @@ reverted or belongs to another cluster.`,
 type Result struct {
 	// DryRun is true when nothing was reverted (--dry-run).
 	DryRun bool `json:"dryRun"`
+	// FromCluster says, with --from-cluster, which cluster was looked at
+	// and how runs were judged.
+	FromCluster *FromCluster `json:"fromCluster,omitempty"`
 	// Leftovers are the faults that dead runs left active, in journal
 	// order; empty when there are none.
 	Leftovers []Leftover `json:"leftovers"`
@@ -93,24 +149,32 @@ const (
 	// StateElsewhere: the fault belongs to a cluster this cleanup is not
 	// pointed at; Hint says how to revert it.
 	StateElsewhere = "Elsewhere"
+	// StateLive: --from-cluster found the marks of a run whose heartbeat is
+	// live, and left them alone.
+	StateLive = "Live"
 )
 
 // Leftover is a fault a dead run left active.
 type Leftover struct {
-	// Run is the run's id; Plan its plan's name.
+	// Run is the run's id; Plan its plan's name (unknown, and omitted,
+	// with --from-cluster).
 	Run  string `json:"run"`
-	Plan string `json:"plan"`
-	// Step is the fault's step; Type its fault type.
+	Plan string `json:"plan,omitempty"`
+	// Step is the fault's step; Type its fault type (unknown, and
+	// omitted, with --from-cluster: Targets say what the marks are on).
 	Step string `json:"step"`
-	Type string `json:"type"`
+	Type string `json:"type,omitempty"`
 	// Targets the fault acts on.
 	Targets []evidence.Target `json:"targets"`
-	// State is Reverted, WouldBeReverted, NotReverted or Elsewhere.
+	// State is Reverted, WouldBeReverted, NotReverted, Elsewhere or
+	// Live.
 	State string `json:"state"`
 	// Error is why it was not reverted.
 	Error string `json:"error,omitempty"`
 	// Hint is the command that reverts a fault of another cluster.
 	Hint string `json:"hint,omitempty"`
+	// Heartbeat is, with --from-cluster, the run's heartbeat as judged.
+	Heartbeat string `json:"heartbeat,omitempty"`
 	// Stopped are the runbook commands of the dead run killed first.
 	Stopped []string `json:"stopped,omitempty"`
 }

@@ -101,9 +101,9 @@ func TestServiceSwitchRunsOnceTheRegionIsDownAndFailsBack(t *testing.T) {
 	marked, err := fc.p.Marked(ctx, "r1", "cutover")
 	require.NoError(t, err)
 	require.ElementsMatch(t, []MarkedObject{
-		{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/recommender-east-a"}, RunID: "r1", Fault: "cutover"},
-		{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/recommender-east-b"}, RunID: "r1", Fault: "cutover"},
-		{Target: evidence.Target{Kind: KindService, Name: "recsys/frontdoor"}, RunID: "r1", Fault: "cutover"},
+		{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/recommender-east-a"}, RunID: "r1", Fault: "cutover", Heartbeat: "recsys/firedrill-run-r1"},
+		{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/recommender-east-b"}, RunID: "r1", Fault: "cutover", Heartbeat: "recsys/firedrill-run-r1"},
+		{Target: evidence.Target{Kind: KindService, Name: "recsys/frontdoor"}, RunID: "r1", Fault: "cutover", Heartbeat: "recsys/firedrill-run-r1"},
 	}, marked)
 
 	require.NoError(t, fc.p.Revert(ctx, f, targets[0]))

@@ -196,5 +196,8 @@ func (s sink) Observed(msg string) {
 	}
 }
 
-// markOf is the bookkeeping of fault f.
-func markOf(f platform.Fault) marks.Mark { return marks.Mark{RunID: f.RunID, Fault: f.ID} }
+// markOf is the bookkeeping of fault f: its run and step, and where the
+// run's heartbeat is on this cluster.
+func (p *Platform) markOf(f platform.Fault) marks.Mark {
+	return marks.Mark{RunID: f.RunID, Fault: f.ID, Heartbeat: p.heartbeatKey(f.RunID).String()}
+}

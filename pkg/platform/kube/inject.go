@@ -23,9 +23,16 @@ import (
 
 // Inject implements platform.Platform: it applies f to one target. It is
 // idempotent: a repeated call finds its own marks and completes what the
-// first began.
+// first began. The run's first Inject starts its heartbeat on the cluster
+// (a Lease renewed until Stop); once the heartbeat is lost, Inject
+// refuses.
 func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Target) error {
 	f = p.localize(f)
+	// The run is alive, for anyone who finds its marks, before it writes
+	// the first.
+	if err := p.alive(ctx, f.RunID); err != nil {
+		return err
+	}
 	st := p.begin(ctx, f)
 	log.FromContext(ctx).Info("injecting", "step", f.ID, "target", t.String())
 	rep := p.reporter(f, t)
@@ -40,7 +47,7 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 		if nd.Timeout != nil {
 			timeout = nd.Timeout.Duration
 		}
-		return d.drainer.Drain(ctx, t.Name, markOf(f), nodes.Settings{Timeout: timeout, Grace: nd.GracePeriod, Policy: nd.OnInsufficientCapacity}, rep)
+		return d.drainer.Drain(ctx, t.Name, p.markOf(f), nodes.Settings{Timeout: timeout, Grace: nd.GracePeriod, Policy: nd.OnInsufficientCapacity}, rep)
 	case s.RegionCutover != nil && t.Kind == evidence.KindRegion:
 		return p.cutover(ctx, f, st, t, rep)
 	case s.ModelStoreOutage != nil && t.Kind == evidence.KindStore:
@@ -48,16 +55,16 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 		if err != nil {
 			return err
 		}
-		if err := d.outage.Inject(ctx, s.ModelStoreOutage, ref, markOf(f), rep); err != nil {
+		if err := d.outage.Inject(ctx, s.ModelStoreOutage, ref, p.markOf(f), rep); err != nil {
 			return err
 		}
 		return p.restartInference(ctx, f, st, rep)
 	case s.ChaosMesh != nil && t.Kind == evidence.KindChaos:
-		obj, err := chaos.Build(s.ChaosMesh, objects.ObjectName(f.RunID, f.ID), p.scope.namespace, markOf(f))
+		obj, err := chaos.Build(s.ChaosMesh, objects.ObjectName(f.RunID, f.ID), p.scope.namespace, p.markOf(f))
 		if err != nil {
 			return err
 		}
-		if err := d.chaos.Apply(ctx, obj, t.Name, markOf(f), rep); err != nil {
+		if err := d.chaos.Apply(ctx, obj, t.Name, p.markOf(f), rep); err != nil {
 			return err
 		}
 		rep.TookEffect()
@@ -160,7 +167,7 @@ func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultState
 	if switched {
 		return nil
 	}
-	res, err := d.switcher.Switch(ctx, rc, traffic.Inject, markOf(f))
+	res, err := d.switcher.Switch(ctx, rc, traffic.Inject, p.markOf(f))
 	if err != nil {
 		rep.Note(res.Failure(err))
 		return err
@@ -219,7 +226,7 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 			p.note(f.ID, &t, "failing traffic back although region "+rc.From+" is not ready: "+err.Error())
 		}
 	}
-	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, markOf(f))
+	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, p.markOf(f))
 	if err != nil {
 		p.note(f.ID, &t, res.Failure(err))
 		return err

@@ -58,6 +58,14 @@ type Options struct {
 	// PollInterval is how often waits re-read the cluster; zero means
 	// DefaultPollInterval.
 	PollInterval time.Duration
+	// HeartbeatInterval is how often a run renews its heartbeat Lease;
+	// zero means DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// HeartbeatGrace is how old a heartbeat may be before its run is taken
+	// for dead (Preflight's judgement of other runs, and the run's own:
+	// a heartbeat not renewed for this long is lost); zero means
+	// DefaultHeartbeatGrace.
+	HeartbeatGrace time.Duration
 
 	// clusterRegion makes the platform one cluster of a fleet: the
 	// cluster is that region (NewFleet sets it).

@@ -7,7 +7,6 @@ import (
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,15 +70,15 @@ func TestStoreOutageRestartsReplicasOnceWithEveryMethod(t *testing.T) {
 		{name: "networkPolicy", outage: v1alpha1.ModelStoreOutage{Method: v1alpha1.OutageNetworkPolicy, RestartReplicas: 1},
 			objects: []string{"NetworkPolicy/recsys/firedrill-r1-store-recommender-east", "NetworkPolicy/recsys/firedrill-r1-store-recommender-west"},
 			marked: []MarkedObject{
-				{Target: evidence.Target{Kind: KindNetworkPolicy, Name: "recsys/firedrill-r1-store-recommender-east"}, RunID: "r1", Fault: "store"},
-				{Target: evidence.Target{Kind: KindNetworkPolicy, Name: "recsys/firedrill-r1-store-recommender-west"}, RunID: "r1", Fault: "store"},
+				{Target: evidence.Target{Kind: KindNetworkPolicy, Name: "recsys/firedrill-r1-store-recommender-east"}, RunID: "r1", Fault: "store", Heartbeat: "recsys/firedrill-run-r1"},
+				{Target: evidence.Target{Kind: KindNetworkPolicy, Name: "recsys/firedrill-r1-store-recommender-west"}, RunID: "r1", Fault: "store", Heartbeat: "recsys/firedrill-run-r1"},
 			}},
 		{name: "chaosMesh", outage: v1alpha1.ModelStoreOutage{Mode: v1alpha1.OutageHang, Method: v1alpha1.OutageChaosMesh, RestartReplicas: 1},
 			objects: []string{"NetworkChaos/recsys/firedrill-r1-store"},
-			marked:  []MarkedObject{{Target: evidence.Target{Kind: evidence.KindChaos, Name: "NetworkChaos/recsys/firedrill-r1-store"}, RunID: "r1", Fault: "store"}}},
+			marked:  []MarkedObject{{Target: evidence.Target{Kind: evidence.KindChaos, Name: "NetworkChaos/recsys/firedrill-r1-store"}, RunID: "r1", Fault: "store", Heartbeat: "recsys/firedrill-run-r1"}}},
 		{name: "scaleToZero", outage: v1alpha1.ModelStoreOutage{RestartReplicas: 3},
 			objects: []string{"Deployment/recsys/model-store"},
-			marked:  []MarkedObject{{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/model-store"}, RunID: "r1", Fault: "store"}}},
+			marked:  []MarkedObject{{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/model-store"}, RunID: "r1", Fault: "store", Heartbeat: "recsys/firedrill-run-r1"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,26 +128,4 @@ func TestAChaosObjectOfAnotherRunIsNotAdopted(t *testing.T) {
 	err := fc.p.Inject(ctx, f, evidence.Target{Kind: evidence.KindStore, Name: "Deployment/recsys/model-store"})
 	require.ErrorContains(t, err, `was not created by run r1 step store (it carries run "someone-else"`)
 	require.Empty(t, fc.events.of(evidence.EventTookEffect, "store"))
-}
-
-func TestRecoverAllDeletesNetworkPoliciesOfDeadRuns(t *testing.T) {
-	ctx := t.Context()
-	spec := storeSpec()
-	spec.System.Workloads = spec.System.Workloads[:1]
-	fc := newFake(t, spec, interceptor.Funcs{}, storeObjects()...)
-	store := evidence.Target{Kind: evidence.KindStore, Name: "Deployment/recsys/model-store"}
-	require.NoError(t, fc.p.Inject(ctx, storeFault("r1", &v1alpha1.ModelStoreOutage{Method: v1alpha1.OutageNetworkPolicy}), store))
-	require.NoError(t, fc.p.Inject(ctx, storeFault("r2", &v1alpha1.ModelStoreOutage{Method: v1alpha1.OutageNetworkPolicy}), store))
-	var l networkingv1.NetworkPolicyList
-	require.NoError(t, fc.c.List(ctx, &l))
-	require.Len(t, l.Items, 2)
-
-	found, err := fc.p.RecoverAll(ctx, func(run string) bool { return run == "r1" })
-	require.NoError(t, err)
-	require.Equal(t, []MarkedObject{{
-		Target: evidence.Target{Kind: KindNetworkPolicy, Name: "recsys/firedrill-r1-store-recommender-east"}, RunID: "r1", Fault: "store",
-	}}, found)
-	require.NoError(t, fc.c.List(ctx, &l))
-	require.Len(t, l.Items, 1)
-	require.Equal(t, "r2", l.Items[0].Annotations[AnnotationRunID], "a live run's policy is left alone")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
 	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
+	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/preflight"
@@ -60,6 +61,11 @@ type Platform struct {
 	rec         evidence.Recorder
 	faults      map[string]*faultState
 	statsLogged bool
+
+	// hbMu guards heartbeats: the runs this process renews a heartbeat
+	// for on this cluster, by run id.
+	hbMu       sync.Mutex
+	heartbeats map[string]*lease.Heartbeat
 }
 
 var (
@@ -166,7 +172,7 @@ func newPlatform(opts Options, c client.Client, cs kubernetes.Interface, disco d
 	return &Platform{
 		opts: opts, scope: scopeOf(opts.Spec, opts.clusterRegion),
 		c: c, cs: cs, disco: disco,
-		rec: evidence.Discard, faults: map[string]*faultState{},
+		rec: evidence.Discard, faults: map[string]*faultState{}, heartbeats: map[string]*lease.Heartbeat{},
 	}
 }
 
@@ -228,9 +234,10 @@ func (p *Platform) info() platform.Info {
 	return platform.Info{Details: map[string]string{"cluster": p.host, "namespace": p.scope.namespace}}
 }
 
-// Stop implements platform.Platform: it stops the informers and logs, once,
-// what the client asked of the API server (see APIStats). It reverts
-// nothing; the engine does that before.
+// Stop implements platform.Platform: it stops the informers, ends the
+// heartbeats of this process's runs (deleting their Leases: a finished run
+// is not alive) and logs, once, what the client asked of the API server
+// (see APIStats). It reverts nothing; the engine does that before.
 func (p *Platform) Stop(ctx context.Context) error {
 	p.startMu.Lock()
 	defer p.startMu.Unlock()
@@ -244,6 +251,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 		w.Stop()
 		log.FromContext(ctx).Info("kubernetes informers", "objects", w.Received())
 	}
+	hbErr := p.stopHeartbeats(ctx)
 	if logStats {
 		s := p.clients.Counter.Snapshot()
 		log.FromContext(ctx).Info("kubernetes API client",
@@ -251,7 +259,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 			"status429", s.TooManyRequests(), "throttledWait", s.LimiterWait, "throttledMaxWait", s.LimiterMaxWait,
 			"transportErrors", s.TransportErrors, "verbs", s.Verbs(), "statuses", s.Statuses(), "calls", s.Calls())
 	}
-	return nil
+	return hbErr
 }
 
 // APIStats returns what the platform's clients have asked of the API
@@ -367,8 +375,11 @@ func (p *Platform) deps(sc scope) deps {
 }
 
 // Preflight implements platform.Platform: before anything is started or
-// touched, it checks the cluster answers and that every fault of spec can
-// work on it, and returns every problem at once. On a cluster of a fleet
+// touched, it checks the cluster answers, that every fault of spec can
+// work on it and that no other run, live or dead, holds its targets (its
+// marks are on objects of the plan's namespaces, or on nodes when the
+// plan acts on nodes; the message names the run), and returns every
+// problem at once. On a cluster of a fleet
 // it checks the faults that act in that cluster and leaves the watched
 // workloads, which may live in another cluster, to the fleet.
 func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) error {
@@ -384,6 +395,9 @@ func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) 
 		if err := d.checker.Step(ctx, st); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := p.held(ctx, sc, spec); err != nil {
+		errs = append(errs, err)
 	}
 	if sc.cluster.Cluster == "" {
 		_, missing, err := watch.CapacityOf(ctx, p.c, sc.workloads, "", p.opts.Clock.Now(), nil)

@@ -133,7 +133,7 @@ func TestStoreOutageBookkeeping(t *testing.T) {
 
 	marked, err := p.Marked(ctx, "", "")
 	require.NoError(t, err)
-	require.Equal(t, []MarkedObject{{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/model-store"}, RunID: "r1", Fault: "lose-store"}}, marked)
+	require.Equal(t, []MarkedObject{{Target: evidence.Target{Kind: KindWorkload, Name: "Deployment/recsys/model-store"}, RunID: "r1", Fault: "lose-store", Heartbeat: "recsys/firedrill-run-r1"}}, marked)
 
 	require.NoError(t, p.Recover(ctx, f, []evidence.Target{tg}))
 	require.NoError(t, p.Revert(ctx, f, tg), "revert after recover is a no-op")

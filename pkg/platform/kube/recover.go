@@ -17,31 +17,32 @@ import (
 )
 
 // markedKind is one kind of object firedrill marks: list finds the marked
-// objects, and revertOne undoes a fault on the targets it returns. To
-// teach recovery a new kind, add it to markedKinds and revertOne.
+// objects of namespaces ("" is every namespace; nodes are cluster-wide),
+// and revertOne undoes a fault on the targets it returns. To teach recovery
+// a new kind, add it to markedKinds and revertOne.
 type markedKind struct {
 	name string
-	list func(ctx context.Context, p *Platform, d deps, f marks.Filter) ([]MarkedObject, error)
+	list func(ctx context.Context, p *Platform, d deps, namespaces []string, f marks.Filter) ([]MarkedObject, error)
 }
 
 // markedKinds are the kinds Marked looks at, in the order recovery visits
 // them: a region's nodes and workloads before the traffic switch.
 func markedKinds() []markedKind {
 	return []markedKind{
-		{name: "nodes", list: func(ctx context.Context, p *Platform, _ deps, f marks.Filter) ([]MarkedObject, error) {
+		{name: "nodes", list: func(ctx context.Context, p *Platform, _ deps, _ []string, f marks.Filter) ([]MarkedObject, error) {
 			return nodes.Marked(ctx, p.c, f)
 		}},
-		{name: "workloads", list: func(ctx context.Context, p *Platform, _ deps, f marks.Filter) ([]MarkedObject, error) {
-			return workloads.Marked(ctx, p.c, p.scope.watched, f)
+		{name: "workloads", list: func(ctx context.Context, p *Platform, _ deps, namespaces []string, f marks.Filter) ([]MarkedObject, error) {
+			return workloads.Marked(ctx, p.c, namespaces, f)
 		}},
-		{name: "networkpolicies", list: func(ctx context.Context, _ *Platform, d deps, f marks.Filter) ([]MarkedObject, error) {
+		{name: "networkpolicies", list: func(ctx context.Context, _ *Platform, d deps, _ []string, f marks.Filter) ([]MarkedObject, error) {
 			return d.outage.Marked(ctx, f)
 		}},
-		{name: "chaos mesh objects", list: func(ctx context.Context, p *Platform, d deps, f marks.Filter) ([]MarkedObject, error) {
-			return d.chaos.Marked(ctx, p.scope.watched, f)
+		{name: "chaos mesh objects", list: func(ctx context.Context, _ *Platform, d deps, namespaces []string, f marks.Filter) ([]MarkedObject, error) {
+			return d.chaos.Marked(ctx, namespaces, f)
 		}},
-		{name: "traffic switch objects", list: func(ctx context.Context, p *Platform, _ deps, f marks.Filter) ([]MarkedObject, error) {
-			return traffic.Marked(ctx, p.c, p.scope.watched, f)
+		{name: "traffic switch objects", list: func(ctx context.Context, p *Platform, _ deps, namespaces []string, f marks.Filter) ([]MarkedObject, error) {
+			return traffic.Marked(ctx, p.c, namespaces, f)
 		}},
 	}
 }
@@ -52,11 +53,17 @@ func markedKinds() []markedKind {
 // objects are looked for in the namespaces the platform watches. It reads
 // the cluster live and needs no Start.
 func (p *Platform) Marked(ctx context.Context, runID, faultID string) ([]MarkedObject, error) {
-	f := marks.Filter{RunID: runID, FaultID: faultID}
-	d := p.deps(p.scope)
+	return p.marked(ctx, p.scope.watched, marks.Filter{RunID: runID, FaultID: faultID})
+}
+
+// marked is Marked in namespaces ("" is every namespace).
+func (p *Platform) marked(ctx context.Context, namespaces []string, f marks.Filter) ([]MarkedObject, error) {
+	sc := p.scope
+	sc.watched, sc.allowed = namespaces, namespaces
+	d := p.deps(sc)
 	var out []MarkedObject
 	for _, k := range markedKinds() {
-		found, err := k.list(ctx, p, d, f)
+		found, err := k.list(ctx, p, d, namespaces, f)
 		if err != nil {
 			return nil, fmt.Errorf("finding marked %s: %w", k.name, err)
 		}
@@ -102,45 +109,24 @@ func (p *Platform) Recover(ctx context.Context, f platform.Fault, targets []evid
 			errs = append(errs, fmt.Errorf("%s: %w", t, err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if f.Spec != nil && f.Spec.RegionCutover != nil {
+	if len(errs) == 0 && f.Spec != nil && f.Spec.RegionCutover != nil {
 		t := evidence.Target{Kind: evidence.KindRegion, Name: f.Spec.RegionCutover.From, Region: f.Spec.RegionCutover.From}
-		return p.failBack(ctx, f, t, true)
-	}
-	return nil
-}
-
-// RecoverAll reverts every fault whose marks are left on objects by runs
-// for which dead returns true, without a journal: for a machine that lost
-// its state directory. It returns what it found.
-func (p *Platform) RecoverAll(ctx context.Context, dead func(runID string) bool) ([]MarkedObject, error) {
-	marked, err := p.Marked(ctx, "", "")
-	if err != nil {
-		return nil, err
-	}
-	var found []MarkedObject
-	var errs []error
-	for _, mo := range marked {
-		if !dead(mo.RunID) {
-			continue
-		}
-		found = append(found, mo)
-		// Without the journal the fault's spec is unknown; every kind
-		// Marked returns reverts from the object's own marks.
-		f := platform.Fault{RunID: mo.RunID, ID: mo.Fault}
-		if err := p.revertOne(ctx, f, mo.Target); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", mo.Target, err))
+		if err := p.failBack(ctx, f, t, true); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return found, errors.Join(errs...)
+	// The run is dead: its heartbeat proves nothing any more. Marks left
+	// by a failed revert are then judged dead by their missing heartbeat.
+	if err := p.forgetDead(ctx, f.RunID); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // revertOne reverts one target without the traffic fail-back. f.Spec is
-// nil for RecoverAll, which reverts each object from its marks.
+// nil for RecoverOrphans, which reverts each object from its marks.
 func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t evidence.Target) error {
-	m := markOf(f)
+	m := p.markOf(f)
 	d := p.deps(p.scope)
 	switch t.Kind {
 	case evidence.KindPod:

@@ -73,7 +73,7 @@ func (p *Platform) targets(ctx context.Context, f platform.Fault) ([]evidence.Ta
 		if err != nil {
 			return nil, err
 		}
-		return nodes.Candidates(ctx, p.c, objects.NodeFilter{Selector: sel, Region: nd.Region, GPUOnly: nd.GPUOnly, Scope: p.scope.cluster}, markOf(f))
+		return nodes.Candidates(ctx, p.c, objects.NodeFilter{Selector: sel, Region: nd.Region, GPUOnly: nd.GPUOnly, Scope: p.scope.cluster}, p.markOf(f))
 	case s.RegionCutover != nil:
 		t, err := p.regionTarget(ctx, f)
 		if err != nil {
@@ -114,7 +114,7 @@ func (p *Platform) regionTarget(ctx context.Context, f platform.Fault) (evidence
 		if rc.Switch == nil {
 			return evidence.Target{}, errors.New("region cutover with manual traffic needs a switch action")
 		}
-		if err := d.switcher.Check(ctx, rc, markOf(f)); err != nil {
+		if err := d.switcher.Check(ctx, rc, p.markOf(f)); err != nil {
 			return evidence.Target{}, err
 		}
 		traffic = "manual: " + d.switcher.Describe(rc.Switch)
@@ -148,7 +148,7 @@ func (p *Platform) regionTarget(ctx context.Context, f platform.Fault) (evidence
 
 // region is the lost region of cutover f in this platform's scope.
 func (p *Platform) region(f platform.Fault) region.Region {
-	return region.Region{Cutover: f.Spec.RegionCutover, Scope: p.scope.cluster, Mark: markOf(f)}
+	return region.Region{Cutover: f.Spec.RegionCutover, Scope: p.scope.cluster, Mark: p.markOf(f)}
 }
 
 // localize is f as a cluster of a fleet sees it: the cluster is the
@@ -179,5 +179,5 @@ func (p *Platform) StoreOutageObjects(ctx context.Context, f platform.Fault) ([]
 	if o == nil {
 		return nil, fmt.Errorf("step %s is not a model store outage", f.ID)
 	}
-	return p.deps(p.scope).outage.Objects(ctx, o, markOf(f))
+	return p.deps(p.scope).outage.Objects(ctx, o, p.markOf(f))
 }

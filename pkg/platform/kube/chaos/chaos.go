@@ -307,7 +307,7 @@ func (c Client) Marked(ctx context.Context, namespaces []string, filter marks.Fi
 			}
 			for _, obj := range items() {
 				if m, ok := filter.Created(obj); ok {
-					out = append(out, marks.Object{Target: evidence.Target{Kind: evidence.KindChaos, Name: TargetName(kind, obj.GetNamespace(), obj.GetName())}, RunID: m.RunID, Fault: m.Fault})
+					out = append(out, m.On(evidence.Target{Kind: evidence.KindChaos, Name: TargetName(kind, obj.GetNamespace(), obj.GetName())}))
 				}
 			}
 		}

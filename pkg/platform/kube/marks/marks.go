@@ -2,6 +2,7 @@ package marks
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +19,11 @@ const (
 	AnnotationRunID = "firedrill.dev/run-id"
 	// AnnotationFault names the fault (step) of that run.
 	AnnotationFault = "firedrill.dev/fault"
+	// AnnotationHeartbeat names, as namespace/name, the Lease the run
+	// renews while it lives (package lease): whoever finds the marks
+	// without the run's journal reads it to tell a live run from a dead
+	// one.
+	AnnotationHeartbeat = "firedrill.dev/heartbeat"
 	// AnnotationWasUnschedulable holds a node's spec.unschedulable before
 	// the drill cordoned it ("true" or "false").
 	AnnotationWasUnschedulable = "firedrill.dev/was-unschedulable"
@@ -64,13 +70,38 @@ const (
 )
 
 // Mark is the bookkeeping of one fault on one object: the run and the
-// step that changed or created it.
+// step that changed or created it, and where the run's heartbeat is.
 type Mark struct {
 	// RunID is the run.
 	RunID string
 	// Fault is the step of that run.
 	Fault string
+	// Heartbeat is the run's heartbeat Lease, namespace/name; empty on
+	// marks written before heartbeats (or by a process that keeps none).
+	// It does not take part in ownership: Same compares run and fault.
+	Heartbeat string
 }
+
+// Same says whether o marks the same run and fault as m.
+func (m Mark) Same(o Mark) bool { return m.RunID == o.RunID && m.Fault == o.Fault }
+
+// On is the marked object t that carries m.
+func (m Mark) On(t evidence.Target) Object {
+	return Object{Target: t, RunID: m.RunID, Fault: m.Fault, Heartbeat: m.Heartbeat}
+}
+
+// Annotations are the annotations that mark an object with m.
+func (m Mark) Annotations() map[string]string {
+	ann := map[string]string{AnnotationRunID: m.RunID, AnnotationFault: m.Fault}
+	if m.Heartbeat != "" {
+		ann[AnnotationHeartbeat] = m.Heartbeat
+	}
+	return ann
+}
+
+// Keys are the annotations a mark may consist of, which unmarking removes
+// (with the record of the prior state).
+var Keys = []string{AnnotationRunID, AnnotationFault, AnnotationHeartbeat}
 
 // Object is an object that carries a run's marks: a fault of that run is
 // (or was left) in effect on it, or the run created it.
@@ -79,6 +110,9 @@ type Object struct {
 	Target evidence.Target
 	// RunID and Fault are the run and step that marked it.
 	RunID, Fault string
+	// Heartbeat is where the marks say the run's heartbeat Lease is,
+	// namespace/name; empty when they name none.
+	Heartbeat string
 }
 
 // Owner says which run and fault changed an object, from its annotations.
@@ -88,7 +122,7 @@ func Owner(annotations map[string]string) (Mark, bool) {
 	if !ok || run == "" {
 		return Mark{}, false
 	}
-	return Mark{RunID: run, Fault: annotations[AnnotationFault]}, true
+	return Mark{RunID: run, Fault: annotations[AnnotationFault], Heartbeat: annotations[AnnotationHeartbeat]}, true
 }
 
 // Ownership classifies an object's marks against the fault about to act on
@@ -110,7 +144,7 @@ func OwnershipOf(annotations map[string]string, m Mark) Ownership {
 	switch {
 	case !ok:
 		return Unowned
-	case got == m:
+	case got.Same(m):
 		return Ours
 	default:
 		return Foreign
@@ -138,8 +172,7 @@ func Created(obj metav1.Object, m Mark) {
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[AnnotationRunID] = m.RunID
-	ann[AnnotationFault] = m.Fault
+	maps.Copy(ann, m.Annotations())
 	obj.SetAnnotations(ann)
 }
 
@@ -163,7 +196,7 @@ func CreatedBy(obj metav1.Object, m Mark) bool {
 	if !ok {
 		return false
 	}
-	if got == m {
+	if got.Same(m) {
 		return true
 	}
 	_, annotated := Owner(obj.GetAnnotations())
@@ -226,10 +259,14 @@ func CordonPatch(m Mark, wasUnschedulable bool, resourceVersion string) map[stri
 // (the state firedrill changes, kept in annotation key) and changes spec,
 // guarded by resourceVersion so that a concurrent change fails.
 func MarkPatch(m Mark, key, record, resourceVersion string, spec map[string]any) map[string]any {
+	ann := map[string]any{key: record}
+	for k, v := range m.Annotations() {
+		ann[k] = v
+	}
 	return map[string]any{
 		"metadata": map[string]any{
 			"resourceVersion": resourceVersion,
-			"annotations":     map[string]any{AnnotationRunID: m.RunID, AnnotationFault: m.Fault, key: record},
+			"annotations":     ann,
 		},
 		"spec": spec,
 	}
@@ -241,7 +278,7 @@ func UnmarkPatch(key, resourceVersion string, spec map[string]any) map[string]an
 	return map[string]any{
 		"metadata": map[string]any{
 			"resourceVersion": resourceVersion,
-			"annotations":     map[string]any{AnnotationRunID: nil, AnnotationFault: nil, key: nil},
+			"annotations":     map[string]any{AnnotationRunID: nil, AnnotationFault: nil, AnnotationHeartbeat: nil, key: nil},
 		},
 		"spec": spec,
 	}

@@ -8,6 +8,8 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/pkg/evidence"
 )
 
 func TestOwnership(t *testing.T) {
@@ -143,4 +145,27 @@ func TestCreatedMarksAreFoundAgain(t *testing.T) {
 func TestHeldErrorNamesTheOwner(t *testing.T) {
 	err := HeldError("node a", map[string]string{AnnotationRunID: "r0", AnnotationFault: "drain"})
 	require.EqualError(t, err, "node a is held by run r0 (step drain); run drill cleanup if that run is dead")
+}
+
+func TestTheHeartbeatTravelsWithTheMarksButNotWithOwnership(t *testing.T) {
+	m := Mark{RunID: "r1", Fault: "drain", Heartbeat: "recsys/firedrill-run-r1"}
+	n := applyPatch(t, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}}, CordonPatch(m, false, "7"))
+	require.Equal(t, "recsys/firedrill-run-r1", n.Annotations[AnnotationHeartbeat])
+	got, ok := Owner(n.Annotations)
+	require.True(t, ok)
+	require.Equal(t, m, got)
+	require.Equal(t, m.On(evidence.Target{Kind: evidence.KindNode, Name: "a"}),
+		Object{Target: evidence.Target{Kind: evidence.KindNode, Name: "a"}, RunID: "r1", Fault: "drain", Heartbeat: "recsys/firedrill-run-r1"})
+	require.Equal(t, Ours, OwnershipOf(n.Annotations, Mark{RunID: "r1", Fault: "drain"}), "a mark without heartbeat is the same run and fault")
+	require.Equal(t, Ours, OwnershipOf(map[string]string{AnnotationRunID: "r1", AnnotationFault: "drain"}, m), "so is one written before heartbeats")
+
+	restored := applyPatch(t, n, UncordonPatch(n.Annotations, "8"))
+	require.Empty(t, restored.Annotations, "unmarking removes the heartbeat too")
+
+	np := &corev1.ConfigMap{}
+	Created(np, m)
+	require.Equal(t, m.Annotations(), np.Annotations)
+	require.True(t, CreatedBy(np, Mark{RunID: "r1", Fault: "drain"}))
+	require.Equal(t, map[string]string{AnnotationRunID: "r1", AnnotationFault: "drain"}, Mark{RunID: "r1", Fault: "drain"}.Annotations(),
+		"a mark without a heartbeat writes none")
 }

@@ -283,7 +283,7 @@ func Marked(ctx context.Context, r client.Reader, filter marks.Filter) ([]marks.
 	for i := range list.Items {
 		n := &list.Items[i]
 		if m, ok := filter.Changed(n.Annotations); ok {
-			out = append(out, marks.Object{Target: evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: objects.RegionOfNode(n)}, RunID: m.RunID, Fault: m.Fault})
+			out = append(out, m.On(evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: objects.RegionOfNode(n)}))
 		}
 	}
 	slices.SortFunc(out, func(a, b marks.Object) int { return strings.Compare(a.Target.Name, b.Target.Name) })

@@ -362,7 +362,7 @@ func (o Outage) Marked(ctx context.Context, filter marks.Filter) ([]marks.Object
 		}
 		for i := range list.Items {
 			if m, ok := filter.Created(&list.Items[i]); ok {
-				out = append(out, marks.Object{Target: evidence.Target{Kind: marks.KindNetworkPolicy, Name: list.Items[i].Namespace + "/" + list.Items[i].Name}, RunID: m.RunID, Fault: m.Fault})
+				out = append(out, m.On(evidence.Target{Kind: marks.KindNetworkPolicy, Name: list.Items[i].Namespace + "/" + list.Items[i].Name}))
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -122,7 +124,7 @@ func (s Switcher) switchRoute(ctx context.Context, h v1alpha1.HTTPRouteSwitch, m
 		if route.Annotations == nil {
 			route.Annotations = map[string]string{}
 		}
-		route.Annotations[marks.AnnotationRunID], route.Annotations[marks.AnnotationFault] = m.RunID, m.Fault
+		maps.Copy(route.Annotations, m.Annotations())
 		route.Annotations[marks.AnnotationWeights] = string(rec)
 		if err := s.Client.Patch(ctx, route, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("switching HTTPRoute %s/%s from %s to %s: %w", h.Namespace, h.Name, fromSvc, toSvc, err)
@@ -154,7 +156,7 @@ func (s Switcher) restoreRoute(ctx context.Context, namespace, name string, m ma
 		if err := restoreWeights(route); err != nil {
 			return err
 		}
-		for _, k := range []string{marks.AnnotationRunID, marks.AnnotationFault, marks.AnnotationWeights} {
+		for _, k := range append(slices.Clone(marks.Keys), marks.AnnotationWeights) {
 			delete(route.Annotations, k)
 		}
 		if err := s.Client.Patch(ctx, route, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {

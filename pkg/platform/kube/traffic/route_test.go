@@ -91,7 +91,7 @@ func TestSelectorRestorePatch(t *testing.T) {
 			name: "the recorded value is restored and the marks removed",
 			ann:  map[string]string{marks.AnnotationSelector: `{"region":"east"}`},
 			want: map[string]any{
-				"metadata": map[string]any{"resourceVersion": "9", "annotations": map[string]any{marks.AnnotationRunID: nil, marks.AnnotationFault: nil, marks.AnnotationSelector: nil}},
+				"metadata": map[string]any{"resourceVersion": "9", "annotations": map[string]any{marks.AnnotationRunID: nil, marks.AnnotationFault: nil, marks.AnnotationHeartbeat: nil, marks.AnnotationSelector: nil}},
 				"spec":     map[string]any{"selector": map[string]any{"region": "east"}},
 			},
 		},
@@ -99,7 +99,7 @@ func TestSelectorRestorePatch(t *testing.T) {
 			name: "a key that was absent is removed",
 			ann:  map[string]string{marks.AnnotationSelector: `{"region":null}`},
 			want: map[string]any{
-				"metadata": map[string]any{"resourceVersion": "9", "annotations": map[string]any{marks.AnnotationRunID: nil, marks.AnnotationFault: nil, marks.AnnotationSelector: nil}},
+				"metadata": map[string]any{"resourceVersion": "9", "annotations": map[string]any{marks.AnnotationRunID: nil, marks.AnnotationFault: nil, marks.AnnotationHeartbeat: nil, marks.AnnotationSelector: nil}},
 				"spec":     map[string]any{"selector": map[string]any{"region": nil}},
 			},
 		},

@@ -140,11 +140,11 @@ func selectorSwitchPatch(svc *corev1.Service, key, to string, m marks.Mark) (map
 		if err != nil {
 			return nil, fmt.Errorf("encoding the selector record of Service %s: %w", name, err)
 		}
-		meta["annotations"] = map[string]any{
-			marks.AnnotationRunID:    m.RunID,
-			marks.AnnotationFault:    m.Fault,
-			marks.AnnotationSelector: string(rec),
+		ann := map[string]any{marks.AnnotationSelector: string(rec)}
+		for k, v := range m.Annotations() {
+			ann[k] = v
 		}
+		meta["annotations"] = ann
 	}
 	return map[string]any{"metadata": meta, "spec": map[string]any{"selector": map[string]any{key: to}}}, nil
 }

@@ -218,7 +218,7 @@ func Marked(ctx context.Context, r client.Reader, namespaces []string, filter ma
 		for i := range svcs.Items {
 			s := &svcs.Items[i]
 			if m, ok := filter.Changed(s.Annotations); ok && s.Annotations[marks.AnnotationSelector] != "" {
-				out = append(out, marks.Object{Target: evidence.Target{Kind: marks.KindService, Name: s.Namespace + "/" + s.Name}, RunID: m.RunID, Fault: m.Fault})
+				out = append(out, m.On(evidence.Target{Kind: marks.KindService, Name: s.Namespace + "/" + s.Name}))
 			}
 		}
 		if !routes {
@@ -235,7 +235,7 @@ func Marked(ctx context.Context, r client.Reader, namespaces []string, filter ma
 		for i := range list.Items {
 			rt := &list.Items[i]
 			if m, ok := filter.Changed(rt.Annotations); ok && rt.Annotations[marks.AnnotationWeights] != "" {
-				out = append(out, marks.Object{Target: evidence.Target{Kind: marks.KindHTTPRoute, Name: rt.Namespace + "/" + rt.Name}, RunID: m.RunID, Fault: m.Fault})
+				out = append(out, m.On(evidence.Target{Kind: marks.KindHTTPRoute, Name: rt.Namespace + "/" + rt.Name}))
 			}
 		}
 	}

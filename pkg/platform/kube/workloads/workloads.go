@@ -218,7 +218,7 @@ func Marked(ctx context.Context, r client.Reader, namespaces []string, filter ma
 	var out []marks.Object
 	for _, l := range all {
 		if m, ok := filter.Changed(l.Workload.Meta.Annotations); ok {
-			out = append(out, marks.Object{Target: evidence.Target{Kind: marks.KindWorkload, Name: objects.WorkloadName(l.Ref)}, RunID: m.RunID, Fault: m.Fault})
+			out = append(out, m.On(evidence.Target{Kind: marks.KindWorkload, Name: objects.WorkloadName(l.Ref)}))
 		}
 	}
 	return out, nil
