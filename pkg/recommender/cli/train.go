@@ -43,7 +43,7 @@ func addTrainingFlags(f *pflag.FlagSet, o *train.Options) {
 	d := train.Options{}.WithDefaults()
 	*o = d
 	o.Workers = 0
-	o.ALS.Workers, o.KNN.Workers = 0, 0
+	o.ALS.Workers, o.KNN.Workers, o.EASE.Workers = 0, 0, 0
 	f.IntVar(&o.ALS.Factors, "factors", d.ALS.Factors, "ALS latent factors")
 	f.IntVar(&o.ALS.Iterations, "iterations", d.ALS.Iterations, "ALS sweeps")
 	f.Float64Var(&o.ALS.Regularization, "regularization", d.ALS.Regularization, "ALS L2 regularisation λ")
@@ -57,6 +57,10 @@ func addTrainingFlags(f *pflag.FlagSet, o *train.Options) {
 	f.Float64Var(&o.Blend.Personal, "search-personal-weight", d.Blend.Personal, "search blend: personal ALS score weight")
 	f.Float64Var(&o.Blend.Popularity, "search-popularity-weight", d.Blend.Popularity, "search blend: popularity weight")
 	f.IntVar(&o.Blend.Candidates, "search-candidates", d.Blend.Candidates, "search blend: BM25 hits re-ranked")
+	f.StringVar((*string)(&o.EASE.Mode), "ease", string(d.EASE.Mode), "train EASE: auto (when its dense solve has order <= 4096), on or off")
+	f.Float64Var(&o.EASE.Lambda, "ease-lambda", d.EASE.Lambda, "EASE L2 regularisation λ")
+	f.IntVar(&o.EASE.MaxItems, "ease-max-items", d.EASE.MaxItems, "EASE models at most this many items, the most popular")
+	f.IntVar(&o.EASE.K, "ease-neighbors", d.EASE.K, "EASE weights kept per item, the largest")
 	f.IntVar(&o.Workers, "workers", 0, "training goroutines (0 = GOMAXPROCS)")
 }
 

@@ -27,6 +27,8 @@ type Options struct {
 	ALS ALSOptions
 	// KNN configures the neighbour lists.
 	KNN KNNOptions
+	// EASE configures the EASE item-item model.
+	EASE EASEOptions
 	// Blend weights the search ranking. Zero means model.DefaultBlend.
 	Blend model.Blend
 	// Workers bounds parallelism for ALS and kNN. Default GOMAXPROCS.
@@ -51,8 +53,12 @@ func (o Options) WithDefaults() Options {
 	if o.KNN.Workers <= 0 {
 		o.KNN.Workers = o.Workers
 	}
+	if o.EASE.Workers <= 0 {
+		o.EASE.Workers = o.Workers
+	}
 	o.ALS = o.ALS.withDefaults()
 	o.KNN = o.KNN.withDefaults()
+	o.EASE = o.EASE.withDefaults()
 	if o.Blend == (model.Blend{}) {
 		o.Blend = model.DefaultBlend()
 	}
@@ -67,7 +73,7 @@ func (o Options) WithDefaults() Options {
 
 // Validate reports every invalid option at once.
 func (o Options) Validate() error {
-	errs := []error{o.ALS.Validate(), o.KNN.Validate()}
+	errs := []error{o.ALS.Validate(), o.KNN.Validate(), o.EASE.Validate()}
 	if o.Blend.Text < 0 || o.Blend.Personal < 0 || o.Blend.Popularity < 0 || o.Blend.Candidates < 0 {
 		errs = append(errs, fmt.Errorf("search blend weights must not be negative, got %+v", o.Blend))
 	}
