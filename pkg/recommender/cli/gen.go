@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -79,6 +82,15 @@ func (o *genOptions) run(ctx context.Context, w io.Writer) error {
 	t0 = o.clock.Now()
 	if err := data.Write(ctx, o.out, ds); err != nil {
 		return err
+	}
+	marker, err := json.MarshalIndent(map[string]any{
+		"generator": "recommender gen", "users": o.users, "items": o.items, "seed": o.seed, "days": o.days, "start": o.start,
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", data.GeneratorFile, err)
+	}
+	if err := os.WriteFile(filepath.Join(o.out, data.GeneratorFile), append(marker, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", data.GeneratorFile, err)
 	}
 	writeTime := o.clock.Since(t0)
 	st := data.Summarize(ds)

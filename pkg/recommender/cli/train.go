@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,16 +14,20 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/recommender/data"
 	"github.com/firedrill/firedrill/pkg/recommender/eval"
+	"github.com/firedrill/firedrill/pkg/recommender/model"
 	"github.com/firedrill/firedrill/pkg/recommender/train"
+	"github.com/firedrill/firedrill/pkg/recommender/tune"
 )
 
 // trainOptions are the flags of `recommender train`.
 type trainOptions struct {
 	data      string
 	out       string
-	skipEval  bool
-	evalUsers int
-	train     train.Options
+	skipEval    bool
+	evalUsers   int
+	recommender string
+	tune        tuneFlags
+	train       train.Options
 	clock     clock.PassiveClock
 }
 
@@ -34,6 +39,12 @@ func (o *trainOptions) validate() error {
 	if o.out == "" {
 		errs = append(errs, errors.New("--out is required"))
 	}
+	switch o.recommender {
+	case model.RecommenderAuto, model.RecommenderALS, model.RecommenderItemKNN, model.RecommenderEASE, model.RecommenderPopularity:
+	default:
+		errs = append(errs, fmt.Errorf("--recommender must be auto, als, itemknn, ease or popularity, got %q", o.recommender))
+	}
+	errs = append(errs, o.tune.validate(), o.train.WithDefaults().Validate())
 	return errors.Join(errs...)
 }
 
@@ -87,6 +98,8 @@ models fitted on the training split; the saved models are fitted on all data.`,
 	f.StringVar(&o.out, "out", "", "artifact directory to create")
 	f.BoolVar(&o.skipEval, "skip-eval", false, "do not evaluate; the artifact records no metrics")
 	f.IntVar(&o.evalUsers, "eval-users", 10_000, "users sampled per evaluation split (-1 = all)")
+	f.StringVar(&o.recommender, "recommender", model.RecommenderAuto, "what the model recommends by: auto (best validation NDCG), als, itemknn, ease or popularity")
+	addTuneFlags(f, &o.tune)
 	addTrainingFlags(f, &o.train)
 	return cmd
 }
@@ -103,24 +116,47 @@ func (o *trainOptions) run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "Read %d interactions of %d users on %d items in %s\n", len(ds.Interactions), len(ds.Users), len(ds.Items), o.clock.Since(t0).Round(time.Millisecond))
 	opts := o.train
 	opts.Clock = o.clock
+	evalOpts := eval.Options{MaxUsers: o.evalUsers, Clock: o.clock}
+	var tuned *tune.Result
+	if o.tune.enabled(o.data) {
+		tr, err := runTune(ctx, w, o.clock, ds, opts, o.tune.budget, evalOpts)
+		if err != nil {
+			return err
+		}
+		tuned, ctx, opts = tr.res, tr.ctx, tr.res.Options
+	}
+	var rep *eval.Report
 	if !o.skipEval {
 		t0 = o.clock.Now()
-		rep, err := eval.Evaluate(ctx, ds, opts, eval.Options{MaxUsers: o.evalUsers, Clock: o.clock})
-		if err != nil {
+		if rep, err = eval.Evaluate(ctx, ds, opts, evalOpts); err != nil {
 			return fmt.Errorf("evaluating: %w", err)
 		}
 		fmt.Fprintf(w, "Evaluated in %s\n", o.clock.Since(t0).Round(time.Millisecond))
 		printReport(w, rep)
 		opts.Metrics = rep.Metrics()
 	}
+	opts.Recommender, opts.Notes = o.recommender, map[string]string{"recommender.by": "--recommender"}
+	if o.recommender == model.RecommenderAuto {
+		var by string
+		opts.Recommender, by = chooseRecommender(tuned, rep)
+		opts.Notes["recommender.by"] = by
+	}
+	if tuned != nil {
+		if opts.Metrics == nil {
+			opts.Metrics = map[string]float64{}
+		}
+		maps.Copy(opts.Metrics, tuned.Metrics())
+		maps.Copy(opts.Notes, tuned.Params())
+	}
+	fmt.Fprintf(w, "Recommendations rank by %s (chosen by %s)\n", opts.Recommender, opts.Notes["recommender.by"])
 	mdl, tm, err := train.Build(ctx, ds, opts)
 	if err != nil {
 		return fmt.Errorf("training: %w", err)
 	}
 	defer func() { _ = mdl.Close() }() // read-only index; nothing to lose
-	fmt.Fprintf(w, "Trained on all data in %s (popularity %s, item-kNN %s, ALS %s, search index and assembly %s)\n",
+	fmt.Fprintf(w, "Trained on all data in %s (popularity %s, item-kNN %s, ALS %s, EASE %s, search index and assembly %s)\n",
 		tm.Total.Round(time.Millisecond), tm.Popularity.Round(time.Millisecond), tm.KNN.Round(time.Millisecond),
-		tm.ALS.Round(time.Millisecond), tm.Search.Round(time.Millisecond))
+		tm.ALS.Round(time.Millisecond), tm.EASE.Round(time.Millisecond), tm.Search.Round(time.Millisecond))
 	t0 = o.clock.Now()
 	if err := mdl.Save(o.out); err != nil {
 		return fmt.Errorf("saving model: %w", err)
