@@ -21,14 +21,14 @@ import (
 
 // trainOptions are the flags of `recommender train`.
 type trainOptions struct {
-	data      string
-	out       string
+	data        string
+	out         string
 	skipEval    bool
 	evalUsers   int
 	recommender string
 	tune        tuneFlags
 	train       train.Options
-	clock     clock.PassiveClock
+	clock       clock.PassiveClock
 }
 
 func (o *trainOptions) validate() error {

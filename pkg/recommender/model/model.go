@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // ErrUnknownItem is returned by Similar for an item the model was not trained on.
