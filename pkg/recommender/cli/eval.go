@@ -26,6 +26,7 @@ type evalOptions struct {
 	users    int
 	seed     uint64
 	json     bool
+	tune     tuneFlags
 	train    train.Options
 	clock    clock.PassiveClock
 }
@@ -34,7 +35,7 @@ func (o *evalOptions) validate() error {
 	if o.data == "" {
 		return errors.New("--data is required")
 	}
-	return nil
+	return errors.Join(o.tune.validate(), o.train.WithDefaults().Validate())
 }
 
 // NewEvalCommand returns `recommender eval`, which reports NDCG@K and
@@ -62,6 +63,7 @@ holdout and, when every interaction has a timestamp, a global time split.`,
 	f.IntVar(&o.users, "max-users", 10_000, "users sampled per split (-1 = all)")
 	f.Uint64Var(&o.seed, "eval-seed", 1, "seed for the holdout and the user sample")
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	addTuneFlags(f, &o.tune)
 	addTrainingFlags(f, &o.train)
 	return cmd
 }
@@ -81,6 +83,17 @@ func (o *evalOptions) run(ctx context.Context, w io.Writer) error {
 	topts := o.train
 	topts.Clock = o.clock
 	t0 := o.clock.Now()
+	if o.tune.enabled(o.data) {
+		tw := w
+		if o.json {
+			tw = io.Discard
+		}
+		tr, err := runTune(ctx, tw, o.clock, ds, topts, o.tune.budget, opts)
+		if err != nil {
+			return err
+		}
+		ctx, topts = tr.ctx, tr.res.Options
+	}
 	rep, err := eval.Evaluate(ctx, ds, topts, opts)
 	if err != nil {
 		return err
