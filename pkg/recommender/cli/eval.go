@@ -88,11 +88,11 @@ func (o *evalOptions) run(ctx context.Context, w io.Writer) error {
 		if o.json {
 			tw = io.Discard
 		}
-		tr, err := runTune(ctx, tw, o.clock, ds, topts, o.tune.budget, opts)
+		res, tctx, err := runTune(ctx, tw, o.clock, ds, topts, o.tune.budget, opts)
 		if err != nil {
 			return err
 		}
-		ctx, topts = tr.ctx, tr.res.Options
+		ctx, topts = tctx, res.Options
 	}
 	rep, err := eval.Evaluate(ctx, ds, topts, opts)
 	if err != nil {

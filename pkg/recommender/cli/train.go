@@ -119,11 +119,11 @@ func (o *trainOptions) run(ctx context.Context, w io.Writer) error {
 	evalOpts := eval.Options{MaxUsers: o.evalUsers, Clock: o.clock}
 	var tuned *tune.Result
 	if o.tune.enabled(o.data) {
-		tr, err := runTune(ctx, w, o.clock, ds, opts, o.tune.budget, evalOpts)
+		res, tctx, err := runTune(ctx, w, o.clock, ds, opts, o.tune.budget, evalOpts)
 		if err != nil {
 			return err
 		}
-		tuned, ctx, opts = tr.res, tr.ctx, tr.res.Options
+		tuned, ctx, opts = res, tctx, res.Options
 	}
 	var rep *eval.Report
 	if !o.skipEval {

@@ -60,31 +60,23 @@ func (o *tuneFlags) enabled(dir string) bool {
 	return err != nil
 }
 
-// tuneResult is a finished (possibly cut short) search.
-type tuneResult struct {
-	res *tune.Result
-	// ctx replaces the caller's context when an interruption ended the
-	// search: training goes on with the settings found so far.
-	ctx context.Context
-}
-
 // runTune searches hyper-parameters on a validation fold of the user
 // split's training part and prints what it chose. A first interrupt ends
-// the search and the caller goes on with the returned context.
-func runTune(ctx context.Context, w io.Writer, clk clock.PassiveClock, ds *data.Dataset, opts train.Options, budget time.Duration, evalOpts eval.Options) (tuneResult, error) {
+// the search; the caller goes on with the returned context, which an
+// interruption no longer cancels.
+func runTune(ctx context.Context, w io.Writer, clk clock.PassiveClock, ds *data.Dataset, opts train.Options, budget time.Duration, evalOpts eval.Options) (*tune.Result, context.Context, error) {
 	fold := eval.UserSplit(ds, evalOpts)
 	fmt.Fprintf(w, "Tuning on a validation split of the training part (budget %s) ...\n", budget)
 	res, err := tune.Run(ctx, fold.Train, opts, tune.Options{Budget: budget, Clock: clk, Seed: evalOpts.Seed})
 	if err != nil {
-		return tuneResult{}, fmt.Errorf("tuning: %w", err)
+		return nil, ctx, fmt.Errorf("tuning: %w", err)
 	}
 	printTune(w, res)
-	out := tuneResult{res: res, ctx: ctx}
 	if res.Stop == tune.StopInterrupted {
 		fmt.Fprintln(w, "  interrupted: going on with the settings above (interrupt again to abort)")
-		out.ctx = context.WithoutCancel(ctx)
+		ctx = context.WithoutCancel(ctx)
 	}
-	return out, nil
+	return res, ctx, nil
 }
 
 // printTune writes a tuning result as a table.
