@@ -1,11 +1,9 @@
 package tune
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/recommender/eval"
@@ -21,21 +19,7 @@ const (
 	easeMinLambda, easeMaxLambda = 3, 10_000
 	easeMinItems                 = 200
 	maxEASETrials                = 30
-
-	alsMinFactors, alsMaxFactors = 8, 256
-	alsMinReg, alsMaxReg         = 0.01, 1000
-	alsMinAlpha, alsMaxAlpha     = 0.1, 100
-	// alsBracket configurations start each successive halving bracket;
-	// a third survive each rung.
-	alsBracket = 9
 )
-
-// alsRungs are the sweep counts at which a bracket's configurations are
-// compared; the survivor of the last rung is also evaluated after every
-// alsFineStep sweeps from alsFineFrom on, which chooses its iterations.
-var alsRungs = []int{2, 6, 18}
-
-const alsFineFrom, alsFineStep = 8, 2
 
 // logUniform draws from [lo, hi] uniformly on a log scale.
 func logUniform(rng *rand.Rand, lo, hi float64) float64 {
@@ -134,84 +118,5 @@ func (r *run) searchEASE(ctx context.Context, o *train.Options, end time.Time) M
 		}
 	}
 	best.Params = paramsWith(*o, "ease.")
-	return best
-}
-
-// alsTrial is one ALS configuration in a bracket.
-type alsTrial struct {
-	opts  train.ALSOptions
-	state *train.ALSState
-	ndcg  float64
-}
-
-// searchALS first evaluates the caller's settings, then runs successive
-// halving brackets of random configurations until the budget ends.
-func (r *run) searchALS(ctx context.Context, o *train.Options) (best ModelResult) {
-	rng := rand.New(rand.NewPCG(r.opts.Seed, 0x616c73))
-	best = ModelResult{Model: eval.ModelALS}
-	// evaluate scores t's current state and keeps it if it is the best.
-	evaluate := func(t *alsTrial) bool {
-		f := t.state.Factors()
-		ndcg, recall, err := r.score(ctx, eval.ALSScorer(f, r.fold.Train.Items))
-		if err != nil {
-			return false
-		}
-		t.ndcg = ndcg
-		if consider(&best, ndcg, recall) {
-			o.ALS = t.opts
-			o.ALS.Iterations = t.state.Sweeps()
-		}
-		return true
-	}
-	// advance sweeps t to n, evaluating on the way when fine is set; false
-	// means the run must stop.
-	advance := func(t *alsTrial, n int, fine bool) bool {
-		if t.state == nil {
-			s, err := train.NewALS(r.fold.Train, t.opts)
-			if err != nil {
-				return false
-			}
-			t.state = s
-			best.Trials++
-		}
-		for t.state.Sweeps() < n {
-			if r.expired(ctx) || t.state.Sweep(ctx, 1) != nil {
-				return false
-			}
-			s := t.state.Sweeps()
-			if fine && s >= alsFineFrom && s < n && (s-alsFineFrom)%alsFineStep == 0 && !evaluate(t) {
-				return false
-			}
-		}
-		return !r.expired(ctx) && evaluate(t)
-	}
-	defer func() { best.Params = paramsWith(*o, "als.") }()
-	if r.expired(ctx) || !advance(&alsTrial{opts: o.ALS}, o.ALS.Iterations, false) {
-		return best
-	}
-	base := o.ALS
-	for b := 0; r.opts.MaxALSBrackets == 0 || b < r.opts.MaxALSBrackets; b++ {
-		alive := make([]*alsTrial, alsBracket)
-		for i := range alive {
-			c := base
-			c.Factors = max(alsMinFactors, int(math.Round(logUniform(rng, alsMinFactors, alsMaxFactors)/8))*8)
-			c.Regularization = round3(logUniform(rng, alsMinReg, alsMaxReg))
-			c.Alpha = round3(logUniform(rng, alsMinAlpha, alsMaxAlpha))
-			alive[i] = &alsTrial{opts: c}
-		}
-		for rung, n := range alsRungs {
-			for _, t := range alive {
-				if !advance(t, n, rung == len(alsRungs)-1) {
-					return best
-				}
-			}
-			slices.SortStableFunc(alive, func(a, b *alsTrial) int { return cmp.Compare(b.ndcg, a.ndcg) })
-			keep := max(1, len(alive)/3)
-			for _, t := range alive[keep:] {
-				t.state = nil // release the eliminated fits' factors
-			}
-			alive = alive[:keep]
-		}
-	}
 	return best
 }

@@ -19,6 +19,12 @@ import (
 // dataset needs on two cores.
 const DefaultBudget = 60 * time.Second
 
+// The item-kNN search ends at knnShare percent of the budget, the EASE
+// search at easeShare percent; ALS, with the most parameters and the most
+// costly fits, gets the rest: at least three quarters, more when the others
+// finish early.
+const knnShare, easeShare = 10, 25
+
 // Stop says why a tuning run ended.
 type Stop string
 
@@ -40,9 +46,14 @@ type Options struct {
 	Seed uint64
 	// MaxUsers caps the validation users. Default 10,000.
 	MaxUsers int
-	// MaxALSBrackets ends the ALS search after this many successive
-	// halving brackets even with budget left. Zero means no limit.
+	// MaxALSBrackets ends the global phase of the ALS search after this
+	// many successive halving brackets even with time left. Zero means no
+	// limit (the phase ends after a quarter of the ALS time).
 	MaxALSBrackets int
+	// MaxALSLocalTrials ends the local phase of the ALS search after this
+	// many fits even with budget left. Zero means no limit (the phase runs
+	// until the budget ends).
+	MaxALSLocalTrials int
 	// Workers bounds parallelism. Default GOMAXPROCS.
 	Workers int
 	// Clock measures the budget. Default the real clock.
@@ -114,7 +125,7 @@ func (r *Result) Metrics() map[string]float64 {
 // Params describes the run for the model metadata.
 func (r *Result) Params() map[string]string {
 	p := map[string]string{
-		"tune.method":  "random search (item-kNN, EASE), successive halving (ALS)",
+		"tune.method":  "random search (item-kNN, EASE); successive halving, local search and growing factors (ALS)",
 		"tune.budget":  r.Budget.String(),
 		"tune.elapsed": r.Elapsed.Round(time.Millisecond).String(),
 		"tune.stop":    string(r.Stop),
@@ -174,6 +185,12 @@ func (r *run) score(ctx context.Context, fn eval.Scorer) (float64, float64, erro
 	return eval.Score(ctx, r.fold, fn, r.evalOpts)
 }
 
+// validationFold splits the training matrix m into the fold tuning fits
+// and scores on, with a seed of its own.
+func validationFold(m *train.Matrix, opts Options) *eval.Fold {
+	return eval.HoldOut(m, eval.Options{Seed: opts.Seed + 0x74756e65, MaxUsers: opts.MaxUsers})
+}
+
 // Run tunes base on the training matrix m (the training part of the user
 // split). It returns an error only for invalid input; a budget that runs
 // out or a cancelled context end the search with the best settings so far.
@@ -195,7 +212,7 @@ func Run(ctx context.Context, m *train.Matrix, base train.Options, opts Options)
 		evalOpts: eval.Options{K: 10, Workers: opts.Workers},
 	}
 	r.deadline = r.start.Add(opts.Budget)
-	r.fold = eval.HoldOut(m, eval.Options{Seed: opts.Seed + 0x74756e65, MaxUsers: opts.MaxUsers})
+	r.fold = validationFold(m, opts)
 	if len(r.fold.Users) == 0 {
 		return nil, errors.New("no users to validate on: too little data")
 	}
@@ -209,10 +226,11 @@ func Run(ctx context.Context, m *train.Matrix, base train.Options, opts Options)
 		res.Models = append(res.Models, ModelResult{Model: eval.ModelPopularity, NDCG: ndcg, Recall: recall, Trials: 1, Tuned: true, Params: map[string]string{}})
 	}
 	b := opts.Budget
-	knn := r.searchKNN(ctx, &res.Options, r.start.Add(b*15/100))
-	res.Models = append(res.Models, knn)
+	res.Models = append(res.Models, r.searchKNN(ctx, &res.Options, r.start.Add(b*knnShare/100)))
+	logger.Debug("tuning phase done", "model", eval.ModelItemKNN, "elapsed", clk.Since(r.start))
 	if base.EASE.Enabled(train.EASEShapeOf(r.fold.Train, base.EASE)) {
-		res.Models = append(res.Models, r.searchEASE(ctx, &res.Options, r.start.Add(b*40/100)))
+		res.Models = append(res.Models, r.searchEASE(ctx, &res.Options, r.start.Add(b*easeShare/100)))
+		logger.Debug("tuning phase done", "model", eval.ModelEASE, "elapsed", clk.Since(r.start))
 	}
 	res.Models = append(res.Models, r.searchALS(ctx, &res.Options))
 	res.Elapsed = clk.Since(r.start)

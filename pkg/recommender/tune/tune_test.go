@@ -2,6 +2,7 @@ package tune
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -47,7 +48,7 @@ func small() train.Options {
 func TestRunNeverDoesWorseThanTheStartingSettingsOnValidation(t *testing.T) {
 	m := trainingPart(t)
 	// A fixed number of trials, not a timing, bounds the run.
-	res, err := Run(context.Background(), m, small(), Options{Budget: time.Hour, MaxALSBrackets: 1, Clock: newStepClock(time.Millisecond)})
+	res, err := Run(context.Background(), m, small(), Options{Budget: time.Hour, MaxALSBrackets: 1, MaxALSLocalTrials: 12, Clock: newStepClock(time.Millisecond)})
 	require.NoError(t, err)
 	require.Equal(t, StopCompleted, res.Stop)
 	byModel := map[string]ModelResult{}
@@ -57,10 +58,11 @@ func TestRunNeverDoesWorseThanTheStartingSettingsOnValidation(t *testing.T) {
 	}
 	require.Equal(t, maxKNNTrials, byModel[eval.ModelItemKNN].Trials)
 	require.Equal(t, maxEASETrials, byModel[eval.ModelEASE].Trials)
-	require.Equal(t, 1+alsBracket, byModel[eval.ModelALS].Trials, "the starting settings, then one bracket")
+	require.Equal(t, 1+alsBracket+12, byModel[eval.ModelALS].Trials, "the starting settings, one bracket, twelve local trials")
+	require.Greater(t, res.Options.ALS.Factors, small().ALS.Factors, "on this data more factors than the starting 8 validate better, so the search grows them")
 
 	// Each model's validation NDCG is at least that of the starting settings.
-	fold := eval.HoldOut(m, eval.Options{Seed: 1 + 0x74756e65})
+	fold := validationFold(m, Options{}.withDefaults())
 	pop := train.Popularity(fold.Train)
 	base := small().WithDefaults()
 	f, err := train.ALS(context.Background(), fold.Train, base.ALS)
@@ -127,4 +129,58 @@ func TestRunRejectsBadInput(t *testing.T) {
 	require.ErrorContains(t, err, "tuning budget must not be negative")
 	_, err = Run(context.Background(), train.NewMatrix(3, 3, nil, nil), small(), Options{})
 	require.ErrorContains(t, err, "no users to validate on")
+}
+
+func TestRunStopsInTheALSSearchWithTheBestSoFar(t *testing.T) {
+	m := trainingPart(t)
+	// Each clock reading costs a millisecond: item-kNN and EASE finish, and
+	// the budget ends while ALS configurations are being fitted.
+	res, err := Run(context.Background(), m, small(), Options{Budget: 2 * time.Second, Clock: newStepClock(time.Millisecond)})
+	require.NoError(t, err)
+	require.Equal(t, StopBudget, res.Stop)
+	last := res.Models[len(res.Models)-1]
+	require.Equal(t, eval.ModelALS, last.Model)
+	require.True(t, last.Tuned)
+	require.Greater(t, last.Trials, 1, "more than the starting settings were tried")
+
+	// The reported settings are the ones that scored the reported NDCG.
+	fold := validationFold(m, Options{}.withDefaults())
+	f, err := train.ALS(context.Background(), fold.Train, res.Options.ALS)
+	require.NoError(t, err)
+	got, _, err := eval.Score(context.Background(), fold, eval.ALSScorer(f, m.Items), eval.Options{})
+	require.NoError(t, err)
+	require.InDelta(t, last.NDCG, got, 1e-12)
+	require.Equal(t, res.Options.Params()["als.factors"], last.Params["als.factors"])
+}
+
+func TestALSPerturbAndRandomConfigStayInTheSearchSpace(t *testing.T) {
+	tests := []struct {
+		name string
+		in   train.ALSOptions
+		step float64
+	}{
+		{"a large step from the middle", train.ALSOptions{Factors: 64, Regularization: 30, Alpha: 3, Iterations: 12, Seed: 9}, alsStepMax},
+		{"a large step from the lower corner", train.ALSOptions{Factors: 8, Regularization: alsMinReg, Alpha: alsMinAlpha, Iterations: 4}, alsStepMax},
+		{"a large step from the upper corner", train.ALSOptions{Factors: 256, Regularization: alsMaxReg, Alpha: alsMaxAlpha, Iterations: 18}, alsStepMax},
+		{"the smallest step", train.ALSOptions{Factors: 32, Regularization: 1, Alpha: 1, Iterations: 10}, alsStepMin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &alsSearch{rng: rand.New(rand.NewPCG(1, 2))}
+			moved := false
+			for range 200 {
+				for _, c := range []train.ALSOptions{s.perturb(tt.in, tt.step), s.randomConfig(tt.in)} {
+					require.GreaterOrEqual(t, c.Regularization, float64(alsMinReg))
+					require.LessOrEqual(t, c.Regularization, float64(alsMaxReg))
+					require.GreaterOrEqual(t, c.Alpha, float64(alsMinAlpha))
+					require.LessOrEqual(t, c.Alpha, float64(alsMaxAlpha))
+					moved = moved || c.Regularization != tt.in.Regularization || c.Alpha != tt.in.Alpha
+					// Only regularisation and alpha are searched this way.
+					c.Regularization, c.Alpha = tt.in.Regularization, tt.in.Alpha
+					require.Equal(t, tt.in, c)
+				}
+			}
+			require.True(t, moved)
+		})
+	}
 }
