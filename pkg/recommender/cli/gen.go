@@ -25,14 +25,26 @@ type genOptions struct {
 	days    int
 	start   string
 	workers int
+	output  outputFlags
 	clock   clock.PassiveClock
 }
 
 func (o *genOptions) validate() error {
+	var errs []error
 	if o.out == "" {
-		return errors.New("--out is required")
+		errs = append(errs, errors.New("--out is required"))
 	}
-	return nil
+	return errors.Join(append(errs, o.output.validate())...)
+}
+
+// genResult is the machine-readable result of `recommender gen`.
+type genResult struct {
+	// Dir is the data directory written.
+	Dir string `json:"dir"`
+	// DataHash is the data hash every model trained on it records.
+	DataHash string `json:"dataHash"`
+	// Stats are the calibration statistics.
+	Stats data.Stats `json:"stats"`
 }
 
 // NewGenCommand returns `recommender gen`, which writes a seeded synthetic
@@ -54,6 +66,7 @@ bytes.`,
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.out, "out", "", "directory to write the CSV files to (created if missing)")
 	f.IntVar(&o.users, "users", o.users, "number of users")
 	f.IntVar(&o.items, "items", o.items, "number of catalogue items")
@@ -64,10 +77,11 @@ bytes.`,
 	return cmd
 }
 
-func (o *genOptions) run(ctx context.Context, w io.Writer) error {
+func (o *genOptions) run(ctx context.Context, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	w := o.output.text(stdout)
 	start, err := time.Parse(time.DateOnly, o.start)
 	if err != nil {
 		return fmt.Errorf("parsing --start: %w", err)
@@ -98,7 +112,7 @@ func (o *genOptions) run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "  generated in %s, written in %s\n", genTime.Round(time.Millisecond), writeTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "  data hash          %s\n", ds.Hash)
 	printStats(w, st)
-	return nil
+	return o.output.write(stdout, genResult{Dir: o.out, DataHash: ds.Hash, Stats: st})
 }
 
 // printStats writes the calibration statistics of a dataset.

@@ -36,14 +36,29 @@ type importMovieLensOptions struct {
 	src       string
 	out       string
 	minRating float64
+	output    outputFlags
 	clock     clock.PassiveClock
 }
 
 func (o *importMovieLensOptions) validate() error {
+	var errs []error
 	if o.out == "" {
-		return errors.New("--out is required")
+		errs = append(errs, errors.New("--out is required"))
 	}
-	return nil
+	return errors.Join(append(errs, o.output.validate())...)
+}
+
+// importResult is the machine-readable result of `recommender import`.
+type importResult struct {
+	// Source is the directory read; Dir the data directory written.
+	Source string `json:"source"`
+	Dir    string `json:"dir"`
+	// DataHash is the data hash every model trained on it records.
+	DataHash string `json:"dataHash"`
+	// Interactions, Users and Items count what was imported.
+	Interactions int `json:"interactions"`
+	Users        int `json:"users"`
+	Items        int `json:"items"`
 }
 
 func newImportMovieLensCommand() *cobra.Command {
@@ -64,15 +79,17 @@ completely or not at all.`,
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.out, "out", "", "data directory to create")
 	f.Float64Var(&o.minRating, "min-rating", 0, "drop ratings below this value (0 keeps all)")
 	return cmd
 }
 
-func (o *importMovieLensOptions) run(ctx context.Context, w io.Writer) error {
+func (o *importMovieLensOptions) run(ctx context.Context, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	w := o.output.text(stdout)
 	if err := checkEmptyDir(o.out); err != nil {
 		return err
 	}
@@ -87,7 +104,9 @@ func (o *importMovieLensOptions) run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "Imported %d ratings of %d users on %d movies from %s to %s in %s\n",
 		len(ds.Interactions), len(ds.Users), len(ds.Items), o.src, o.out, o.clock.Since(t0).Round(time.Millisecond))
 	fmt.Fprintf(w, "  data hash          %s\n", ds.Hash)
-	return nil
+	return o.output.write(stdout, importResult{
+		Source: o.src, Dir: o.out, DataHash: ds.Hash, Interactions: len(ds.Interactions), Users: len(ds.Users), Items: len(ds.Items),
+	})
 }
 
 // checkEmptyDir fails unless dir is missing or an empty directory.

@@ -26,6 +26,7 @@ type trainOptions struct {
 	skipEval    bool
 	evalUsers   int
 	recommender string
+	output      outputFlags
 	tune        tuneFlags
 	train       train.Options
 	clock       clock.PassiveClock
@@ -44,8 +45,20 @@ func (o *trainOptions) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("--recommender must be auto, als, itemknn, ease or popularity, got %q", o.recommender))
 	}
-	errs = append(errs, o.tune.validate(), o.train.WithDefaults().Validate())
+	errs = append(errs, o.output.validate(), o.tune.validate(), o.train.WithDefaults().Validate())
 	return errors.Join(errs...)
+}
+
+// trainResult is the machine-readable result of `recommender train`.
+type trainResult struct {
+	// Dir is the artifact directory.
+	Dir string `json:"dir"`
+	// Model is the saved model's metadata.
+	Model model.Metadata `json:"model"`
+	// Evaluation is the evaluation before training; absent with --skip-eval.
+	Evaluation *eval.Report `json:"evaluation,omitempty"`
+	// Tuning is the hyper-parameter search; absent when it did not run.
+	Tuning *tune.Result `json:"tuning,omitempty"`
 }
 
 // addTrainingFlags registers the model hyper-parameters shared by train and
@@ -90,10 +103,11 @@ when the data has timestamps), and save one versioned model artifact to
 models fitted on the training split; the saved models are fitted on all data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), cmd.OutOrStdout())
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.data, "data", "", "directory with interactions.csv (and optionally items.csv, queries.csv)")
 	f.StringVar(&o.out, "out", "", "artifact directory to create")
 	f.BoolVar(&o.skipEval, "skip-eval", false, "do not evaluate; the artifact records no metrics")
@@ -104,22 +118,25 @@ models fitted on the training split; the saved models are fitted on all data.`,
 	return cmd
 }
 
-func (o *trainOptions) run(ctx context.Context, w io.Writer) error {
+func (o *trainOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	// Progress goes to stderr, the result to stdout (as text, or as one
+	// document at the end).
+	w := o.output.text(stdout)
 	t0 := o.clock.Now()
 	ds, err := data.Read(ctx, o.data)
 	if err != nil {
 		return fmt.Errorf("reading data: %w", err)
 	}
-	fmt.Fprintf(w, "Read %d interactions of %d users on %d items in %s\n", len(ds.Interactions), len(ds.Users), len(ds.Items), o.clock.Since(t0).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "Read %d interactions of %d users on %d items in %s\n", len(ds.Interactions), len(ds.Users), len(ds.Items), o.clock.Since(t0).Round(time.Millisecond))
 	opts := o.train
 	opts.Clock = o.clock
 	evalOpts := eval.Options{MaxUsers: o.evalUsers, Clock: o.clock}
 	var tuned *tune.Result
 	if o.tune.enabled(o.data) {
-		res, tctx, err := runTune(ctx, w, o.clock, ds, opts, o.tune.budget, evalOpts)
+		res, tctx, err := runTune(ctx, stderr, w, o.clock, ds, opts, o.tune.budget, evalOpts)
 		if err != nil {
 			return err
 		}
@@ -154,7 +171,7 @@ func (o *trainOptions) run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("training: %w", err)
 	}
 	defer func() { _ = mdl.Close() }() // read-only index; nothing to lose
-	fmt.Fprintf(w, "Trained on all data in %s (popularity %s, item-kNN %s, ALS %s, EASE %s, search index and assembly %s)\n",
+	fmt.Fprintf(stderr, "Trained on all data in %s (popularity %s, item-kNN %s, ALS %s, EASE %s, search index and assembly %s)\n",
 		tm.Total.Round(time.Millisecond), tm.Popularity.Round(time.Millisecond), tm.KNN.Round(time.Millisecond),
 		tm.ALS.Round(time.Millisecond), tm.EASE.Round(time.Millisecond), tm.Search.Round(time.Millisecond))
 	t0 = o.clock.Now()
@@ -163,7 +180,7 @@ func (o *trainOptions) run(ctx context.Context, w io.Writer) error {
 	}
 	md := mdl.Metadata()
 	fmt.Fprintf(w, "Saved model %s (%d users, %d items) to %s in %s\n", md.Version, md.Users, md.Items, o.out, o.clock.Since(t0).Round(time.Millisecond))
-	return nil
+	return o.output.write(stdout, trainResult{Dir: o.out, Model: md, Evaluation: rep, Tuning: tuned})
 }
 
 // printReport writes an evaluation report as a table.

@@ -61,28 +61,29 @@ func (o *tuneFlags) enabled(dir string) bool {
 }
 
 // runTune searches hyper-parameters on a validation fold of the user
-// split's training part and prints what it chose. A first interrupt ends
-// the search; the caller goes on with the returned context, which an
-// interruption no longer cancels.
-func runTune(ctx context.Context, w io.Writer, clk clock.PassiveClock, ds *data.Dataset, opts train.Options, budget time.Duration, evalOpts eval.Options) (*tune.Result, context.Context, error) {
+// split's training part, announcing the search on progress and printing
+// what it chose on result. A first interrupt ends the search; the caller
+// goes on with the returned context, which an interruption no longer
+// cancels.
+func runTune(ctx context.Context, progress, result io.Writer, clk clock.PassiveClock, ds *data.Dataset, opts train.Options, budget time.Duration, evalOpts eval.Options) (*tune.Result, context.Context, error) {
 	fold := eval.UserSplit(ds, evalOpts)
-	fmt.Fprintf(w, "Tuning on a validation split of the training part (budget %s) ...\n", budget)
+	fmt.Fprintf(progress, "Tuning on a validation split of the training part (budget %s) ...\n", budget)
 	res, err := tune.Run(ctx, fold.Train, opts, tune.Options{Budget: budget, Clock: clk, Seed: evalOpts.Seed})
 	if err != nil {
 		return nil, ctx, fmt.Errorf("tuning: %w", err)
 	}
-	printTune(w, res)
+	printTune(result, res)
 	if res.Stop == tune.StopInterrupted {
-		fmt.Fprintln(w, "  interrupted: going on with the settings above (interrupt again to abort)")
+		fmt.Fprintln(progress, "Interrupted: going on with the tuned settings so far (interrupt again to abort)")
 		ctx = context.WithoutCancel(ctx)
 	}
 	return res, ctx, nil
 }
 
-// printTune writes a tuning result as a table.
+// printTune writes a tuning result: a summary line and a table.
 func printTune(w io.Writer, r *tune.Result) {
-	fmt.Fprintf(w, "  validation split: %d users, %d train pairs, %d validation pairs; %s of %s, stopped: %s\n",
-		r.Users, r.TrainPairs, r.ValidationPairs, r.Elapsed.Round(time.Millisecond), r.Budget, r.Stop)
+	fmt.Fprintf(w, "Tuned in %s of %s, stopped: %s\n", r.Elapsed.Round(time.Millisecond), r.Budget, r.Stop)
+	fmt.Fprintf(w, "  validation split: %d users, %d train pairs, %d validation pairs\n", r.Users, r.TrainPairs, r.ValidationPairs)
 	fmt.Fprintf(w, "    %-12s %10s %10s %7s  %s\n", "model", "NDCG@10", "Recall@10", "trials", "settings")
 	for _, m := range r.Models {
 		settings := make([]string, 0, len(m.Params))

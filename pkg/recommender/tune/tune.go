@@ -82,31 +82,36 @@ func (o Options) withDefaults() Options {
 // ModelResult is the best validation result of one model.
 type ModelResult struct {
 	// Model is popularity, itemknn, als or ease (eval's model names).
-	Model string
+	Model string `json:"model"`
 	// NDCG and Recall are the validation NDCG@10 and Recall@10 of the
 	// chosen settings.
-	NDCG, Recall float64
+	NDCG   float64 `json:"ndcg"`
+	Recall float64 `json:"recall"`
 	// Trials is how many settings were evaluated (ALS: fits, each possibly
 	// evaluated after several sweep counts).
-	Trials int
+	Trials int `json:"trials"`
 	// Tuned is false when the budget or an interruption left no trial.
-	Tuned bool
+	Tuned bool `json:"tuned"`
 	// Params are the chosen settings, as in train.Options.Params.
-	Params map[string]string
+	Params map[string]string `json:"params"`
 }
 
 // Result is the outcome of Run.
 type Result struct {
 	// Options are the caller's options with the chosen values.
-	Options train.Options
+	Options train.Options `json:"-"`
 	// Models lists the searched models in search order, after popularity.
-	Models []ModelResult
+	Models []ModelResult `json:"models"`
 	// Users, TrainPairs and ValidationPairs describe the validation fold.
-	Users, TrainPairs, ValidationPairs int
-	// Elapsed is the run's duration; Budget its budget.
-	Elapsed, Budget time.Duration
+	Users           int `json:"users"`
+	TrainPairs      int `json:"trainPairs"`
+	ValidationPairs int `json:"validationPairs"`
+	// Elapsed is the run's duration; Budget its budget (nanoseconds in
+	// JSON, like eval's fit times).
+	Elapsed time.Duration `json:"elapsed"`
+	Budget  time.Duration `json:"budget"`
 	// Stop says why the run ended.
-	Stop Stop
+	Stop Stop `json:"stop"`
 }
 
 // Metrics returns the validation results as metadata metrics:
