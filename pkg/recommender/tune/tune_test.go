@@ -133,15 +133,17 @@ func TestRunRejectsBadInput(t *testing.T) {
 
 func TestRunStopsInTheALSSearchWithTheBestSoFar(t *testing.T) {
 	m := trainingPart(t)
-	// Each clock reading costs a millisecond: item-kNN and EASE finish, and
-	// the budget ends while ALS configurations are being fitted.
-	res, err := Run(context.Background(), m, small(), Options{Budget: 2 * time.Second, Clock: newStepClock(time.Millisecond)})
+	// Each clock reading costs a millisecond: item-kNN and EASE end at
+	// their shares of the budget, and the budget ends while ALS
+	// configurations are being fitted, after the local search has begun.
+	res, err := Run(context.Background(), m, small(), Options{Budget: 500 * time.Millisecond, Clock: newStepClock(time.Millisecond)})
 	require.NoError(t, err)
 	require.Equal(t, StopBudget, res.Stop)
 	last := res.Models[len(res.Models)-1]
 	require.Equal(t, eval.ModelALS, last.Model)
 	require.True(t, last.Tuned)
-	require.Greater(t, last.Trials, 1, "more than the starting settings were tried")
+	require.Greater(t, last.Trials, 1+alsBracket, "more than the starting settings and a bracket were tried")
+	require.Greater(t, res.Options.ALS.Factors, small().ALS.Factors, "the local search had begun and grown the factors")
 
 	// The reported settings are the ones that scored the reported NDCG.
 	fold := validationFold(m, Options{}.withDefaults())
