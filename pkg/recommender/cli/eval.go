@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/recommender/data"
 	"github.com/firedrill/firedrill/pkg/recommender/eval"
 	"github.com/firedrill/firedrill/pkg/recommender/train"
@@ -61,10 +62,10 @@ holdout and, when every interaction has a timestamp, a global time split.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.json {
-				if cmd.Flags().Changed("output") && o.output.format != outputJSON {
+				if cmd.Flags().Changed("output") && o.output.format != string(output.JSON) {
 					return fmt.Errorf("--json means --output json; it cannot be combined with --output %s", o.output.format)
 				}
-				o.output.format = outputJSON
+				o.output.format = string(output.JSON)
 			}
 			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
+
+	"github.com/firedrill/firedrill/pkg/cmd/output"
 )
 
 // executeStreams runs cmd with args and returns its stdout and stderr
@@ -31,7 +33,7 @@ func executeStreams(t *testing.T, cmd *cobra.Command, args ...string) (string, s
 func decode(t *testing.T, format, out string, v any) {
 	t.Helper()
 	b := []byte(out)
-	if format == outputYAML {
+	if format == string(output.YAML) {
 		var err error
 		b, err = yaml.YAMLToJSON(b)
 		require.NoError(t, err, out)
@@ -112,7 +114,7 @@ func TestMachineOutputCarriesOnlyTheResultOnStdout(t *testing.T) {
 	t.Run("eval -o json prints the report as JSON and nothing else", func(t *testing.T) {
 		stdout, stderr, err := executeStreams(t, NewEvalCommand(), append([]string{"-o", "json"}, small...)...)
 		require.NoError(t, err)
-		decode(t, outputJSON, stdout, &asJSON)
+		decode(t, string(output.JSON), stdout, &asJSON)
 		require.Len(t, asJSON.Splits, 1)
 		require.Equal(t, "user", asJSON.Splits[0].Split)
 		var models []string
@@ -128,7 +130,7 @@ func TestMachineOutputCarriesOnlyTheResultOnStdout(t *testing.T) {
 		stdout, _, err := executeStreams(t, NewEvalCommand(), append([]string{"--output", "yaml"}, small...)...)
 		require.NoError(t, err)
 		var asYAML evalOutput
-		decode(t, outputYAML, stdout, &asYAML)
+		decode(t, string(output.YAML), stdout, &asYAML)
 		require.Equal(t, asJSON.withoutFitTimes(), asYAML.withoutFitTimes())
 	})
 
@@ -136,7 +138,7 @@ func TestMachineOutputCarriesOnlyTheResultOnStdout(t *testing.T) {
 		stdout, stderr, err := executeStreams(t, NewEvalCommand(), append([]string{"--json"}, small...)...)
 		require.NoError(t, err)
 		var got evalOutput
-		decode(t, outputJSON, stdout, &got)
+		decode(t, string(output.JSON), stdout, &got)
 		require.Equal(t, asJSON.withoutFitTimes(), got.withoutFitTimes())
 		require.Contains(t, stderr, "Flag --json has been deprecated, use -o json instead")
 	})
@@ -185,7 +187,7 @@ func TestMachineOutputCarriesOnlyTheResultOnStdout(t *testing.T) {
 		stdout, _, err := executeStreams(t, NewImportCommand(), "movielens", movieLensFixture, "--out", out, "-o", "json")
 		require.NoError(t, err)
 		var got importResult
-		decode(t, outputJSON, stdout, &got)
+		decode(t, string(output.JSON), stdout, &got)
 		require.Equal(t, importResult{
 			Source: movieLensFixture, Dir: out, DataHash: "65f973754649c74fb944668aa94007e85555d3da5b3db7851f96af2a0a4dcb02",
 			Interactions: 6, Users: 3, Items: 5,
@@ -200,7 +202,7 @@ func TestEvalOutputSaysWhichTunedSettingsItUsed(t *testing.T) {
 		"--factors", "4", "--iterations", "2", "--workers", "2")
 	require.NoError(t, err)
 	var got evalOutput
-	decode(t, outputJSON, stdout, &got)
+	decode(t, string(output.JSON), stdout, &got)
 	require.NotNil(t, got.Tuning)
 	require.Contains(t, []string{"budget", "completed"}, got.Tuning.Stop)
 	require.Equal(t, int64(1e9), got.Tuning.Budget)
