@@ -47,8 +47,9 @@ func (o *PushOptions) validate() error {
 // Push sends the metrics of one finished run to a Pushgateway: the same
 // metrics drill serve exposes, from a registry that saw only this run
 // (SetPlan, then RunFinished). They replace the group job="firedrill",
-// plan=<plan>, so the group always holds the plan's latest pushed run;
-// its counters and histograms count that one run.
+// instance=<plan> (the series carry the plan label already, which a
+// grouping label may not repeat), so the group always holds the plan's
+// latest pushed run and its counters and histograms count that one run.
 func Push(ctx context.Context, opts PushOptions, rep *report.Report) error {
 	if err := opts.validate(); err != nil {
 		return err
@@ -67,7 +68,7 @@ func Push(ctx context.Context, opts PushOptions, rep *report.Report) error {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
-	err = push.New(opts.URL, PushJob).Grouping(LabelPlan, rep.Plan.Name).Gatherer(reg).Client(client).PushContext(ctx)
+	err = push.New(opts.URL, PushJob).Grouping("instance", rep.Plan.Name).Gatherer(reg).Client(client).PushContext(ctx)
 	if err != nil {
 		return fmt.Errorf("pushing metrics to %s: %w", redacted(opts.URL), err)
 	}
