@@ -117,7 +117,9 @@ type Pushgateway struct {
 func StartPushgateway(tb testing.TB) *Pushgateway {
 	tb.Helper()
 	bin := Binary(tb, "prometheus-pushgateway", "prometheus-pushgateway")
-	addr := start(tb, "pushgateway", tb.TempDir(), bin, "--web.listen-address=127.0.0.1:{port}", "--log.level=warn")
+	// Debian's default keeps pushes in /var/lib/prometheus: this one keeps
+	// them in memory only.
+	addr := start(tb, "pushgateway", tb.TempDir(), bin, "--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn")
 	return &Pushgateway{URL: "http://" + addr, Addr: addr}
 }
 
