@@ -78,6 +78,7 @@ verify: generate manifests ## Fail when generated files or go.mod drift from the
 	@test -z "$$(git status --porcelain -- pkg/apis config/crd)" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd; exit 1; }
 
 include hack/e2e.mk
+include hack/image.mk
 
 ##@ Tools
 
