@@ -84,6 +84,7 @@ verify: generate manifests dashboards ## Fail when generated files or go.mod dri
 	@test -z "$$(git status --porcelain -- pkg/apis config/crd $(DASHBOARD))" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd $(DASHBOARD); exit 1; }
 
 include hack/e2e.mk
+include hack/image.mk
 
 ##@ Tools
 
