@@ -11,6 +11,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
+	"github.com/firedrill/firedrill/pkg/cmd/serve"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -40,6 +41,7 @@ func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 		cleanup.NewCommand(v),
 		versioncmd.NewCommand(v),
 		sandbox.NewCommand(v),
+		serve.NewCommand(v),
 	}
 	cmd := &cobra.Command{
 		Use:   "drill",
