@@ -157,7 +157,8 @@ func TestLocalEveryPlanFiresAndHistorySurvivesARestart(t *testing.T) {
 		if len(runs) > 0 {
 			done = runs[0]
 		}
-		return len(runs) > 0
+		// Its reports are linked once stored, a moment after it ends.
+		return len(runs) > 0 && done.Reports != nil
 	}, 60*time.Second, 100*time.Millisecond, "a scheduled run succeeds")
 	require.Equal(t, v1alpha1.TriggerSchedule, done.Trigger)
 	require.Equal(t, v1alpha1.VerdictPass, done.Verdict)

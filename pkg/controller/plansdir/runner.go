@@ -56,14 +56,15 @@ type Runner struct {
 	watcher *fsnotify.Watcher
 	logger  *slog.Logger
 
-	mu       sync.Mutex
-	started  bool
-	ready    bool
-	stopping bool
-	plans    map[string]*planState
-	files    map[string]*fileState
-	statuses map[string]v1alpha1.ScheduleStatus
-	active   map[string]*activeRun
+	mu         sync.Mutex
+	started    bool
+	ready      bool
+	stopCalled bool
+	stopping   bool
+	plans      map[string]*planState
+	files      map[string]*fileState
+	statuses   map[string]v1alpha1.ScheduleStatus
+	active     map[string]*activeRun
 
 	// Only the worker touches these (and Start, before the worker runs).
 	due       map[string]time.Time
@@ -162,19 +163,31 @@ func (r *Runner) Ready() error {
 // what they left (their journals) and stores them as Error.
 func (r *Runner) Stop(ctx context.Context) error {
 	r.mu.Lock()
-	if !r.ready || r.stopping {
+	if !r.ready || r.stopCalled {
 		r.mu.Unlock()
 		return nil
 	}
-	r.stopping = true
-	n := 0
-	for _, run := range r.active {
-		if run.final == nil {
-			run.abort("drill serve is stopping")
-			n++
-		}
-	}
+	r.stopCalled = true
 	r.mu.Unlock()
+	// On the worker, which alone starts runs: none starts after this.
+	n := 0
+	if err := r.call(ctx, func(context.Context) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.stopping = true
+		for _, run := range r.active {
+			if run.final == nil {
+				run.abort("drill serve is stopping")
+				n++
+			}
+		}
+		return nil
+	}); err != nil {
+		close(r.quit)
+		<-r.done
+		r.release()
+		return fmt.Errorf("stopping the plans runner: %w", err)
+	}
 	r.logger.Info("plans runner stopping", "aborting", n)
 	_ = r.watcher.Close()
 
