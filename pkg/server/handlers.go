@@ -201,14 +201,55 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, q query) error
 	if err != nil {
 		return err
 	}
-	if runs == nil {
-		runs = []Run{}
-	}
+	out := List[listedRun]{Items: make([]listedRun, len(runs))}
 	for i := range runs {
-		link(&runs[i])
+		out.Items[i] = listed(runs[i])
 	}
-	writeJSON(w, http.StatusOK, List[Run]{Items: runs})
+	// A run takes about 450 bytes of JSON.
+	writeJSONSized(w, http.StatusOK, out, 512*len(runs))
 	return nil
+}
+
+// listedRun is a Run as a listing writes it: the same JSON as a linked
+// Run, with the report links in a struct rather than a map. A map is
+// encoded by reflection, key by key: it was a third of the time of a
+// listing of 2,000 runs.
+type listedRun struct {
+	Run
+	Reports *runLinks `json:"reports,omitempty"`
+}
+
+// runLinks are the links of a run's report formats, in the order a map's
+// keys are written.
+type runLinks struct {
+	HTML  string `json:"html,omitempty"`
+	JSON  string `json:"json,omitempty"`
+	JUnit string `json:"junit,omitempty"`
+	MD    string `json:"md,omitempty"`
+}
+
+// listed is a run with its links, as link makes them.
+func listed(run Run) listedRun {
+	out := listedRun{Run: run}
+	if len(run.Reports) == 0 {
+		return out
+	}
+	l := &runLinks{}
+	for format := range run.Reports {
+		u := runPath(run.Namespace, run.ID, "/report/"+format)
+		switch format {
+		case FormatHTML:
+			l.HTML = u
+		case FormatJSON:
+			l.JSON = u
+		case FormatJUnit:
+			l.JUnit = u
+		case FormatMD:
+			l.MD = u
+		}
+	}
+	out.Reports = l
+	return out
 }
 
 func (s *Server) trigger(w http.ResponseWriter, r *http.Request, q query) error {

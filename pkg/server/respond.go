@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -65,16 +67,36 @@ func badInput(field, format string, args ...any) *Error {
 	return e
 }
 
-// writeJSON writes v as the response body.
+// buffers are the encoding buffers of responses, reused: a listing of
+// thousands of runs is most of a megabyte.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled is the largest buffer kept for reuse.
+const maxPooled = 8 << 20
+
+// writeJSON writes v as the response body, with its length.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	writeJSONSized(w, status, v, 0)
+}
+
+// writeJSONSized is writeJSON for a body of about size bytes.
+func writeJSONSized(w http.ResponseWriter, status int, v any, size int) {
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Grow(size)
+	defer func() {
+		if buf.Cap() <= maxPooled {
+			buf.Reset()
+			buffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		// Every body is plain data; this is a bug, said once.
 		status = http.StatusInternalServerError
 		buf.Reset()
-		_ = json.NewEncoder(&buf).Encode(errorBody{newError(status, "encoding the response: %s", err)})
+		_ = json.NewEncoder(buf).Encode(errorBody{newError(status, "encoding the response: %s", err)})
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
@@ -69,11 +70,13 @@ func (r *Runner) Runs(ctx context.Context, f server.RunFilter) ([]server.Run, er
 		return []server.Run{}, nil
 	}
 	q := Query{Plan: f.Plan, Verdict: f.Verdict, Phase: f.Phase, Limit: f.Limit}
+	// The runs in progress first, then the history: a run stored in
+	// between is in both, and its stored copy (with its reports) wins.
 	r.mu.Lock()
-	var out []server.Run
-	for _, run := range r.active {
+	active := make(map[string]server.Run, len(r.active))
+	for id, run := range r.active {
 		if a := r.apiRun(run); q.Matches(&Entry{Plan: a.Plan, Verdict: a.Verdict, Phase: a.Phase}) {
-			out = append(out, a)
+			active[id] = a
 		}
 	}
 	r.mu.Unlock()
@@ -81,10 +84,13 @@ func (r *Runner) Runs(ctx context.Context, f server.RunFilter) ([]server.Run, er
 	if err != nil {
 		return nil, err
 	}
+	out := make([]server.Run, 0, len(hist)+len(active))
 	for i := range hist {
-		if !slices.ContainsFunc(out, func(a server.Run) bool { return a.ID == hist[i].ID }) {
-			out = append(out, apiEntry(&hist[i]))
-		}
+		delete(active, hist[i].ID)
+		out = append(out, apiEntry(&hist[i]))
+	}
+	for _, a := range active {
+		out = append(out, a)
 	}
 	slices.SortFunc(out, newestFirst)
 	if f.Limit > 0 && len(out) > f.Limit {
@@ -112,18 +118,25 @@ func (r *Runner) Run(ctx context.Context, namespace, id string) (server.Run, *re
 		return server.Run{}, nil, fmt.Errorf("run %q in namespace %q: %w", id, namespace, server.ErrNotFound)
 	}
 	r.mu.Lock()
+	var final *report.Report
 	if run := r.active[id]; run != nil {
-		out, drill, final := r.apiRun(run), run.drill, run.final
+		out, drill := r.apiRun(run), run.drill
+		final = run.final
 		r.mu.Unlock()
 		switch {
 		case final != nil:
-			return out, final, nil
+			// Being stored: the stored copy, once there, has its reports.
 		case drill != nil:
 			return out, drill.Snapshot(), nil
+		default:
+			return out, nil, nil
 		}
-		return out, nil, nil
+		if _, err := r.opts.History.Get(ctx, id); err != nil {
+			return out, final, nil //nolint:nilerr // not stored yet: the runner's copy.
+		}
+	} else {
+		r.mu.Unlock()
 	}
-	r.mu.Unlock()
 	e, err := r.opts.History.Get(ctx, id)
 	if err != nil {
 		return server.Run{}, nil, err
@@ -256,10 +269,27 @@ func apiEntry(e *Entry) server.Run {
 		out.CompletionTime = &t
 	}
 	if len(e.Formats) > 0 {
-		out.Reports = make(map[string]string, len(e.Formats))
-		for _, f := range e.Formats {
-			out.Reports[f] = f
-		}
+		out.Reports = formatSet(e.Formats)
 	}
 	return out
+}
+
+// formatSets are the Reports maps of the format lists seen, shared by the
+// runs that have the same: the API reads a Backend's Reports and never
+// changes them, and a listing of thousands of runs allocates no map.
+var formatSets sync.Map
+
+// formatSet is the Reports map of formats: each format to itself. Callers
+// must not change it.
+func formatSet(formats []string) map[string]string {
+	key := strings.Join(formats, ",")
+	if m, ok := formatSets.Load(key); ok {
+		return m.(map[string]string)
+	}
+	m := make(map[string]string, len(formats))
+	for _, f := range formats {
+		m[f] = f
+	}
+	actual, _ := formatSets.LoadOrStore(key, m)
+	return actual.(map[string]string)
 }

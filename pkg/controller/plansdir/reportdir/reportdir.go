@@ -213,7 +213,14 @@ func (d *Dir) Put(_ context.Context, rep *report.Report) error {
 func (d *Dir) List(_ context.Context, q plansdir.Query) ([]plansdir.Entry, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	var out []plansdir.Entry
+	n := len(d.runs)
+	if q.Limit > 0 {
+		n = min(n, q.Limit)
+	}
+	if q.Plan != "" || q.Verdict != "" || q.Phase != "" {
+		n = min(n, 64) // a guess; append grows it
+	}
+	out := make([]plansdir.Entry, 0, n)
 	for i := range d.runs {
 		if q.Matches(&d.runs[i]) {
 			out = append(out, d.runs[i])
