@@ -3,10 +3,20 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -305,4 +315,53 @@ func TestStopEndsRequestsInFlight(t *testing.T) {
 	require.NoError(t, s.Stop(ctx))
 	_, err = http.Get(base + "/healthz") //nolint:noctx // a closed port.
 	require.Error(t, err)
+}
+
+// TestTLS: with a certificate the API speaks HTTPS only.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "drill serve"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600))
+
+	tokens := testTokens(t)
+	s, err := server.New(server.Options{Addr: "127.0.0.1:0", Backend: newBackend(), Authenticator: tokens, Authorizer: tokens,
+		TLSCertFile: certFile, TLSKeyFile: keyFile})
+	require.NoError(t, err)
+	require.NoError(t, s.Start(t.Context()))
+	t.Cleanup(func() { _ = s.Stop(context.Background()) })
+
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "https://"+s.Addr()+"/api/v1/plans", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+tokenRead)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	plain, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.Addr()+"/healthz", nil)
+	require.NoError(t, err)
+	if resp, err := http.DefaultClient.Do(plain); err == nil {
+		require.NoError(t, resp.Body.Close())
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP gets no answer but TLS's")
+	}
+
+	bad, err := server.New(server.Options{Addr: "127.0.0.1:0", Backend: newBackend(), Authenticator: tokens, Authorizer: tokens,
+		TLSCertFile: certFile, TLSKeyFile: filepath.Join(dir, "missing.key")})
+	require.NoError(t, err)
+	require.ErrorContains(t, bad.Start(t.Context()), "loading the TLS certificate")
 }
