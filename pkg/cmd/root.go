@@ -12,6 +12,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/reports"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
+	"github.com/firedrill/firedrill/pkg/cmd/serve"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -42,6 +43,7 @@ func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 		reports.NewCommand(v),
 		versioncmd.NewCommand(v),
 		sandbox.NewCommand(v),
+		serve.NewCommand(v),
 	}
 	cmd := &cobra.Command{
 		Use:   "drill",
