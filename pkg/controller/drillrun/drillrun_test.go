@@ -51,7 +51,9 @@ func TestARunIsClaimedRunAndFinished(t *testing.T) {
 	require.Zero(t, h.reconcile("run1"))
 
 	d.end(v1alpha1.RunSucceeded, v1alpha1.VerdictPass, "")
-	run = h.eventually("run1", func(r *v1alpha1.DrillRun) bool { return r.Status.Phase == v1alpha1.RunSucceeded && len(r.Finalizers) == 0 },
+	run = h.eventually("run1", func(r *v1alpha1.DrillRun) bool {
+		return r.Status.Phase == v1alpha1.RunSucceeded && len(r.Finalizers) == 0
+	},
 		"the final status is written and the finalizer released")
 	require.Equal(t, v1alpha1.VerdictPass, run.Status.Verdict)
 	require.Nil(t, run.Status.PlanSpec, "the stored plan goes with the end of the run")
