@@ -8,9 +8,11 @@ import (
 	"github.com/spf13/viper"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/firedrill/firedrill/pkg/cmd/abort"
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
+	"github.com/firedrill/firedrill/pkg/cmd/trigger"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -40,6 +42,8 @@ func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 		cleanup.NewCommand(v),
 		versioncmd.NewCommand(v),
 		sandbox.NewCommand(v),
+		trigger.NewCommand(v),
+		abort.NewCommand(v),
 	}
 	cmd := &cobra.Command{
 		Use:   "drill",
