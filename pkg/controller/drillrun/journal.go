@@ -18,6 +18,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/platform"
 )
 
 // RunID is the engine's run id for a DrillRun: <namespace>.<name>. A
@@ -72,6 +73,9 @@ type statusJournal struct {
 
 	mu      sync.Mutex
 	entries []v1alpha1.JournalEntry
+	// settles are the faults with nothing to revert (a pod kill): over
+	// when the run is.
+	settles map[string]bool
 
 	// sendMu serialises status writes; each sends the entries as they are
 	// when it starts, so the last write holds the newest state.
@@ -90,6 +94,12 @@ func (j *statusJournal) Begin(id string, spec v1alpha1.Fault, targets []evidence
 	j.mu.Lock()
 	prev, had := j.entry(id)
 	j.set(v1alpha1.JournalEntry{Step: id, State: v1alpha1.FaultInjecting, Targets: apiTargets(targets)})
+	if !platform.Reverts(&spec) {
+		if j.settles == nil {
+			j.settles = map[string]bool{}
+		}
+		j.settles[id] = true
+	}
 	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), beginTimeout)
 	defer cancel()
@@ -127,10 +137,18 @@ func (j *statusJournal) StepDone(name string) error { return j.file.StepDone(nam
 func (j *statusJournal) Tracker(id string) action.Tracker { return j.file.Tracker(id) }
 
 // Finish implements engine.Journal: the last states are written before
-// the run's final status.
+// the run's final status. A fault with nothing to revert (a pod kill,
+// revert: never) is over with the run and ends Reverted.
 func (j *statusJournal) Finish(outcome string) error {
 	j.once.Do(func() { close(j.done) })
 	<-j.stopped
+	j.mu.Lock()
+	for i := range j.entries {
+		if e := &j.entries[i]; j.settles[e.Step] && e.State == v1alpha1.FaultActive {
+			e.State = v1alpha1.FaultReverted
+		}
+	}
+	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), beginTimeout)
 	defer cancel()
 	if err := j.flushUntil(ctx); err != nil {

@@ -118,3 +118,20 @@ func TestRunIDs(t *testing.T) {
 		require.False(t, ok, bad)
 	}
 }
+
+func TestAFaultWithNothingToRevertIsOverWithTheRun(t *testing.T) {
+	scheme := runtime.NewScheme()
+	require.NoError(t, v1alpha1.AddToScheme(scheme))
+	c := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.DrillRun{}).WithObjects(runOf("run1", nil)).Build()
+	j, err := JournalFactory(c, func(journal.Record) (engine.Journal, error) { return &fileJournal{}, nil }, nil)(journal.Record{RunID: "recsys.run1"})
+	require.NoError(t, err)
+	require.NoError(t, j.Begin("kill", v1alpha1.Fault{PodKill: &v1alpha1.PodKill{}}, nil))
+	require.NoError(t, j.Begin("drain", v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{}}, nil))
+	require.NoError(t, j.Set("kill", journal.Active, ""))
+	require.NoError(t, j.Set("drain", journal.Active, ""))
+	require.NoError(t, j.Finish("Error"))
+	var r v1alpha1.DrillRun
+	require.NoError(t, c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: "run1"}, &r))
+	require.Equal(t, []v1alpha1.JournalEntry{{Step: "kill", State: v1alpha1.FaultReverted}, {Step: "drain", State: v1alpha1.FaultActive}}, r.Status.Journal,
+		"a pod kill is over with the run; a drain the run could not revert stays for recovery")
+}

@@ -94,8 +94,10 @@ func (r *Reconciler) revertLeftovers(ctx context.Context, run *v1alpha1.DrillRun
 		}
 		f := spec.Steps[idx].Fault
 		var err error
+		reverts := platform.Reverts(f)
 		switch {
-		case !platform.Reverts(f):
+		case !reverts:
+			// Nothing to undo (a pod kill): its workload replaced the pods.
 		case f.Exec != nil:
 			_, err = r.Actions.Run(ctx, f.Exec.Revert, map[string]string{
 				"FIREDRILL_RUN_ID": runID, "FIREDRILL_PLAN": planName(run), "FIREDRILL_STEP": e.Step, "FIREDRILL_PHASE": "cleanup",
@@ -114,7 +116,9 @@ func (r *Reconciler) revertLeftovers(ctx context.Context, run *v1alpha1.DrillRun
 			continue
 		}
 		e.State, e.Error = v1alpha1.FaultReverted, ""
-		reverted = append(reverted, e.Step)
+		if reverts {
+			reverted = append(reverted, e.Step)
+		}
 	}
 	base := run.DeepCopy()
 	base.Status.Journal = nil

@@ -56,7 +56,7 @@ func TestARunLeftRunningByAStoppedReplicaIsRevertedAndInterrupted(t *testing.T) 
 	run := h.run("run1")
 	require.Equal(t, v1alpha1.RunInterrupted, run.Status.Phase)
 	require.Equal(t, v1alpha1.VerdictNotJudged, run.Status.Verdict)
-	require.Equal(t, "interrupted: drill serve replica replica-dead stopped while the run was going (step drain); replica replica-a reverted kill, drain",
+	require.Equal(t, "interrupted: drill serve replica replica-dead stopped while the run was going (step drain); replica replica-a reverted drain",
 		run.Status.Message)
 	require.Empty(t, run.Status.CurrentStep)
 	require.NotNil(t, run.Status.CompletionTime)

@@ -142,7 +142,8 @@ type DrillRunStatus struct {
 
 	// Journal records each fault of the run before it is touched and as
 	// it changes, written by drill serve before the inject starts, so that
-	// the next leader knows what to revert after a crash.
+	// the next leader knows what to revert after a crash. A fault with
+	// nothing to revert (a pod kill) stays Active until the run ends.
 	// +listType=map
 	// +listMapKey=step
 	// +kubebuilder:validation:MaxItems=100
