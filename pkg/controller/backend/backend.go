@@ -41,6 +41,9 @@ type Options struct {
 	// Client reads through the manager's cache (with the runs.RunsByPlan
 	// index) and writes to the API server. Required.
 	Client client.Client
+	// APIReader reads one run's full status (the cache keeps a finished
+	// run's summary only, runs.Summarize); nil means Client.
+	APIReader client.Reader
 	// Scheme is the client's scheme. Required.
 	Scheme *runtime.Scheme
 	// Reports reads archived reports. Required.
@@ -63,6 +66,9 @@ var _ server.Backend = (*Backend)(nil)
 func New(opts Options) (*Backend, error) {
 	if opts.Client == nil || opts.Scheme == nil || opts.Reports == nil {
 		return nil, errors.New("backend: client, scheme and reports are required")
+	}
+	if opts.APIReader == nil {
+		opts.APIReader = opts.Client
 	}
 	return &Backend{opts: opts}, nil
 }
@@ -151,7 +157,7 @@ func (b *Backend) Runs(ctx context.Context, f server.RunFilter) ([]server.Run, e
 // runs, the archived report of a finished one, or else a report of what
 // its status holds.
 func (b *Backend) Run(ctx context.Context, namespace, id string) (server.Run, *report.Report, error) {
-	r, err := b.get(ctx, namespace, id)
+	r, err := b.get(ctx, b.opts.APIReader, namespace, id)
 	if err != nil {
 		return server.Run{}, nil, err
 	}
@@ -212,7 +218,7 @@ func (b *Backend) Trigger(ctx context.Context, namespace, plan string, by server
 // Abort implements server.Backend: spec.abort on an active run, with the
 // reason and who asked in its abort-reason annotation.
 func (b *Backend) Abort(ctx context.Context, namespace, id, reason string, by server.User) error {
-	r, err := b.get(ctx, namespace, id)
+	r, err := b.get(ctx, b.opts.Client, namespace, id)
 	if err != nil {
 		return err
 	}
@@ -236,7 +242,7 @@ func (b *Backend) Abort(ctx context.Context, namespace, id, reason string, by se
 
 // Report implements server.Backend.
 func (b *Backend) Report(ctx context.Context, namespace, id, format string) ([]byte, error) {
-	r, err := b.get(ctx, namespace, id)
+	r, err := b.get(ctx, b.opts.Client, namespace, id)
 	if err != nil {
 		return nil, err
 	}
@@ -250,9 +256,9 @@ func (b *Backend) Report(ctx context.Context, namespace, id, format string) ([]b
 	return data, err
 }
 
-func (b *Backend) get(ctx context.Context, namespace, id string) (*v1alpha1.DrillRun, error) {
+func (b *Backend) get(ctx context.Context, c client.Reader, namespace, id string) (*v1alpha1.DrillRun, error) {
 	var r v1alpha1.DrillRun
-	if err := b.opts.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: id}, &r); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: id}, &r); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: run %s/%s", server.ErrNotFound, namespace, id)
 		}

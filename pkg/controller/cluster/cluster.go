@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -217,6 +218,9 @@ func New(opts Options) (*App, error) {
 		Cache: cache.Options{
 			DefaultNamespaces: namespaces,
 			DefaultTransform:  cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&v1alpha1.DrillRun{}: {Transform: runs.Summarize},
+			},
 		},
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              opts.LeaderElectionID,
@@ -287,7 +291,7 @@ func (a *App) setup(scheme *runtime.Scheme) error {
 	if err := mgr.AddReadyzCheck("cache", a.cacheSynced); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
-	a.backend, err = backend.New(backend.Options{Client: mgr.GetClient(), Scheme: scheme, Reports: reports, Live: a.runner, ReportURL: o.ReportURL})
+	a.backend, err = backend.New(backend.Options{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme, Reports: reports, Live: a.runner, ReportURL: o.ReportURL})
 	if err != nil {
 		return err
 	}
