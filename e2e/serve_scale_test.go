@@ -308,3 +308,19 @@ func (c countingStatus) Update(ctx context.Context, obj client.Object, opts ...c
 	c.n.Add(1)
 	return c.SubResourceWriter.Update(ctx, obj, opts...)
 }
+
+// rss is drill serve's resident set size in bytes.
+func (p *serveProc) rss(t *testing.T) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			require.NoError(t, err)
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}

@@ -1,3 +1,5 @@
+// Package serve is drill serve. This file is its cluster mode: the flags
+// only cluster mode has and RunCluster, which the serve command calls.
 package serve
 
 import (

@@ -47,7 +47,7 @@ func TestAFireCreatesOneRunOwnedByThePlan(t *testing.T) {
 	res := h.reconcile()
 	require.Equal(t, time.Hour, res.RequeueAfter)
 	p := h.plan()
-	require.Equal(t, at(0, 3, 0, 0), p.Status.NextScheduleTime.Time.UTC())
+	require.Equal(t, at(0, 3, 0, 0), p.Status.NextScheduleTime.UTC())
 	require.Equal(t, int64(1), p.Status.ObservedGeneration)
 	require.Equal(t, string(scheduler.ReasonScheduled), ready(t, p).Reason)
 	require.Equal(t, metav1.ConditionTrue, ready(t, p).Status)
@@ -61,7 +61,7 @@ func TestAFireCreatesOneRunOwnedByThePlan(t *testing.T) {
 	run := h.runs()[name]
 	require.Equal(t, v1alpha1.TriggerSchedule, run.Spec.Trigger)
 	require.Equal(t, "nightly", run.Spec.PlanRef.Name)
-	require.Equal(t, at(0, 3, 0, 0), run.Spec.ScheduledTime.Time.UTC())
+	require.Equal(t, at(0, 3, 0, 0), run.Spec.ScheduledTime.UTC())
 	require.Equal(t, runs.Hash(newPlan()), run.Spec.PlanHash)
 	require.Len(t, run.Spec.PlanHash, 64)
 	require.Equal(t, "nightly", run.Labels[runs.LabelPlan])
@@ -72,8 +72,8 @@ func TestAFireCreatesOneRunOwnedByThePlan(t *testing.T) {
 	require.True(t, *owner.BlockOwnerDeletion)
 
 	p = h.plan()
-	require.Equal(t, at(0, 3, 0, 0), p.Status.LastScheduleTime.Time.UTC())
-	require.Equal(t, at(1, 3, 0, 0), p.Status.NextScheduleTime.Time.UTC())
+	require.Equal(t, at(0, 3, 0, 0), p.Status.LastScheduleTime.UTC())
+	require.Equal(t, at(1, 3, 0, 0), p.Status.NextScheduleTime.UTC())
 	require.Equal(t, []v1alpha1.RunReference{{Name: name, ScheduledTime: &metav1.Time{Time: at(0, 3, 0, 0)}}}, normalize(p.Status.Active))
 	require.Equal(t, name, p.Status.LastRun.Name)
 
@@ -124,7 +124,7 @@ func TestSuspend(t *testing.T) {
 	h.at(at(0, 10, 0, 0))
 	h.reconcile()
 	require.Empty(t, h.runNames(), "resuming does not owe the fire that came due while suspended")
-	require.Equal(t, at(1, 3, 0, 0), h.plan().Status.NextScheduleTime.Time.UTC())
+	require.Equal(t, at(1, 3, 0, 0), h.plan().Status.NextScheduleTime.UTC())
 }
 
 func TestConcurrencyPolicies(t *testing.T) {
@@ -172,7 +172,7 @@ func TestConcurrencyPolicies(t *testing.T) {
 			p := h.plan()
 			require.Equal(t, string(tt.reason), ready(t, p).Reason, ready(t, p).Message)
 			if tt.policy != v1alpha1.ConcurrencyAllow {
-				require.Equal(t, second, p.Status.NextScheduleTime.Time.UTC(), "the waiting fire stays next")
+				require.Equal(t, second, p.Status.NextScheduleTime.UTC(), "the waiting fire stays next")
 			}
 
 			phase := v1alpha1.RunSucceeded
@@ -184,8 +184,8 @@ func TestConcurrencyPolicies(t *testing.T) {
 			h.reconcile()
 			require.Equal(t, tt.afterFirstEnds, h.runNames())
 			p = h.plan()
-			require.Equal(t, second, p.Status.LastScheduleTime.Time.UTC())
-			require.Equal(t, at(2, 3, 0, 0), p.Status.NextScheduleTime.Time.UTC())
+			require.Equal(t, second, p.Status.LastScheduleTime.UTC())
+			require.Equal(t, at(2, 3, 0, 0), p.Status.NextScheduleTime.UTC())
 		})
 	}
 }
@@ -216,7 +216,7 @@ func TestStartingDeadlineAfterAnOutage(t *testing.T) {
 			require.NotNil(t, p.Status.Missed)
 			require.Equal(t, tt.missed, p.Status.Missed.Reason)
 			require.Equal(t, tt.count, p.Status.Missed.Count)
-			require.Equal(t, at(4, 3, 0, 0), p.Status.NextScheduleTime.Time.UTC())
+			require.Equal(t, at(4, 3, 0, 0), p.Status.NextScheduleTime.UTC())
 		})
 	}
 }
@@ -244,7 +244,7 @@ func TestHistoryLimitsPruneRunsWithTheirReports(t *testing.T) {
 		"the newest succeeded and the newest failed scheduled runs stay; runs started by hand are never pruned")
 	require.Equal(t, []string{"/reports/" + fireName(at(0, 3, 0, 0)), "/reports/" + fireName(at(1, 3, 0, 0))}, h.reports.deleted)
 	p := h.plan()
-	require.Equal(t, at(2, 3, 30, 0), p.Status.LastSuccessfulTime.Time.UTC(), "the last success survives pruning")
+	require.Equal(t, at(2, 3, 30, 0), p.Status.LastSuccessfulTime.UTC(), "the last success survives pruning")
 	require.Equal(t, fireName(at(3, 3, 0, 0)), p.Status.LastRun.Name)
 	require.Equal(t, v1alpha1.RunAborted, p.Status.LastRun.Phase)
 }
@@ -290,7 +290,7 @@ func TestTimeZonesAndDaylightSaving(t *testing.T) {
 				for name, r := range h.runs() {
 					if r.Spec.ScheduledTime != nil && !slices.ContainsFunc(fired, r.Spec.ScheduledTime.Time.Equal) {
 						fired = append(fired, r.Spec.ScheduledTime.UTC())
-						require.Equal(t, now, r.Spec.ScheduledTime.Time.UTC(), "run %s starts on time", name)
+						require.Equal(t, now, r.Spec.ScheduledTime.UTC(), "run %s starts on time", name)
 					}
 				}
 				require.Positive(t, res.RequeueAfter)
@@ -349,7 +349,7 @@ func TestCreatingTheFiresRun(t *testing.T) {
 		h.at(at(0, 3, 0, 1))
 		_, err := h.r.Reconcile(t.Context(), reqFor("nightly"))
 		require.ErrorContains(t, err, "request timed out")
-		require.Equal(t, at(0, 3, 0, 0), h.plan().Status.NextScheduleTime.Time.UTC(), "the status still owes the fire")
+		require.Equal(t, at(0, 3, 0, 0), h.plan().Status.NextScheduleTime.UTC(), "the status still owes the fire")
 		require.Nil(t, h.plan().Status.LastScheduleTime)
 
 		fail = false
@@ -368,7 +368,7 @@ func TestCreatingTheFiresRun(t *testing.T) {
 		h := newHarness(t, at(0, 3, 0, 1), nil, p, existing)
 		h.reconcile()
 		require.Equal(t, []string{fireName(at(0, 3, 0, 0))}, h.runNames())
-		require.Equal(t, at(0, 3, 0, 0), h.plan().Status.LastScheduleTime.Time.UTC())
-		require.Equal(t, at(1, 3, 0, 0), h.plan().Status.NextScheduleTime.Time.UTC())
+		require.Equal(t, at(0, 3, 0, 0), h.plan().Status.LastScheduleTime.UTC())
+		require.Equal(t, at(1, 3, 0, 0), h.plan().Status.NextScheduleTime.UTC())
 	})
 }

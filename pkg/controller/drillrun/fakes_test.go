@@ -77,7 +77,7 @@ func (d *fakeDrill) Snapshot() *report.Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := *d.rep
-	c.RunResult = *d.rep.RunResult.DeepCopy()
+	c.RunResult = *d.rep.DeepCopy()
 	return &c
 }
 

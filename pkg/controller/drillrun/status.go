@@ -25,7 +25,7 @@ const (
 // RunResult replaced (a field the engine left empty is cleared).
 func withResult(base *v1alpha1.DrillRunStatus, rep *report.Report) v1alpha1.DrillRunStatus {
 	st := *base.DeepCopy()
-	st.RunResult = *rep.RunResult.DeepCopy()
+	st.RunResult = *rep.DeepCopy()
 	return st
 }
 
