@@ -36,6 +36,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Platforms carries the state directory and the platform flags.
 	Platforms platforms.Options
+	// Cluster holds the flags only cluster mode reads (AddClusterFlags).
+	Cluster ClusterOptions
 }
 
 // NewCommand returns the serve command.
@@ -61,8 +63,12 @@ request but /healthz and /readyz needs a bearer token: the tokens of
 --token-file, which is required beyond loopback, or else the token drill
 serve writes to <state-dir>/serve/token (mode 0600) for the local user.
 
-Without --plans, drill serve runs in a cluster (DrillPlan and DrillRun
-objects).`,
+Without --plans, drill serve runs in a cluster (docs/serve.md#in-a-cluster):
+it reconciles the DrillPlan and DrillRun objects of --watch-namespace (all
+by default), runs drills on the replica that holds the leader Lease, and
+serves the API on every replica. A bearer token is a Kubernetes token
+(TokenReview) and its rights are RBAC on firedrill.dev
+(SubjectAccessReview).`,
 		Example: `  # Serve the example plans on this machine
   drill serve --plans drills/
 
@@ -72,13 +78,17 @@ objects).`,
 
   # Serve beyond loopback, with tokens and their rights from a file
   drill serve --plans drills/ --listen :8090 --token-file /etc/firedrill/tokens.yaml \
-    --tls-cert-file tls.crt --tls-private-key-file tls.key`,
+    --tls-cert-file tls.crt --tls-private-key-file tls.key
+
+  # In a cluster (the Helm chart runs this): the plans are DrillPlan objects
+  drill serve --listen :8090 --watch-namespace recsys`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			opts := Options{
 				Plans: v.GetString("plans"), ReportDir: v.GetString("report-dir"), Listen: v.GetString("listen"),
 				TokenFile: v.GetString("token-file"), TLSCertFile: v.GetString("tls-cert-file"), TLSKeyFile: v.GetString("tls-private-key-file"),
 				ShutdownTimeout: v.GetDuration("shutdown-timeout"), Platforms: platforms.FromViper(v),
+				Cluster: ClusterOptionsFromViper(v),
 			}
 			return run(c.Context(), opts)
 		},
@@ -92,6 +102,7 @@ objects).`,
 	f.String("tls-private-key-file", "", "the private key of --tls-cert-file (PEM)")
 	f.Duration("shutdown-timeout", 3*time.Minute, "how long a stop waits for runs in progress to revert their faults")
 	platforms.AddFlags(f)
+	AddClusterFlags(f)
 	return cmd
 }
 
