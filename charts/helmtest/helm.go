@@ -37,8 +37,8 @@ var binaries struct {
 // FIREDRILL_HELM3 when set, else what hack/helm.sh prints (it builds a
 // missing version from the Go module proxy into the cache, about 10
 // minutes each; `make helm HELM_MAJOR=all` does it ahead of the tests).
-func Binaries(t testing.TB) []Helm {
-	t.Helper()
+func Binaries(tb testing.TB) []Helm {
+	tb.Helper()
 	binaries.Lock()
 	defer binaries.Unlock()
 	if binaries.got == nil {
@@ -48,12 +48,12 @@ func Binaries(t testing.TB) []Helm {
 				binaries.got[major] = p
 				continue
 			}
-			cmd := exec.Command(filepath.Join(RepoRoot(t), "hack", "helm.sh"), fmt.Sprint(major))
+			cmd := exec.Command(filepath.Join(RepoRoot(tb), "hack", "helm.sh"), fmt.Sprint(major))
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("hack/helm.sh %d: %v\n%s", major, err, stderr.String())
+				tb.Fatalf("hack/helm.sh %d: %v\n%s", major, err, stderr.String())
 			}
 			binaries.got[major] = strings.TrimSpace(string(out))
 		}
@@ -62,26 +62,26 @@ func Binaries(t testing.TB) []Helm {
 }
 
 // RepoRoot is the repository's root directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
+func RepoRoot(tb testing.TB) string {
+	tb.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		t.Fatal("no caller information")
+		tb.Fatal("no caller information")
 	}
 	return filepath.Dir(filepath.Dir(filepath.Dir(file)))
 }
 
 // Chart is the chart's directory.
-func Chart(t testing.TB) string {
-	t.Helper()
-	return filepath.Join(RepoRoot(t), "charts", "firedrill")
+func Chart(tb testing.TB) string {
+	tb.Helper()
+	return filepath.Join(RepoRoot(tb), "charts", "firedrill")
 }
 
 // Run runs helm with args and returns stdout, stderr and the error. A
 // private HOME and XDG directories keep the user's helm configuration out.
-func (h Helm) Run(t testing.TB, args ...string) (string, string, error) {
-	t.Helper()
-	home := t.TempDir()
+func (h Helm) Run(tb testing.TB, args ...string) (string, string, error) {
+	tb.Helper()
+	home := tb.TempDir()
 	cmd := exec.Command(h.Path, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
 		"XDG_CACHE_HOME="+filepath.Join(home, "cache"), "XDG_DATA_HOME="+filepath.Join(home, "data"),
@@ -98,19 +98,19 @@ func (h Helm) Run(t testing.TB, args ...string) (string, string, error) {
 // Template renders the chart as release "firedrill" in namespace
 // firedrill-system with the extra args (--set, --values) and fails the
 // test when helm fails.
-func (h Helm) Template(t testing.TB, args ...string) string {
-	t.Helper()
-	all := append([]string{"template", "firedrill", Chart(t), "--namespace", "firedrill-system"}, args...)
-	out, stderr, err := h.Run(t, all...)
+func (h Helm) Template(tb testing.TB, args ...string) string {
+	tb.Helper()
+	all := append([]string{"template", "firedrill", Chart(tb), "--namespace", "firedrill-system"}, args...)
+	out, stderr, err := h.Run(tb, all...)
 	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+		tb.Fatalf("%v\n%s", err, stderr)
 	}
 	return out
 }
 
 // Objects decodes a multi-document render, skipping empty documents.
-func Objects(t testing.TB, manifest string) []*unstructured.Unstructured {
-	t.Helper()
+func Objects(tb testing.TB, manifest string) []*unstructured.Unstructured {
+	tb.Helper()
 	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
 	var out []*unstructured.Unstructured
 	for {
@@ -120,7 +120,7 @@ func Objects(t testing.TB, manifest string) []*unstructured.Unstructured {
 			return out
 		}
 		if err != nil {
-			t.Fatalf("decoding the render: %v", err)
+			tb.Fatalf("decoding the render: %v", err)
 		}
 		if len(obj) == 0 {
 			continue
