@@ -154,4 +154,3 @@ func TestHelmChart(t *testing.T) {
 		require.NotEmpty(t, plans.Items, "and so do the plans")
 	})
 }
-
