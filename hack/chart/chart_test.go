@@ -17,9 +17,13 @@ func TestSplit(t *testing.T) {
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}}
+	leader := &rbacv1.ClusterRole{Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get"}},
+	}}
 	for _, tc := range []struct {
 		name        string
 		role        *rbacv1.ClusterRole
+		leader      *rbacv1.ClusterRole
 		clusterwide grants
 		want        ruleSets
 		err         string
@@ -27,6 +31,7 @@ func TestSplit(t *testing.T) {
 		{
 			name:        "cluster-scoped kinds and the cluster-wide reads go to the ClusterRole, the rest to the Roles",
 			role:        role,
+			leader:      leader,
 			clusterwide: grants{{"", "pods", "get"}: true, {"", "pods", "list"}: true},
 			want: ruleSets{
 				All: []rbacv1.PolicyRule{
@@ -52,8 +57,15 @@ func TestSplit(t *testing.T) {
 		{
 			name:        "a cluster-wide marker cannot add a right",
 			role:        role,
+			leader:      leader,
 			clusterwide: grants{{"", "pods", "watch"}: true},
 			err:         `watch pods in group "": no +kubebuilder:rbac marker grants it`,
+		},
+		{
+			name:   "the leader election's rights must be namespaced rights of the role",
+			role:   role,
+			leader: &rbacv1.ClusterRole{Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"delete"}}}},
+			err:    `leader election: delete leases in group "coordination.k8s.io" must be a namespaced right of the role`,
 		},
 		{
 			name: "a kind of unknown scope fails generation",
@@ -67,7 +79,10 @@ func TestSplit(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := split(tc.role, tc.clusterwide)
+			if tc.leader == nil {
+				tc.leader = &rbacv1.ClusterRole{}
+			}
+			got, err := split(tc.role, tc.leader, tc.clusterwide)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				return

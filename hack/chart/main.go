@@ -1,7 +1,7 @@
 // Command chart generates the parts of the Helm chart charts/firedrill that
 // come from the code, so that they never drift from it:
 //
-//	chart rbac --role ROLE.yaml --markers DIR,... --out TEMPLATE
+//	chart rbac --role ROLE.yaml --leader-election-role ROLE.yaml --markers DIR,... --out TEMPLATE
 //	    splits the ClusterRole controller-gen generated from the
 //	    +kubebuilder:rbac markers into the rule sets the chart's RBAC
 //	    templates include (rbac.go);
@@ -33,13 +33,14 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("chart "+args[0], flag.ContinueOnError)
 	switch args[0] {
 	case "rbac":
-		role := fs.String("role", "", "the ClusterRole controller-gen rbac wrote (role.yaml)")
+		role := fs.String("role", "", "the ClusterRole controller-gen rbac wrote from every marker of drill serve's code")
+		leader := fs.String("leader-election-role", "", "the ClusterRole controller-gen rbac wrote from the leader election's markers")
 		markers := fs.String("markers", "", "comma-separated directories whose Go files hold +firedrill:rbac:clusterwide markers")
 		out := fs.String("out", "charts/firedrill/templates/_rbac.tpl", "the template to write")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		return writeRBAC(*role, splitList(*markers), *out)
+		return writeRBAC(*role, *leader, splitList(*markers), *out)
 	case "values-doc":
 		schema := fs.String("schema", "charts/firedrill/values.schema.json", "the chart's values schema")
 		doc := fs.String("doc", "docs/install.md", "the document whose values table to rewrite")

@@ -49,10 +49,6 @@ var scope = map[string]bool{
 	"firedrill.dev/drillplans": true, "firedrill.dev/drillruns": true,
 }
 
-// leaderElection are the kinds controller-runtime's leader election uses in
-// the Lease's namespace: the Lease, and the events it records on it.
-var leaderElection = map[string]bool{"coordination.k8s.io/leases": true, "/events": true}
-
 func kindKey(group, resource string) string {
 	base, _, _ := strings.Cut(resource, "/")
 	return group + "/" + base
@@ -67,26 +63,41 @@ type ruleSets struct {
 	Cluster []rbacv1.PolicyRule
 	// Namespaced goes into a Role in each served namespace.
 	Namespaced []rbacv1.PolicyRule
-	// LeaderElection goes into a Role in the Lease's namespace.
+	// LeaderElection goes into a Role in the Lease's namespace: the rights
+	// of the leader election's own markers (pkg/controller/cluster).
 	LeaderElection []rbacv1.PolicyRule
 }
 
-// split sorts the rights of role into the chart's rule sets.
-func split(role *rbacv1.ClusterRole, clusterwide grants) (ruleSets, error) {
-	all := grants{}
+// grantsOf expands a role's rules into grants.
+func grantsOf(role *rbacv1.ClusterRole) (grants, error) {
+	out := grants{}
 	for _, r := range role.Rules {
 		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
-			return ruleSets{}, fmt.Errorf("rule %v: resourceNames and nonResourceURLs are not supported", r)
+			return nil, fmt.Errorf("rule %v: resourceNames and nonResourceURLs are not supported", r)
 		}
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, v := range r.Verbs {
-					all[grant{g, res, v}] = true
+					out[grant{g, res, v}] = true
 				}
 			}
 		}
 	}
-	cluster, namespaced, le := grants{}, grants{}, grants{}
+	return out, nil
+}
+
+// split sorts the rights of role into the chart's rule sets; leader holds
+// the leader election's own rights, which must be among role's.
+func split(role, leader *rbacv1.ClusterRole, clusterwide grants) (ruleSets, error) {
+	all, err := grantsOf(role)
+	if err != nil {
+		return ruleSets{}, err
+	}
+	le, err := grantsOf(leader)
+	if err != nil {
+		return ruleSets{}, err
+	}
+	cluster, namespaced := grants{}, grants{}
 	var errs []string
 	for g := range all {
 		ns, ok := scope[kindKey(g.group, g.resource)]
@@ -102,8 +113,10 @@ func split(role *rbacv1.ClusterRole, clusterwide grants) (ruleSets, error) {
 		default:
 			namespaced[g] = true
 		}
-		if leaderElection[kindKey(g.group, g.resource)] {
-			le[g] = true
+	}
+	for g := range le {
+		if ns := scope[kindKey(g.group, g.resource)]; !ns || !all[g] {
+			errs = append(errs, fmt.Sprintf("leader election: %s %s in group %q must be a namespaced right of the role", g.verb, g.resource, g.group))
 		}
 	}
 	for g := range clusterwide {
@@ -275,8 +288,12 @@ func readRole(path string) (*rbacv1.ClusterRole, error) {
 	return role, nil
 }
 
-func writeRBAC(rolePath string, markerDirs []string, out string) error {
+func writeRBAC(rolePath, leaderPath string, markerDirs []string, out string) error {
 	role, err := readRole(rolePath)
+	if err != nil {
+		return err
+	}
+	leader, err := readRole(leaderPath)
 	if err != nil {
 		return err
 	}
@@ -284,7 +301,7 @@ func writeRBAC(rolePath string, markerDirs []string, out string) error {
 	if err != nil {
 		return err
 	}
-	rs, err := split(role, cw)
+	rs, err := split(role, leader, cw)
 	if err != nil {
 		return err
 	}
