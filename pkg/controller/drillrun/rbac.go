@@ -43,7 +43,3 @@ package drillrun
 //
 // Chaos Mesh faults are objects firedrill creates, waits on and deletes.
 // +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos;iochaos;stresschaos,verbs=get;list;create;delete
-//
-// A run's heartbeat: a Lease in the plan's namespace, created, renewed
-// while the run lives and deleted at its end (package lease).
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update;delete
