@@ -183,7 +183,7 @@ func TestTemplate(t *testing.T) {
 			name: "every option renders, and every pod meets the restricted standard",
 			args: args("--set", "recommender.enabled=true,dashboard.enabled=true,networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true",
 				"--set", "storage.type=persistentVolumeClaim,api.tlsSecretName=drill-tls,image.digest=sha256:"+strings.Repeat("a", 64),
-				"--set", "recommender.gpu.count=2,recommender.namespace=recsys"),
+				"--set", "recommender.gpu.count=2,recommender.namespace=recsys,recommender.modelRef=model-store.recsys.svc:5000/recommender:prod"),
 			check: func(t *testing.T, r rendered) {
 				t.Helper()
 				require.Equal(t, 1, r.count("ServiceMonitor"))
@@ -210,6 +210,8 @@ func TestTemplate(t *testing.T) {
 				require.Equal(t, "2", res.Requests.Name(gpu, "").String())
 				require.Equal(t, "2", res.Limits.Name(gpu, "").String(), "extended resources: limit equals request")
 				require.Equal(t, "us-east", east.Spec.Template.Spec.NodeSelector["topology.kubernetes.io/region"])
+				require.Subset(t, east.Spec.Template.Spec.Containers[0].Args,
+					[]string{"--addr=$(POD_IP):8080", "--allow-remote", "--model-ref=model-store.recsys.svc:5000/recommender:prod", "--plain-http"})
 				require.True(t, r.has("PodDisruptionBudget", "recsys", "recommender-us-east"))
 				var fd corev1.Service
 				r.get(t, "Service", "recsys", "frontdoor", &fd)
