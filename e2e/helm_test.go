@@ -112,8 +112,8 @@ func TestHelmChart(t *testing.T) {
 			c.WaitReady(ctx, t, ns, d)
 		}
 		for _, crd := range []string{"drillplans.firedrill.dev", "drillruns.firedrill.dev"} {
-			_, err := c.Clientset.Discovery().ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
-			require.NoError(t, err, crd)
+			obj := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}}
+			require.NoError(t, c.Client.Get(ctx, types.NamespacedName{Name: crd}, obj), "helm installed the CRD from crds/")
 		}
 	})
 
