@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -222,6 +223,24 @@ func TestTemplate(t *testing.T) {
 				want, err := os.ReadFile(filepath.Join(helmtest.Chart(t), "dashboards", "firedrill.json"))
 				require.NoError(t, err)
 				require.JSONEq(t, string(want), cm.Data["firedrill.json"])
+			},
+		},
+		{
+			name: "the NetworkPolicy lets apiFrom reach the API, metricsFrom the metrics and anyone the probes",
+			args: args("--set", "networkPolicy.enabled=true", "--set-json", `networkPolicy.apiFrom=[{"namespaceSelector":{"matchLabels":{"team":"sre"}}}]`),
+			check: func(t *testing.T, r rendered) {
+				t.Helper()
+				var np networkingv1.NetworkPolicy
+				r.get(t, "NetworkPolicy", releaseNS, fullname, &np)
+				require.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, np.Spec.PolicyTypes)
+				require.Equal(t, map[string]string{"app.kubernetes.io/name": "firedrill", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "drill-serve"}, np.Spec.PodSelector.MatchLabels)
+				require.Len(t, np.Spec.Ingress, 3)
+				api := np.Spec.Ingress[0]
+				require.Equal(t, "api", api.Ports[0].Port.StrVal)
+				require.Equal(t, map[string]string{"team": "sre"}, api.From[0].NamespaceSelector.MatchLabels)
+				require.Equal(t, "metrics", np.Spec.Ingress[1].Ports[0].Port.StrVal)
+				require.Empty(t, np.Spec.Ingress[1].From, "metricsFrom empty: any source")
+				require.Equal(t, "probes", np.Spec.Ingress[2].Ports[0].Port.StrVal)
 			},
 		},
 		{
