@@ -78,13 +78,14 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: generate manifests dashboards ## Fail when generated files or go.mod drift from the source.
+verify: generate manifests dashboards chart ## Fail when generated files or go.mod drift from the source.
 	$(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd $(DASHBOARD) || { echo "generated files or go.mod are out of date: run 'make generate manifests dashboards' and 'go mod tidy'"; exit 1; }
-	@test -z "$$(git status --porcelain -- pkg/apis config/crd $(DASHBOARD))" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd $(DASHBOARD); exit 1; }
+	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd $(DASHBOARD) $(CHART_GENERATED) || { echo "generated files or go.mod are out of date: run 'make generate manifests dashboards chart' and 'go mod tidy'"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/apis config/crd $(DASHBOARD) $(CHART_GENERATED))" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd $(DASHBOARD) $(CHART_GENERATED); exit 1; }
 
 include hack/e2e.mk
 include hack/image.mk
+include hack/chart.mk
 
 ##@ Tools
 
