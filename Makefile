@@ -56,6 +56,8 @@ REALTIME_PKGS := ./pkg/engine/integration
 
 .PHONY: test
 test: ## Run every unit and integration test with the race detector.
+	@# The chart tests run helm v4 and v3, built from the Go module proxy once into the cache.
+	@nice -n 15 hack/helm.sh all >/dev/null
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(REALTIME_PKGS))")
 	$(GO) test -race -count=1 -p 1 $(REALTIME_PKGS)
 
