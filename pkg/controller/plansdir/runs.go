@@ -139,6 +139,7 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 	r.mu.Unlock()
 	r.logger.Info("run started", "plan", run.plan.Name, "run", run.rec.ID, "trigger", run.rec.Trigger)
 
+	r.opts.Observer.RunUpdated(drill.Snapshot())
 	ticker := r.opts.Clock.NewTicker(r.opts.SnapshotInterval)
 	defer ticker.Stop()
 	for running := true; running; {
@@ -146,9 +147,11 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 		case <-drill.Done():
 			running = false
 		case <-ticker.C():
-			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), drill.Snapshot()); err != nil {
+			snap := drill.Snapshot()
+			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), snap); err != nil {
 				r.logger.Warn("keeping a snapshot of a run in progress", "run", run.rec.ID, "err", err)
 			}
+			r.opts.Observer.RunUpdated(snap)
 		}
 	}
 	rep, err := drill.Wait()
