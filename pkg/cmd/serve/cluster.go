@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
@@ -23,7 +24,6 @@ import (
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
 	"github.com/firedrill/firedrill/pkg/version"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // ClusterAPI serves the HTTP API in cluster mode: the serve command passes
@@ -85,7 +85,7 @@ func AddClusterFlags(f *pflag.FlagSet) {
 // reports.
 func ClusterOptionsFromViper(v *viper.Viper) ClusterOptions {
 	return ClusterOptions{
-		Platforms: platforms.FromViper(v),
+		Platforms:   platforms.FromViper(v),
 		Namespaces:  v.GetStringSlice("watch-namespace"),
 		LeaderElect: v.GetBool("leader-elect"), LeaderElectionNamespace: v.GetString("leader-election-namespace"),
 		LeaderElectionID: v.GetString("leader-election-id"),

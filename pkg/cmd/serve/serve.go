@@ -74,6 +74,12 @@ serves the API on every replica. A bearer token is a Kubernetes token
 		Example: `  # Serve the example plans on this machine
   drill serve --plans drills/
 
+  # Its history is the report archive drill run and drill reports use
+  drill reports list --plan quarterly
+
+  # Keep the history in a registry instead, as drill run --archive does
+  drill serve --plans drills/ --archive oci://registry.example.com/drills
+
   # Ask it what is scheduled
   curl -H "Authorization: Bearer $(cat ~/.local/state/firedrill/serve/token)" \
     http://127.0.0.1:8090/api/v1/plans

@@ -40,7 +40,7 @@ type Observer interface {
 	// PlanRemoved is called when a plan is gone from the directory.
 	PlanRemoved(name string)
 	// RunUpdated is called with a run's live report when its drill starts
-	// and at every snapshot (Options.SnapshotInterval).
+	// and every Options.UpdateInterval while it goes.
 	RunUpdated(rep *report.Report)
 	// RunFinished is called once per run, with its final report, once the
 	// report is in the history.
@@ -85,6 +85,9 @@ type Options struct {
 	// state directory, so that a crash of drill serve loses at most that
 	// much of its evidence. Default 10s.
 	SnapshotInterval time.Duration
+	// UpdateInterval is how often the Observer gets the live report of a
+	// run in progress (the metrics of active runs and faults). Default 1s.
+	UpdateInterval time.Duration
 	// RetryInterval is how soon a failed write (a report that could not be
 	// stored, a decision whose state could not be written) is tried
 	// again. Default 30s.
@@ -122,6 +125,9 @@ func (o *Options) defaults() error {
 	}
 	if o.SnapshotInterval <= 0 {
 		o.SnapshotInterval = 10 * time.Second
+	}
+	if o.UpdateInterval <= 0 {
+		o.UpdateInterval = time.Second
 	}
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = 30 * time.Second

@@ -142,16 +142,18 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 	r.opts.Observer.RunUpdated(drill.Snapshot())
 	ticker := r.opts.Clock.NewTicker(r.opts.SnapshotInterval)
 	defer ticker.Stop()
+	updates := r.opts.Clock.NewTicker(r.opts.UpdateInterval)
+	defer updates.Stop()
 	for running := true; running; {
 		select {
 		case <-drill.Done():
 			running = false
 		case <-ticker.C():
-			snap := drill.Snapshot()
-			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), snap); err != nil {
+			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), drill.Snapshot()); err != nil {
 				r.logger.Warn("keeping a snapshot of a run in progress", "run", run.rec.ID, "err", err)
 			}
-			r.opts.Observer.RunUpdated(snap)
+		case <-updates.C():
+			r.opts.Observer.RunUpdated(drill.Snapshot())
 		}
 	}
 	rep, err := drill.Wait()

@@ -31,12 +31,12 @@ func rep(plan, id string, start time.Time, phase v1alpha1.RunPhase, verdict v1al
 	return r
 }
 
-func open(t testing.TB, root string, clk *testingclock.FakeClock) *history.History {
-	t.Helper()
+func open(tb testing.TB, root string, clk *testingclock.FakeClock) *history.History {
+	tb.Helper()
 	a, err := local.New(root)
-	require.NoError(t, err)
-	h, err := history.Open(t.Context(), history.Options{Archive: a, KeepDir: filepath.Join(t.TempDir(), "keep"), Clock: clk})
-	require.NoError(t, err)
+	require.NoError(tb, err)
+	h, err := history.Open(tb.Context(), history.Options{Archive: a, KeepDir: filepath.Join(tb.TempDir(), "keep"), Clock: clk})
+	require.NoError(tb, err)
 	return h
 }
 
