@@ -15,6 +15,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/server"
 )
 
@@ -176,7 +177,7 @@ func keepDir(stateDir string) string { return filepath.Join(stateDir, "reports")
 // operator's choosing, and says what a listener beyond loopback without
 // TLS risks.
 func checkListen(ctx context.Context, listen, tokenFile string, tls bool) error {
-	if server.IsLoopback(listen) {
+	if loopback.Listen(listen) {
 		return nil
 	}
 	if tokenFile == "" {
