@@ -170,7 +170,7 @@ func startServe(ctx context.Context, t *testing.T) *served {
 	require.NoError(t, os.WriteFile(filepath.Join(plans, "served.yaml"), []byte(servedPlan), 0o600))
 	s := &served{token: "prometheus-token-0123456789"}
 	tokens := filepath.Join(dir, "tokens.yaml")
-	require.NoError(t, os.WriteFile(tokens, []byte("tokens:\n  - {user: prometheus, token: "+s.token+", rights: [read, trigger]}\n"), 0o600))
+	require.NoError(t, os.WriteFile(tokens, []byte("tokens:\n  - {user: prometheus, token: "+s.token+", rights: [read, trigger, metrics]}\n"), 0o600))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	s.addr = ln.Addr().String()
