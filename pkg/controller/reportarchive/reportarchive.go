@@ -48,9 +48,6 @@ func New(a archive.Archive, keepDir string, store archive.StoreOptions) (*Archiv
 	return &Archive{archive: a, keep: keep, store: store}, nil
 }
 
-// Archive is the archive the reports are kept in.
-func (x *Archive) Archive() archive.Archive { return x.archive }
-
 // Store archives the report of a run of namespace (rep.RunID is
 // <namespace>.<name>) and says where it is. When the archive cannot take
 // it, the report is kept in the keep directory: Store returns that

@@ -107,9 +107,6 @@ func Open(ctx context.Context, opts Options) (*History, error) {
 	return h, nil
 }
 
-// Archive is the archive the history is kept in.
-func (h *History) Archive() archive.Archive { return h.opts.Archive }
-
 // loadLocked reads the archive's index (without the runs' faults where
 // the archive can). The caller holds h.mu.
 func (h *History) loadLocked(ctx context.Context, first bool) error {
@@ -179,7 +176,8 @@ func (h *History) sortLocked() {
 // is returned, so that the runner tries again.
 func (h *History) Put(ctx context.Context, rep *report.Report) error {
 	h.mu.Lock()
-	_, had := h.byID[rep.RunID]
+	i, had := h.byID[rep.RunID]
+	had = had && h.runs[i].entry.Plan == rep.Plan.Name
 	h.mu.Unlock()
 	if had {
 		log.FromContext(ctx).Info("the run is archived already; its archived report stays", "run", rep.RunID, "archive", h.opts.Archive.String())
