@@ -54,6 +54,10 @@ type Options struct {
 	// Logger logs requests that change something and failures; nil means
 	// the logger of Start's context.
 	Logger *slog.Logger
+	// UI serves every path the API, the probes and /metrics do not take
+	// (the dashboard of pkg/server/dashboard, which authenticates and
+	// authorizes its own requests). Nil means 404 there.
+	UI http.Handler
 }
 
 func (o *Options) validate() error {
@@ -207,6 +211,9 @@ func (s *Server) routes() http.Handler {
 		}, metrics))
 	}
 	mux.Handle("/api/", s.authenticate(s.api()))
+	if s.opts.UI != nil {
+		mux.Handle("/", s.opts.UI)
+	}
 	return headers(mux)
 }
 
