@@ -19,7 +19,9 @@ func site(t *testing.T, tls bool) *httptest.Server {
 	t.Helper()
 	b := small()
 	tf := tokens(t)
-	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf, UI: newDashboard(t, b)})
+	d := newDashboard(t, b)
+	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf,
+		UI: func(server.Backend, server.Authenticator, server.Authorizer) (http.Handler, error) { return d, nil }})
 	require.NoError(t, err)
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	if tls {
@@ -91,7 +93,7 @@ func TestAuthentication(t *testing.T) {
 		{name: "a bad bearer header is a 401 page, not a redirect", method: "GET", path: "/", header: map[string]string{"Authorization": "Bearer nope-0123456789abcdef"}, status: 401, body: "The bearer token was not accepted."},
 		{name: "the cookie of a user without the read right gets a 403 page", method: "GET", path: "/", cookie: tokenNobody, status: 403, body: "who may not list drillplans"},
 		{name: "the cookie of a reader shows the index", method: "GET", path: "/", cookie: tokenReader, status: 200, body: "Drill plans"},
-		{name: "the cookie of a reader opens a report", method: "GET", path: "/runs/weekly-20261130-040000/report", cookie: tokenReader, status: 200, body: "<title>report weekly-20261130-040000</title>"},
+		{name: "the cookie of a reader opens a report", method: "GET", path: "/runs/nightly-20261117-030000/report", cookie: tokenReader, status: 200, body: "<title>report nightly-20261117-030000</title>"},
 		{name: "the API does not take the cookie: it stays bearer-only", method: "GET", path: "/api/v1/plans", cookie: tokenReader, status: 401, body: "Unauthorized"},
 		{name: "a bad token is refused on the login page", method: "POST", path: "/login", form: url.Values{"token": {"wrong-token-0123456789"}}, header: origin, status: 401, body: "The token was not accepted."},
 		{name: "an empty token is refused", method: "POST", path: "/login", form: url.Values{"token": {" "}}, header: origin, status: 400, body: "Paste a token."},

@@ -3,13 +3,16 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/pkg/archive/trend"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/report"
+	reporthtml "github.com/firedrill/firedrill/pkg/report/html"
 	"github.com/firedrill/firedrill/pkg/server"
 )
 
@@ -113,6 +116,12 @@ func New(opts Options) (*Dashboard, error) {
 	return d, nil
 }
 
+// ForServer is the dashboard of a server.Server with the defaults, for
+// server.Options.UI.
+func ForServer(b server.Backend, authn server.Authenticator, authz server.Authorizer) (http.Handler, error) {
+	return New(Options{Backend: b, Authenticator: authn, Authorizer: authz})
+}
+
 // ServeHTTP implements http.Handler.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.handler.ServeHTTP(w, r) }
 
@@ -168,13 +177,18 @@ func reportRights(r *http.Request) []server.Attributes {
 }
 
 // report serves a run's HTML report as the API does, under the API's
-// sandboxing policy, for the cookie's holder.
-func (d *Dashboard) report(w http.ResponseWriter, r *http.Request, _ server.User) {
+// sandboxing policy, for the cookie's holder. A finished run whose
+// Backend keeps no HTML report (only its report.json) gets one rendered
+// from its report, with its plan's trend from the cached summaries.
+func (d *Dashboard) report(w http.ResponseWriter, r *http.Request, u server.User) {
 	ns, id := r.URL.Query().Get(paramNS), r.PathValue("run")
 	data, err := d.opts.Backend.Report(r.Context(), ns, id, server.FormatHTML)
+	if errors.Is(err, server.ErrNotFound) {
+		data, err = d.renderReport(r.Context(), ns, id)
+	}
 	switch {
 	case errors.Is(err, server.ErrNotFound):
-		d.page(w, r, http.StatusNotFound, "error", errorView{Title: "No report", Message: "Run " + id + " has no HTML report (yet): it is written when the run has finished."})
+		d.page(w, r, http.StatusNotFound, "error", errorView{Title: "No report", User: u.Name, Message: "Run " + id + " has no report (yet): it is written when the run has finished."})
 		return
 	case err != nil:
 		d.failed(w, r, "reading a report", err)
@@ -188,6 +202,39 @@ func (d *Dashboard) report(w http.ResponseWriter, r *http.Request, _ server.User
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(data)
 	}
+}
+
+// renderReport renders a finished run's report.html from its report, with
+// the trend of its plan's finished runs up to it.
+func (d *Dashboard) renderReport(ctx context.Context, ns, id string) ([]byte, error) {
+	run, rep, err := d.opts.Backend.Run(ctx, ns, id)
+	if err != nil {
+		return nil, err
+	}
+	if rep == nil || !run.Phase.IsTerminal() {
+		return nil, fmt.Errorf("run %s has not finished: %w", id, server.ErrNotFound)
+	}
+	list, err := d.opts.Backend.Runs(ctx, server.RunFilter{Namespace: ns, Plan: run.Plan})
+	if err != nil {
+		return nil, fmt.Errorf("listing the runs of plan %s: %w", run.Plan, err)
+	}
+	var upTo []*server.Run
+	for i := range list {
+		if list[i].ID == id {
+			upTo = make([]*server.Run, 0, len(list)-i)
+			for j := i; j < len(list); j++ {
+				upTo = append(upTo, &list[j])
+			}
+			break
+		}
+	}
+	entries, _ := d.summariesOf(ctx, latestFinished(upTo, d.opts.RunsPerPlan))
+	tr := trend.Analyze(run.Plan, entries, id, trend.DefaultRule())
+	page, err := reporthtml.Render(rep, &tr)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the report of run %s: %w", id, err)
+	}
+	return page, nil
 }
 
 // failed answers 500 and logs the cause.

@@ -145,6 +145,12 @@ func small() *fakeBackend {
 	// cut-region never recovered.
 	b.addRun("", "weekly", "weekly-20261123-040000", time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), v1alpha1.RunSucceeded, 20*time.Second, 30*time.Second)
 	b.addRun("", "weekly", "weekly-20261130-040000", time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC), v1alpha1.RunFailed, 42*time.Second, -1)
+	// Weekly's Backend keeps report.json only.
+	for i := range b.runs {
+		if b.runs[i].Plan == "weekly" {
+			delete(b.runs[i].Reports, server.FormatHTML)
+		}
+	}
 	return b
 }
 

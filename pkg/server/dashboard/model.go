@@ -241,10 +241,13 @@ func strip(runs []*server.Run, n int) []cell {
 	return out
 }
 
-// reportLink is where the dashboard serves a run's HTML report; "" when
-// the run has none.
+// reportLink is where the dashboard serves a run's HTML report: the
+// Backend's, or one rendered from its report.json; "" when the run has
+// neither.
 func reportLink(r *server.Run) string {
-	if _, ok := r.Reports[server.FormatHTML]; !ok {
+	_, html := r.Reports[server.FormatHTML]
+	_, data := r.Reports[server.FormatJSON]
+	if !html && !data {
 		return ""
 	}
 	return "/runs/" + pathEscape(r.ID) + "/report" + nsQuery(r.Namespace)
