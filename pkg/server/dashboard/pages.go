@@ -115,6 +115,9 @@ func (d *Dashboard) planRow(ctx context.Context, p *server.Plan, runs []*server.
 		NextRun: "-", Runs: strip(runs, d.opts.RunsPerPlan),
 	}
 	switch {
+	case p.NextRun != nil && !p.NextRun.After(now):
+		// Due: waiting for a run in progress, or firing as we speak.
+		row.NextRun = p.NextRun.UTC().Format(stamp) + " (due)"
 	case p.NextRun != nil:
 		row.NextRun = when(*p.NextRun, now)
 	case p.Suspend:
