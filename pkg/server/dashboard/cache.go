@@ -102,3 +102,56 @@ func (d *Dashboard) summariesOf(ctx context.Context, runs []*server.Run) (out []
 	}
 	return out, missing
 }
+
+// recentKey identifies the latest finished runs of a plan that a trend
+// is computed over: finished runs never change and are listed by start
+// time, so the newest, the oldest and how many name the set.
+type recentKey struct {
+	newest, oldest string
+	n              int
+}
+
+// recent caches, by plan, each fault's latest recovery over its latest
+// finished runs, so an index load only recomputes the plans with a new
+// finished run (or a pruned one).
+type recent struct {
+	max int
+
+	mu sync.Mutex
+	m  map[planKey]recentEntry
+}
+
+type recentEntry struct {
+	key        recentKey
+	recoveries []recovery
+}
+
+func newRecent(max int) *recent { return &recent{max: max, m: make(map[planKey]recentEntry)} }
+
+func (c *recent) get(p planKey, k recentKey) ([]recovery, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[p]
+	if !ok || e.key != k {
+		return nil, false
+	}
+	return e.recoveries, true
+}
+
+func (c *recent) put(p planKey, k recentKey, recs []recovery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[p]; !ok && len(c.m) >= c.max {
+		// Plans come and go rarely: start afresh rather than track age.
+		clear(c.m)
+	}
+	c.m[p] = recentEntry{key: k, recoveries: recs}
+}
+
+// keyOf is the key of finished runs, oldest first.
+func keyOf(runs []*server.Run) recentKey {
+	if len(runs) == 0 {
+		return recentKey{}
+	}
+	return recentKey{newest: runs[len(runs)-1].ID, oldest: runs[0].ID, n: len(runs)}
+}

@@ -91,6 +91,7 @@ func (o *Options) validate() error {
 type Dashboard struct {
 	opts    Options
 	cache   *summaries
+	recent  *recent
 	handler http.Handler
 }
 
@@ -111,7 +112,7 @@ func New(opts Options) (*Dashboard, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	d := &Dashboard{opts: opts, cache: newSummaries(opts.CacheSize)}
+	d := &Dashboard{opts: opts, cache: newSummaries(opts.CacheSize), recent: newRecent(opts.CacheSize)}
 	d.handler = d.routes()
 	return d, nil
 }

@@ -30,6 +30,7 @@ type fakeBackend struct {
 	plans   []server.Plan
 	runs    []server.Run // newest first
 	reports map[string]*report.Report
+	byID    map[string]server.Run
 	reads   atomic.Int64
 }
 
@@ -55,10 +56,8 @@ func (b *fakeBackend) Run(_ context.Context, ns, id string) (server.Run, *report
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reads.Add(1)
-	for _, r := range b.runs {
-		if r.Namespace == ns && r.ID == id {
-			return r, b.reports[ns+"/"+id], nil
-		}
+	if r, ok := b.byID[ns+"/"+id]; ok {
+		return r, b.reports[ns+"/"+id], nil
 	}
 	return server.Run{}, nil, fmt.Errorf("run %s: %w", id, server.ErrNotFound)
 }
@@ -101,6 +100,10 @@ func (b *fakeBackend) addRun(ns, plan, id string, start time.Time, phase v1alpha
 		}
 	}
 	b.runs = append(b.runs, run)
+	if b.byID == nil {
+		b.byID = map[string]server.Run{}
+	}
+	b.byID[ns+"/"+id] = run
 	slices.SortStableFunc(b.runs, func(a, c server.Run) int { return c.StartTime.Compare(*a.StartTime) })
 }
 

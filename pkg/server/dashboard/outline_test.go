@@ -114,7 +114,7 @@ func text(n *html.Node) string {
 		case n.Type == html.ElementNode && n.Data == "span" && strings.HasPrefix(attr(n, "style"), "width"):
 			b.WriteString("[gauge " + strings.TrimSpace(strings.TrimPrefix(attr(n, "style"), "width:")) + "]")
 		case n.Type == html.ElementNode && strings.HasPrefix(attr(n, "class"), "run "):
-			b.WriteString(" [" + strings.TrimPrefix(attr(n, "class"), "run ") + "]")
+			b.WriteString(" [" + strings.TrimPrefix(attr(n, "class"), "run ") + ": " + attr(n, "title") + "]")
 			if h := attr(n, "href"); h != "" {
 				b.WriteString("<" + h + ">")
 			}

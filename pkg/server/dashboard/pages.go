@@ -138,9 +138,16 @@ func (d *Dashboard) planRow(ctx context.Context, p *server.Plan, runs []*server.
 			row.LastWhen = when(*last.StartTime, now)
 		}
 	}
-	entries, missing := d.summariesOf(ctx, latestFinished(runs, d.opts.RunsPerPlan))
-	tr := trend.Analyze(p.Name, entries, "", trend.DefaultRule())
-	row.Recoveries, row.Missing = recoveries(&tr), missing
+	fin, pk := latestFinished(runs, d.opts.RunsPerPlan), planKey{p.Namespace, p.Name}
+	var ok bool
+	if row.Recoveries, ok = d.recent.get(pk, keyOf(fin)); !ok {
+		entries, missing := d.summariesOf(ctx, fin)
+		tr := trend.Analyze(p.Name, entries, "", trend.DefaultRule())
+		row.Recoveries, row.Missing = recoveries(&tr), missing
+		if missing == 0 {
+			d.recent.put(pk, keyOf(fin), row.Recoveries)
+		}
+	}
 	row.rank = rank(row)
 	return row
 }
