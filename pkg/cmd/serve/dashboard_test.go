@@ -68,7 +68,7 @@ func TestDashboardInARealBrowser(t *testing.T) {
 
 	// The index: each plan with its schedule, next run and last verdict;
 	// the pass share of this quarter.
-	rows := text(t, ctx, "table.plans tbody")
+	rows := text(ctx, t, "table.plans tbody")
 	require.Contains(t, rows, "tick")
 	require.Contains(t, rows, "@every 2s")
 	require.Regexp(t, `\d{4}-\d\d-\d\d \d\d:\d\d UTC \((in \d+s|now|due)\)`, rows, "tick's next run is seconds away")
@@ -79,9 +79,9 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	require.Contains(t, rows, "flag", "tick's fault step shows its latest recovery")
 	now := time.Now().UTC()
 	quarter := fmt.Sprintf("%d Q%d (this quarter)", now.Year(), (int(now.Month())-1)/3+1)
-	require.Contains(t, text(t, ctx, "table.quarters"), quarter)
-	require.Contains(t, text(t, ctx, "section.stats"), "100% passed in")
-	links := hrefs(t, ctx, "table.plans a.run, table.plans .v a")
+	require.Contains(t, text(ctx, t, "table.quarters"), quarter)
+	require.Contains(t, text(ctx, t, "section.stats"), "100% passed in")
+	links := hrefs(ctx, t, "table.plans a.run, table.plans .v a")
 	require.GreaterOrEqual(t, len(links), 4, "tick's three runs and its last verdict link their reports")
 	index, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
@@ -103,8 +103,8 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	require.NoError(t, err)
 	ink := browser.Inked(t, shot)
 	require.Greater(t, ink, 0.02, "the chart draws something: %.1f%% of its pixels are not background", 100*ink)
-	require.Contains(t, text(t, ctx, "figure.chart figcaption"), "against its objective, 30.0s")
-	links = append(links, hrefs(t, ctx, "a.report")...)
+	require.Contains(t, text(ctx, t, "figure.chart figcaption"), "against its objective, 30.0s")
+	links = append(links, hrefs(ctx, t, "a.report")...)
 	plan, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 
@@ -132,7 +132,7 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	// Signing out clears the cookie: the index asks to sign in again.
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/"), chromedp.WaitReady(chromedp.CSS("form.logout")),
 		chromedp.Click(chromedp.CSS("form.logout button")), chromedp.WaitReady(chromedp.CSS("form.login"))))
-	require.Contains(t, text(t, ctx, "main"), "You are signed out.")
+	require.Contains(t, text(ctx, t, "main"), "You are signed out.")
 	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/plans/tick"), chromedp.WaitReady(chromedp.CSS("form.login"))))
 
 	requests, failed, console := rec.Snapshot()
@@ -145,7 +145,7 @@ func TestDashboardInARealBrowser(t *testing.T) {
 
 // text is the visible text of the first element sel matches, its white
 // space squashed.
-func text(t *testing.T, ctx context.Context, sel string) string {
+func text(ctx context.Context, t *testing.T, sel string) string {
 	t.Helper()
 	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	require.NoError(t, err, sel)
@@ -153,7 +153,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 }
 
 // hrefs are the links of the elements sel matches.
-func hrefs(t *testing.T, ctx context.Context, sel string) []string {
+func hrefs(ctx context.Context, t *testing.T, sel string) []string {
 	t.Helper()
 	nodes, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(sel)))
 	require.NoError(t, err, sel)

@@ -51,13 +51,6 @@ func (c *summaries) put(k runKey, e *index.Entry) {
 	c.order = append(c.order, k)
 }
 
-// len is how many entries are cached.
-func (c *summaries) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // summary returns a finished run's entry, reading its report on a cache
 // miss. A run that is gone returns ErrNotFound.
 func (d *Dashboard) summary(ctx context.Context, run *server.Run) (*index.Entry, error) {

@@ -212,7 +212,7 @@ func (d *Dashboard) renderReport(ctx context.Context, ns, id string) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	if rep == nil || !(run.Phase.IsTerminal() || rep.Phase.IsTerminal()) {
+	if rep == nil || (!run.Phase.IsTerminal() && !rep.Phase.IsTerminal()) {
 		return nil, fmt.Errorf("run %s has not finished: %w", id, server.ErrNotFound)
 	}
 	list, err := d.opts.Backend.Runs(ctx, server.RunFilter{Namespace: ns, Plan: run.Plan})

@@ -192,23 +192,23 @@ const (
 	tokenNobody = "nobody-token-0123456789"
 )
 
-func tokens(t testing.TB) *tokenfile.File {
-	t.Helper()
+func tokens(tb testing.TB) *tokenfile.File {
+	tb.Helper()
 	f, err := tokenfile.Parse("tokens.yaml", []byte(`tokens:
   - {user: reader, token: `+tokenReader+`, rights: [read]}
   - {user: nobody, token: `+tokenNobody+`, rights: [trigger]}
 `))
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return f
 }
 
 // newDashboard is a dashboard over b with the fixed clock and the tests'
 // tokens.
-func newDashboard(t testing.TB, b dashboard.Backend) *dashboard.Dashboard {
-	t.Helper()
-	tf := tokens(t)
+func newDashboard(tb testing.TB, b dashboard.Backend) *dashboard.Dashboard {
+	tb.Helper()
+	tf := tokens(tb)
 	d, err := dashboard.New(dashboard.Options{Backend: b, Authenticator: tf, Authorizer: tf, Clock: clocktesting.NewFakePassiveClock(now)})
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return d
 }
 

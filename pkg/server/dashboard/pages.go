@@ -154,18 +154,18 @@ func (d *Dashboard) planRow(ctx context.Context, p *server.Plan, runs []*server.
 
 // planView is a plan's page.
 type planView struct {
-	User, Now string
-	Plan      *planRow
-	Source    string
-	Charts    []chart
-	Trend     []trendRow
-	Rule      string
-	Charted   int
+	User, Now   string
+	Plan        *planRow
+	Source      string
+	Charts      []chart
+	Trend       []trendRow
+	Rule        string
+	Charted     int
 	RunsPerPlan int
-	Quarters  []quarterRow
-	Runs      []runRow
-	More      int
-	APIRuns   string
+	Quarters    []quarterRow
+	Runs        []runRow
+	More        int
+	APIRuns     string
 }
 
 // chart is one inline SVG figure.
@@ -185,7 +185,7 @@ type trendRow struct {
 // runRow is one run in a plan's list.
 type runRow struct {
 	ID, Trigger, Started, Took, Worst, Message, Link string
-	Verdict                                         verdict
+	Verdict                                          verdict
 }
 
 func (d *Dashboard) plan(w http.ResponseWriter, r *http.Request, u server.User) {

@@ -18,8 +18,8 @@ import (
 )
 
 // Chromium finds Debian's chromium ($FIREDRILL_CHROMIUM overrides).
-func Chromium(t testing.TB) string {
-	t.Helper()
+func Chromium(tb testing.TB) string {
+	tb.Helper()
 	if p := os.Getenv("FIREDRILL_CHROMIUM"); p != "" {
 		return p
 	}
@@ -29,9 +29,9 @@ func Chromium(t testing.TB) string {
 		}
 	}
 	if os.Getenv("FIREDRILL_NO_BROWSER") == "1" {
-		t.Skip("FIREDRILL_NO_BROWSER=1: the browser tests do not run on this machine")
+		tb.Skip("FIREDRILL_NO_BROWSER=1: the browser tests do not run on this machine")
 	}
-	t.Fatal("the browser tests need Debian's chromium: apt-get install -y chromium fonts-liberation " +
+	tb.Fatal("the browser tests need Debian's chromium: apt-get install -y chromium fonts-liberation " +
 		"(or set FIREDRILL_CHROMIUM to a Chrome binary; FIREDRILL_NO_BROWSER=1 opts out on purpose)")
 	return ""
 }
@@ -39,20 +39,20 @@ func Chromium(t testing.TB) string {
 // New starts a headless chromium with a fresh profile, no network of its
 // own (no QUIC, no background or component traffic) and a window of width
 // by height pixels; it is stopped when the test ends.
-func New(t testing.TB, width, height int) context.Context {
-	t.Helper()
+func New(tb testing.TB, width, height int) context.Context {
+	tb.Helper()
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(Chromium(t)),
+		chromedp.ExecPath(Chromium(tb)),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+		chromedp.UserDataDir(tb.TempDir()), chromedp.WindowSize(width, height),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		cancelTimeout()
 		cancel()
 		cancelAlloc()
@@ -116,10 +116,10 @@ func Record(ctx context.Context) *Recorder {
 }
 
 // Inked is the share of a PNG's pixels that are not near-white.
-func Inked(t testing.TB, data []byte) float64 {
-	t.Helper()
+func Inked(tb testing.TB, data []byte) float64 {
+	tb.Helper()
 	img, err := png.Decode(bytes.NewReader(data))
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	b := img.Bounds()
 	n := 0
 	for y := b.Min.Y; y < b.Max.Y; y++ {
