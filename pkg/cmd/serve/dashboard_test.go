@@ -21,9 +21,13 @@ import (
 	"github.com/firedrill/firedrill/pkg/testing/golden"
 )
 
-// dashboardImage is the screenshot the README shows; the browser test
-// rewrites it when the tests run with -update.
-const dashboardImage = "../../../docs/images/dashboard.png"
+// The screenshots docs/serve.md and the README show, of the index and of
+// a plan's page; the browser test rewrites them when the tests run with
+// -update.
+const (
+	dashboardImage     = "../../../docs/images/dashboard.png"
+	dashboardPlanImage = "../../../docs/images/dashboard-plan.png"
+)
 
 // TestDashboardInARealBrowser: drill serve on one machine with an @every
 // plan on platform none and a plan never run; chromium, with JavaScript
@@ -127,6 +131,7 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	t.Logf("screenshots: %s", dir)
 	if golden.Updating() {
 		require.NoError(t, os.WriteFile(dashboardImage, index, 0o644))
+		require.NoError(t, os.WriteFile(dashboardPlanImage, plan, 0o644))
 	}
 
 	// Signing out clears the cookie: the index asks to sign in again.
