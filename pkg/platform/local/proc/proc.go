@@ -141,9 +141,14 @@ func NewSpawner() *Spawner {
 	s := &Spawner{reqs: make(chan spawnReq), procs: map[*Process]struct{}{}}
 	started := make(chan struct{})
 	go func() {
-		// Never unlocked: when this goroutine returns (after Close killed
-		// every child) the thread exits with it, which is harmless then.
+		// The forks happen on this locked thread, which the runtime never
+		// retires while it is locked. Unlocked when the goroutine returns
+		// (after Close killed every child), never ended: this goroutine may
+		// have landed on a thread that forked other children with a
+		// parent-death signal (a runbook command, say), and ending the
+		// thread would kill them.
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		close(started)
 		for req := range s.reqs {
 			req.reply <- req.cmd.Start()

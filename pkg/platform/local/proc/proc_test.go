@@ -3,6 +3,7 @@ package proc_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -81,4 +82,36 @@ func TestTerminateEscalatesToKill(t *testing.T) {
 	require.NoError(t, p.Terminate(context.Background(), 200*time.Millisecond))
 	require.True(t, p.Exited())
 	require.GreaterOrEqual(t, time.Since(t0), 200*time.Millisecond, "SIGTERM was ignored, so it waited the grace period")
+}
+
+// TestClosingASpawnerKillsNoOtherChild: a child that another part of the
+// process started with a parent-death signal (a runbook command, a test's
+// Prometheus) dies when the OS thread that forked it ends. A Spawner's
+// goroutine locks whichever thread it lands on, often the very thread
+// that called NewSpawner, so it must never end that thread: before, it
+// returned with the thread locked after Close, the runtime ended the
+// thread, and a child forked on it earlier got SIGKILL.
+func TestClosingASpawnerKillsNoOtherChild(t *testing.T) {
+	var children []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range children {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	for range 20 {
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		require.NoError(t, cmd.Start())
+		children = append(children, cmd)
+		s := proc.NewSpawner()
+		require.NoError(t, s.Close(t.Context()))
+	}
+	time.Sleep(200 * time.Millisecond)
+	for i, c := range children {
+		var st syscall.WaitStatus
+		pid, err := syscall.Wait4(c.Process.Pid, &st, syscall.WNOHANG, nil)
+		require.NoError(t, err)
+		require.Zero(t, pid, "child %d ended (%v): a spawner ended the thread that forked it", i, st)
+	}
 }
