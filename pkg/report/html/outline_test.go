@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/firedrill/firedrill/pkg/testing/htmlnode"
 )
 
 // outline is the page's structure as a person reads it: headings,
@@ -34,10 +36,10 @@ func outline(t *testing.T, page []byte) string {
 			fmt.Fprintf(&b, "%sstyle (%d rules)\n", ind, strings.Count(text(n), "}"))
 			return
 		case "svg":
-			fmt.Fprintf(&b, "%ssvg %q: %d paths, texts %q\n", ind, attr(n, "aria-label"), count(n, "path"), svgTexts(n))
+			fmt.Fprintf(&b, "%ssvg %q: %d paths, texts %q\n", ind, htmlnode.Attr(n, "aria-label"), count(n, "path"), svgTexts(n))
 			return
 		case "title", "h1", "h2", "h3", "p", "li", "dt", "dd", "summary", "figcaption", "th", "td":
-			fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, classes(n), squash(text(n)))
+			fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, htmlnode.Classes(n), squash(text(n)))
 			return
 		case "tr":
 			var cells []string
@@ -46,48 +48,19 @@ func outline(t *testing.T, page []byte) string {
 					cells = append(cells, squash(text(c)))
 				}
 			}
-			fmt.Fprintf(&b, "%str%s: %s\n", ind, classes(n), strings.Join(cells, " | "))
+			fmt.Fprintf(&b, "%str%s: %s\n", ind, htmlnode.Classes(n), strings.Join(cells, " | "))
 			return
 		case "meta":
-			fmt.Fprintf(&b, "%smeta %s\n", ind, strings.TrimSpace(attr(n, "charset")+" "+attr(n, "http-equiv")+" "+attr(n, "name")+" "+attr(n, "content")))
+			fmt.Fprintf(&b, "%smeta %s\n", ind, strings.TrimSpace(htmlnode.Attr(n, "charset")+" "+htmlnode.Attr(n, "http-equiv")+" "+htmlnode.Attr(n, "name")+" "+htmlnode.Attr(n, "content")))
 			return
 		}
-		fmt.Fprintf(&b, "%s%s%s%s\n", ind, n.Data, classes(n), ids(n))
+		fmt.Fprintf(&b, "%s%s%s%s\n", ind, n.Data, htmlnode.Classes(n), htmlnode.Marks(n))
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c, depth+1)
 		}
 	}
 	walk(doc, 0)
 	return b.String()
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func classes(n *html.Node) string {
-	if c := attr(n, "class"); c != "" {
-		return "." + strings.ReplaceAll(strings.TrimSpace(c), " ", ".")
-	}
-	return ""
-}
-
-func ids(n *html.Node) string {
-	var s string
-	if id := attr(n, "id"); id != "" {
-		s += "#" + id
-	}
-	for _, a := range n.Attr {
-		if strings.HasPrefix(a.Key, "data-") {
-			s += "[" + a.Key + "=" + a.Val + "]"
-		}
-	}
-	return s
 }
 
 func text(n *html.Node) string {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/firedrill/firedrill/pkg/testing/htmlnode"
 )
 
 // outline is a page's structure as a person reads it: headings,
@@ -34,22 +36,22 @@ func outline(t *testing.T, page []byte) string {
 			fmt.Fprintf(&b, "%sstyle (%d rules)\n", ind, strings.Count(text(n), "}"))
 			return
 		case "svg":
-			fmt.Fprintf(&b, "%ssvg %q: %d paths, texts %q\n", ind, attr(n, "aria-label"), count(n, "path"), svgTexts(n))
+			fmt.Fprintf(&b, "%ssvg %q: %d paths, texts %q\n", ind, htmlnode.Attr(n, "aria-label"), count(n, "path"), svgTexts(n))
 			return
 		case "div":
-			if attr(n, "class") != "charts" {
-				fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, classes(n), squash(text(n)))
+			if htmlnode.Attr(n, "class") != "charts" {
+				fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, htmlnode.Classes(n), squash(text(n)))
 				return
 			}
-			fmt.Fprintf(&b, "%s%s%s\n", ind, n.Data, classes(n))
+			fmt.Fprintf(&b, "%s%s%s\n", ind, n.Data, htmlnode.Classes(n))
 		case "title", "h1", "h2", "p", "li", "dt", "dd", "figcaption", "th", "td", "a", "label", "button", "span":
-			fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, classes(n), squash(text(n)))
+			fmt.Fprintf(&b, "%s%s%s: %s\n", ind, n.Data, htmlnode.Classes(n), squash(text(n)))
 			return
 		case "input":
-			fmt.Fprintf(&b, "%sinput name=%s type=%s value=%q\n", ind, attr(n, "name"), attr(n, "type"), attr(n, "value"))
+			fmt.Fprintf(&b, "%sinput name=%s type=%s value=%q\n", ind, htmlnode.Attr(n, "name"), htmlnode.Attr(n, "type"), htmlnode.Attr(n, "value"))
 			return
 		case "form":
-			fmt.Fprintf(&b, "%sform%s %s %s\n", ind, classes(n), attr(n, "method"), attr(n, "action"))
+			fmt.Fprintf(&b, "%sform%s %s %s\n", ind, htmlnode.Classes(n), htmlnode.Attr(n, "method"), htmlnode.Attr(n, "action"))
 		case "tr":
 			var cells []string
 			for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -57,13 +59,13 @@ func outline(t *testing.T, page []byte) string {
 					cells = append(cells, squash(text(c)))
 				}
 			}
-			fmt.Fprintf(&b, "%str%s: %s\n", ind, classes(n), strings.Join(cells, " | "))
+			fmt.Fprintf(&b, "%str%s: %s\n", ind, htmlnode.Classes(n), strings.Join(cells, " | "))
 			return
 		case "meta", "link":
-			fmt.Fprintf(&b, "%s%s %s\n", ind, n.Data, strings.TrimSpace(attr(n, "charset")+" "+attr(n, "name")+" "+attr(n, "rel")+" "+attr(n, "href")+" "+attr(n, "content")))
+			fmt.Fprintf(&b, "%s%s %s\n", ind, n.Data, strings.TrimSpace(htmlnode.Attr(n, "charset")+" "+htmlnode.Attr(n, "name")+" "+htmlnode.Attr(n, "rel")+" "+htmlnode.Attr(n, "href")+" "+htmlnode.Attr(n, "content")))
 			return
 		default:
-			fmt.Fprintf(&b, "%s%s%s%s\n", ind, n.Data, classes(n), ids(n))
+			fmt.Fprintf(&b, "%s%s%s%s\n", ind, n.Data, htmlnode.Classes(n), htmlnode.Marks(n))
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c, depth+1)
@@ -71,35 +73,6 @@ func outline(t *testing.T, page []byte) string {
 	}
 	walk(doc, 0)
 	return b.String()
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func classes(n *html.Node) string {
-	if c := attr(n, "class"); c != "" {
-		return "." + strings.ReplaceAll(strings.TrimSpace(c), " ", ".")
-	}
-	return ""
-}
-
-func ids(n *html.Node) string {
-	var s string
-	if id := attr(n, "id"); id != "" {
-		s += "#" + id
-	}
-	for _, a := range n.Attr {
-		if strings.HasPrefix(a.Key, "data-") {
-			s += "[" + a.Key + "=" + a.Val + "]"
-		}
-	}
-	return s
 }
 
 // text is a node's text with its links as text<href>, its gauges as
@@ -111,11 +84,11 @@ func text(n *html.Node) string {
 		switch {
 		case n.Type == html.TextNode:
 			b.WriteString(n.Data)
-		case n.Type == html.ElementNode && n.Data == "span" && strings.HasPrefix(attr(n, "style"), "width"):
-			b.WriteString("[gauge " + strings.TrimSpace(strings.TrimPrefix(attr(n, "style"), "width:")) + "]")
-		case n.Type == html.ElementNode && strings.HasPrefix(attr(n, "class"), "run "):
-			b.WriteString(" [" + strings.TrimPrefix(attr(n, "class"), "run ") + ": " + attr(n, "title") + "]")
-			if h := attr(n, "href"); h != "" {
+		case n.Type == html.ElementNode && n.Data == "span" && strings.HasPrefix(htmlnode.Attr(n, "style"), "width"):
+			b.WriteString("[gauge " + strings.TrimSpace(strings.TrimPrefix(htmlnode.Attr(n, "style"), "width:")) + "]")
+		case n.Type == html.ElementNode && strings.HasPrefix(htmlnode.Attr(n, "class"), "run "):
+			b.WriteString(" [" + strings.TrimPrefix(htmlnode.Attr(n, "class"), "run ") + ": " + htmlnode.Attr(n, "title") + "]")
+			if h := htmlnode.Attr(n, "href"); h != "" {
 				b.WriteString("<" + h + ">")
 			}
 			return
@@ -125,7 +98,7 @@ func text(n *html.Node) string {
 		}
 		switch {
 		case n.Type == html.ElementNode && n.Data == "a":
-			b.WriteString("<" + attr(n, "href") + ">")
+			b.WriteString("<" + htmlnode.Attr(n, "href") + ">")
 		case n.Type == html.ElementNode && n.Data == "div":
 			b.WriteString(" ¶ ")
 		}
