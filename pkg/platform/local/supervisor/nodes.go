@@ -43,8 +43,9 @@ func (s *Supervisor) PlanDrain(node string) (DrainPlan, error) {
 			p.Victims = append(p.Victims, r.Name)
 		}
 	}
+	off := s.unschedulableLocked()
 	for _, o := range reg.Nodes {
-		if o.Name != node && !s.cordoned[o.Name] {
+		if o.Name != node && !off[o.Name] {
 			p.Free += max(reg.PodsPerNode-load[o.Name], 0)
 		}
 	}

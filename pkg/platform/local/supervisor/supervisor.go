@@ -101,6 +101,7 @@ type Supervisor struct {
 	nodes    map[string]Node
 	replicas map[string]*replica
 	cordoned map[string]bool
+	gpuLost  map[string]bool
 	down     map[string]bool
 	seq      map[string]int
 	events   []Event
@@ -120,7 +121,7 @@ func New(opts Options) (*Supervisor, error) {
 	opts.defaults()
 	s := &Supervisor{
 		opts: opts, regions: map[string]*Region{}, nodes: map[string]Node{}, replicas: map[string]*replica{},
-		cordoned: map[string]bool{}, down: map[string]bool{}, seq: map[string]int{}, kick: make(chan struct{}, 1),
+		cordoned: map[string]bool{}, gpuLost: map[string]bool{}, down: map[string]bool{}, seq: map[string]int{}, kick: make(chan struct{}, 1),
 	}
 	for i := range opts.Regions {
 		r := opts.Regions[i]
@@ -234,7 +235,7 @@ func (s *Supervisor) loadLocked() map[string]int {
 // scheduleLocked creates a replica on a schedulable node of region, or
 // returns false when there is none.
 func (s *Supervisor) scheduleLocked(reg *Region, replacement bool) (*replica, bool) {
-	n, ok := pickNode(reg.Nodes, s.cordoned, s.loadLocked(), reg.PodsPerNode)
+	n, ok := pickNode(reg.Nodes, s.unschedulableLocked(), s.loadLocked(), reg.PodsPerNode)
 	if !ok {
 		return nil, false
 	}
