@@ -41,6 +41,12 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy functions.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs into config/crd.
 	$(CONTROLLER_GEN) crd paths=./pkg/apis/... output:crd:artifacts:config=config/crd/bases
 
+DASHBOARD := charts/firedrill/dashboards/firedrill.json
+
+.PHONY: dashboards
+dashboards: ## Generate the Grafana dashboard (pkg/dashboards) into charts/firedrill/dashboards.
+	$(GO) run ./hack/dashboards -o $(DASHBOARD)
+
 ##@ Test
 
 # The engine's real-time tier measures outages on the wall clock to within
@@ -72,12 +78,13 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
-verify: generate manifests ## Fail when generated files or go.mod drift from the source.
+verify: generate manifests dashboards ## Fail when generated files or go.mod drift from the source.
 	$(GO) mod tidy
-	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd || { echo "generated files or go.mod are out of date: run 'make generate manifests' and 'go mod tidy'"; exit 1; }
-	@test -z "$$(git status --porcelain -- pkg/apis config/crd)" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd; exit 1; }
+	@git diff --exit-code -- go.mod go.sum pkg/apis config/crd $(DASHBOARD) || { echo "generated files or go.mod are out of date: run 'make generate manifests dashboards' and 'go mod tidy'"; exit 1; }
+	@test -z "$$(git status --porcelain -- pkg/apis config/crd $(DASHBOARD))" || { echo "untracked generated files:"; git status --porcelain -- pkg/apis config/crd $(DASHBOARD); exit 1; }
 
 include hack/e2e.mk
+include hack/image.mk
 
 ##@ Tools
 

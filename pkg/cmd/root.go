@@ -8,10 +8,13 @@ import (
 	"github.com/spf13/viper"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/firedrill/firedrill/pkg/cmd/abort"
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/cmd/reports"
 	"github.com/firedrill/firedrill/pkg/cmd/run"
 	"github.com/firedrill/firedrill/pkg/cmd/sandbox"
+	"github.com/firedrill/firedrill/pkg/cmd/serve"
+	"github.com/firedrill/firedrill/pkg/cmd/trigger"
 	"github.com/firedrill/firedrill/pkg/cmd/validate"
 	versioncmd "github.com/firedrill/firedrill/pkg/cmd/version"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -42,6 +45,9 @@ func NewRootCommand(streams Streams, extensions ...Extension) *cobra.Command {
 		reports.NewCommand(v),
 		versioncmd.NewCommand(v),
 		sandbox.NewCommand(v),
+		serve.NewCommand(v),
+		trigger.NewCommand(v),
+		abort.NewCommand(v),
 	}
 	cmd := &cobra.Command{
 		Use:   "drill",

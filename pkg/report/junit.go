@@ -80,7 +80,7 @@ func JUnit(r *Report) ([]byte, error) {
 	if r.Overall != nil {
 		add("drill", r.Overall.Verdicts)
 	}
-	if r.Phase == v1alpha1.RunAborted || r.Phase == v1alpha1.RunError {
+	if r.Phase == v1alpha1.RunAborted || r.Phase == v1alpha1.RunError || r.Phase == v1alpha1.RunInterrupted {
 		suite.Cases = append(suite.Cases, junitCase{Name: "run", Classname: r.Plan.Name, Error: &junitFailure{Message: string(r.Phase) + ": " + r.Message}})
 		suite.Errors++
 	}

@@ -58,7 +58,9 @@ type Run struct {
 	CurrentStep    string            `json:"currentStep,omitempty"`
 	WorstRecovery  string            `json:"worstRecovery,omitempty"`
 	// Reports are the URLs of the run's report files, by format (json,
-	// md, junit, html), once they exist.
+	// md, junit, html), once they exist. A Backend sets a key for each
+	// format it holds, with any value; the API replaces the values with
+	// the URLs it serves the files at.
 	Reports map[string]string `json:"reports,omitempty"`
 }
 
@@ -128,7 +130,8 @@ type Authenticator interface {
 
 // Verbs and resources an Authorizer judges, as Kubernetes RBAC names them:
 // reading is get and list on drillplans and drillruns, triggering is
-// create on drillruns, aborting is update on drillruns.
+// create on drillruns, aborting is update on drillruns, and scraping
+// metrics is get on the non-resource path /metrics.
 const (
 	VerbGet    = "get"
 	VerbList   = "list"
@@ -139,13 +142,30 @@ const (
 	ResourceRuns  = "drillruns"
 )
 
-// Attributes are what a request asks to do.
+// Attributes are what a request asks to do: a verb on a resource (a
+// namespace, and a name when the request is about one object), or, for a
+// request that is about no resource (/metrics), a verb on a URL path, as a
+// SubjectAccessReview's nonResourceAttributes.
 type Attributes struct {
-	Verb      string
-	Resource  string
+	// Verb is one of the Verb constants.
+	Verb string
+	// Resource is ResourcePlans or ResourceRuns; empty for a non-resource
+	// request.
+	Resource string
+	// Namespace is the request's namespace; empty on one machine and for
+	// a list across every namespace.
 	Namespace string
-	Name      string
+	// Name is the object's name; empty for a list or a create.
+	Name string
+	// Path is the URL path of a non-resource request (PathMetrics); empty
+	// when Resource is set.
+	Path string
 }
+
+// PathMetrics is the non-resource path scraping metrics is authorized
+// on: get on /metrics, as kube-rbac-proxy and controller-runtime's
+// metrics filter authorize it.
+const PathMetrics = "/metrics"
 
 // Authorizer says whether a user may do something (403 when not).
 type Authorizer interface {

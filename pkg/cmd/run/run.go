@@ -23,6 +23,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/metrics"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -44,8 +45,11 @@ type Options struct {
 	LogProgress bool
 	// Platforms carries the platform flags (kubeconfig, context, QPS).
 	Platforms platforms.Options
-	Stdin     io.Reader
-	Out, Err  io.Writer
+	// Pushgateway is where the run's metrics are pushed; empty means
+	// nowhere.
+	Pushgateway string
+	Stdin       io.Reader
+	Out, Err    io.Writer
 }
 
 func (o *Options) validate() error {
@@ -98,8 +102,8 @@ drill was aborted or could not run.`,
 				File: args[0], Archive: arch, StateDir: v.GetString("state-dir"),
 				RunID: v.GetString("run-id"), Output: format, DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"),
 				LogProgress: v.GetString("log-format") == string(log.FormatJSON),
-				Platforms:   platforms.FromViper(v),
-				Stdin:       c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
+				Platforms:   platforms.FromViper(v), Pushgateway: v.GetString("pushgateway"),
+				Stdin: c.InOrStdin(), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
 			}
 			return run(c.Context(), opts)
 		},
@@ -112,6 +116,7 @@ drill was aborted or could not run.`,
 	f.Bool("dry-run", false, "resolve targets and print what would happen, touching nothing")
 	platforms.AddFlags(f)
 	f.Bool("resume", false, "continue the latest crashed or aborted run of this plan, skipping the steps it completed")
+	f.String("pushgateway", "", "push the run's metrics to this Prometheus Pushgateway (http://host:9091) once the report is stored; a failed push exits 2")
 	return cmd
 }
 
@@ -196,6 +201,14 @@ func run(ctx context.Context, opts Options) error {
 	if kept != nil {
 		prog.line(werr.Error())
 	}
+	var perr error
+	if opts.Pushgateway != "" {
+		// An interrupted run is pushed too: its abort is what it counts.
+		// The push's own timeout bounds the wait.
+		if perr = metrics.Push(context.WithoutCancel(ctx), metrics.PushOptions{URL: opts.Pushgateway}, rep); perr != nil {
+			prog.line(perr.Error())
+		}
+	}
 	dir := st.Location
 	if err := output.Write(opts.Out, opts.Output, rep, func(w io.Writer) error {
 		fmt.Fprintln(w)
@@ -215,7 +228,7 @@ func run(ctx context.Context, opts Options) error {
 	if opts.Output.Machine() {
 		prog.line("report: " + dir)
 	}
-	if werr != nil {
+	if werr != nil || perr != nil {
 		return &exitcode.Error{Code: 2}
 	}
 	if code := rep.ExitCode(); code != 0 {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,11 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/recommender/data"
 	"github.com/firedrill/firedrill/pkg/recommender/eval"
 	"github.com/firedrill/firedrill/pkg/recommender/train"
+	"github.com/firedrill/firedrill/pkg/recommender/tune"
 )
 
 // evalOptions are the flags of `recommender eval`.
@@ -25,7 +26,9 @@ type evalOptions struct {
 	minItems int
 	users    int
 	seed     uint64
-	json     bool
+	output   outputFlags
+	json     bool // deprecated alias of --output json
+	tune     tuneFlags
 	train    train.Options
 	clock    clock.PassiveClock
 }
@@ -34,7 +37,15 @@ func (o *evalOptions) validate() error {
 	if o.data == "" {
 		return errors.New("--data is required")
 	}
-	return nil
+	return errors.Join(o.output.validate(), o.tune.validate(), o.train.WithDefaults().Validate())
+}
+
+// evalResult is the machine-readable result of `recommender eval`: the
+// report (its JSON is what --json printed) and, when tuning ran, the
+// tuning result with the settings that were evaluated.
+type evalResult struct {
+	*eval.Report
+	Tuning *tune.Result `json:"tuning,omitempty"`
 }
 
 // NewEvalCommand returns `recommender eval`, which reports NDCG@K and
@@ -50,10 +61,20 @@ training items. Reports NDCG@K and Recall@K per model for a per-user random
 holdout and, when every interaction has a timestamp, a global time split.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context(), cmd.OutOrStdout())
+			if o.json {
+				if cmd.Flags().Changed("output") && o.output.format != string(output.JSON) {
+					return fmt.Errorf("--json means --output json; it cannot be combined with --output %s", o.output.format)
+				}
+				o.output.format = string(output.JSON)
+			}
+			return o.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
+	// pflag prints the deprecation note while parsing, through cobra to
+	// OutOrStderr, which is stdout when a parent set one (drill does);
+	// send it to stderr so stdout keeps carrying the result only.
+	f.SetOutput(stderrOf{cmd})
 	f.StringVar(&o.data, "data", "", "directory with interactions.csv (and optionally items.csv)")
 	f.StringSliceVar(&o.splits, "split", nil, "splits to run: user, time (default: user, plus time when timestamps exist)")
 	f.IntVar(&o.k, "k", 10, "ranking cutoff")
@@ -61,15 +82,19 @@ holdout and, when every interaction has a timestamp, a global time split.`,
 	f.IntVar(&o.minItems, "min-items", 3, "user split: fewest distinct items for a user to be evaluated")
 	f.IntVar(&o.users, "max-users", 10_000, "users sampled per split (-1 = all)")
 	f.Uint64Var(&o.seed, "eval-seed", 1, "seed for the holdout and the user sample")
+	o.output.add(f)
 	f.BoolVar(&o.json, "json", false, "print the report as JSON")
+	_ = f.MarkDeprecated("json", "use -o json instead") // the flag exists
+	addTuneFlags(f, &o.tune)
 	addTrainingFlags(f, &o.train)
 	return cmd
 }
 
-func (o *evalOptions) run(ctx context.Context, w io.Writer) error {
+func (o *evalOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	w := o.output.text(stdout)
 	ds, err := data.Read(ctx, o.data)
 	if err != nil {
 		return fmt.Errorf("reading data: %w", err)
@@ -81,19 +106,19 @@ func (o *evalOptions) run(ctx context.Context, w io.Writer) error {
 	topts := o.train
 	topts.Clock = o.clock
 	t0 := o.clock.Now()
+	var tuned *tune.Result
+	if o.tune.enabled(o.data) {
+		res, tctx, err := runTune(ctx, stderr, w, o.clock, ds, topts, o.tune.budget, opts)
+		if err != nil {
+			return err
+		}
+		tuned, ctx, topts = res, tctx, res.Options
+	}
 	rep, err := eval.Evaluate(ctx, ds, topts, opts)
 	if err != nil {
 		return err
 	}
-	if o.json {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return fmt.Errorf("encoding report: %w", err)
-		}
-		return nil
-	}
 	fmt.Fprintf(w, "Evaluated %d interactions of %d users on %d items in %s\n", len(ds.Interactions), len(ds.Users), len(ds.Items), o.clock.Since(t0).Round(time.Millisecond))
 	printReport(w, rep)
-	return nil
+	return o.output.write(stdout, evalResult{Report: rep, Tuning: tuned})
 }

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,14 +25,26 @@ type genOptions struct {
 	days    int
 	start   string
 	workers int
+	output  outputFlags
 	clock   clock.PassiveClock
 }
 
 func (o *genOptions) validate() error {
+	var errs []error
 	if o.out == "" {
-		return errors.New("--out is required")
+		errs = append(errs, errors.New("--out is required"))
 	}
-	return nil
+	return errors.Join(append(errs, o.output.validate())...)
+}
+
+// genResult is the machine-readable result of `recommender gen`.
+type genResult struct {
+	// Dir is the data directory written.
+	Dir string `json:"dir"`
+	// DataHash is the data hash every model trained on it records.
+	DataHash string `json:"dataHash"`
+	// Stats are the calibration statistics.
+	Stats data.Stats `json:"stats"`
 }
 
 // NewGenCommand returns `recommender gen`, which writes a seeded synthetic
@@ -51,6 +66,7 @@ bytes.`,
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.out, "out", "", "directory to write the CSV files to (created if missing)")
 	f.IntVar(&o.users, "users", o.users, "number of users")
 	f.IntVar(&o.items, "items", o.items, "number of catalogue items")
@@ -61,10 +77,11 @@ bytes.`,
 	return cmd
 }
 
-func (o *genOptions) run(ctx context.Context, w io.Writer) error {
+func (o *genOptions) run(ctx context.Context, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	w := o.output.text(stdout)
 	start, err := time.Parse(time.DateOnly, o.start)
 	if err != nil {
 		return fmt.Errorf("parsing --start: %w", err)
@@ -80,13 +97,22 @@ func (o *genOptions) run(ctx context.Context, w io.Writer) error {
 	if err := data.Write(ctx, o.out, ds); err != nil {
 		return err
 	}
+	marker, err := json.MarshalIndent(map[string]any{
+		"generator": "recommender gen", "users": o.users, "items": o.items, "seed": o.seed, "days": o.days, "start": o.start,
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", data.GeneratorFile, err)
+	}
+	if err := os.WriteFile(filepath.Join(o.out, data.GeneratorFile), append(marker, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", data.GeneratorFile, err)
+	}
 	writeTime := o.clock.Since(t0)
 	st := data.Summarize(ds)
 	fmt.Fprintf(w, "Wrote %d interactions, %d items, %d users and %d queries to %s\n", st.Interactions, st.Items, st.Users, st.Queries, o.out)
 	fmt.Fprintf(w, "  generated in %s, written in %s\n", genTime.Round(time.Millisecond), writeTime.Round(time.Millisecond))
 	fmt.Fprintf(w, "  data hash          %s\n", ds.Hash)
 	printStats(w, st)
-	return nil
+	return o.output.write(stdout, genResult{Dir: o.out, DataHash: ds.Hash, Stats: st})
 }
 
 // printStats writes the calibration statistics of a dataset.

@@ -50,6 +50,8 @@ func TestGenTrainEvalEndToEnd(t *testing.T) {
 	require.Contains(t, out, "user split:")
 	require.Contains(t, out, "time split:")
 	require.Contains(t, out, "Saved model ")
+	require.NotContains(t, out, "Tuning", "--tune auto leaves generated data alone")
+	require.FileExists(t, filepath.Join(dataDir, "generator.json"))
 
 	m, err := model.Load(modelDir)
 	require.NoError(t, err)
@@ -84,9 +86,11 @@ func TestTrainOnBringYourOwnData(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dataDir, "interactions.csv"), []byte(b.String()), 0o644))
 	modelDir := filepath.Join(t.TempDir(), "m")
-	out, err := executeCommand(t, NewTrainCommand(), "--data", dataDir, "--out", modelDir, "--factors", "4", "--iterations", "2")
+	out, err := executeCommand(t, NewTrainCommand(), "--data", dataDir, "--out", modelDir, "--factors", "4", "--iterations", "2", "--tune-budget", "1s")
 	require.NoError(t, err, out)
 	require.NotContains(t, out, "time split", "no timestamps, no time split")
+	require.Contains(t, out, "Tuning on a validation split", "--tune auto tunes bring-your-own data")
+	require.Regexp(t, `Recommendations rank by (als|itemknn|ease|popularity) \(chosen by validation NDCG@10\)`, out)
 	m, err := model.Load(modelDir)
 	require.NoError(t, err)
 	defer m.Close()
@@ -94,6 +98,10 @@ func TestTrainOnBringYourOwnData(t *testing.T) {
 	require.Len(t, m.Recommend("usera", 3), 3)
 	_, _, queries := m.Sample(3)
 	require.Empty(t, queries, "without titles, categories or queries there is nothing to sample")
+	md := m.Metadata()
+	require.Contains(t, md.Params, "tune.stop")
+	require.Equal(t, m.Recommender(), md.Params["recommender"])
+	require.Equal(t, "validation NDCG@10", md.Params["recommender.by"])
 }
 
 func TestCommandsReportBadInput(t *testing.T) {
@@ -111,6 +119,12 @@ func TestCommandsReportBadInput(t *testing.T) {
 		{"train on a malformed CSV", NewTrainCommand(), []string{"--data", dataDir, "--out", filepath.Join(t.TempDir(), "m")},
 			`interactions.csv:2: column 3 (weight): invalid weight "lots"`},
 		{"eval without --data", NewEvalCommand(), nil, "--data is required"},
+		{"train with an unknown recommender", NewTrainCommand(), []string{"--data", dataDir, "--out", "x", "--recommender", "magic"},
+			`--recommender must be auto, als, itemknn, ease or popularity, got "magic"`},
+		{"train with a bad tune mode", NewTrainCommand(), []string{"--data", dataDir, "--out", "x", "--tune=sometimes"}, `--tune must be auto, on or off`},
+		{"train with no tuning budget", NewTrainCommand(), []string{"--data", dataDir, "--out", "x", "--tune-budget", "0s"}, "--tune-budget must be positive"},
+		{"train with a bad EASE mode", NewTrainCommand(), []string{"--data", dataDir, "--out", filepath.Join(t.TempDir(), "m"), "--ease", "maybe", "--tune=off"},
+			`ease mode must be auto, on or off, got "maybe"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

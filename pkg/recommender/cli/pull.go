@@ -14,8 +14,9 @@ import (
 // pullOptions are the flags of `recommender pull`.
 type pullOptions struct {
 	registryFlags
-	ref string
-	out string
+	ref    string
+	out    string
+	output outputFlags
 }
 
 func (o *pullOptions) validate() error {
@@ -28,7 +29,7 @@ func (o *pullOptions) validate() error {
 	if o.out == "" {
 		errs = append(errs, errors.New("--out is required"))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, o.output.validate())...)
 }
 
 // NewPullCommand returns `recommender pull`, which downloads a model artifact
@@ -48,13 +49,14 @@ appears only once it is complete.`,
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.ref, "ref", "", "source reference, e.g. 127.0.0.1:5000/recommender:prod or ...@sha256:...")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	o.add(cmd)
 	return cmd
 }
 
-func (o *pullOptions) run(ctx context.Context, w io.Writer) error {
+func (o *pullOptions) run(ctx context.Context, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -66,6 +68,6 @@ func (o *pullOptions) run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "pulled %s version %s digest %s to %s\n", o.ref, a.Version, a.Digest, a.Dir)
-	return nil
+	fmt.Fprintf(o.output.text(stdout), "pulled %s version %s digest %s to %s\n", o.ref, a.Version, a.Digest, a.Dir)
+	return o.output.write(stdout, pushResult{Ref: o.ref, Version: a.Version, Digest: a.Digest.String(), Dir: a.Dir})
 }

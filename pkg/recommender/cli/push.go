@@ -43,8 +43,21 @@ func (r *registryFlags) storeOptions(ctx context.Context, cacheDir string) store
 // pushOptions are the flags of `recommender push`.
 type pushOptions struct {
 	registryFlags
-	model string
-	ref   string
+	model  string
+	ref    string
+	output outputFlags
+}
+
+// pushResult is the machine-readable result of `recommender push`; pull
+// adds the directory it wrote.
+type pushResult struct {
+	// Ref is the reference pushed or pulled.
+	Ref string `json:"ref"`
+	// Version is the model version, Digest the manifest digest.
+	Version string `json:"version"`
+	Digest  string `json:"digest"`
+	// Dir is where pull wrote the artifact.
+	Dir string `json:"dir,omitempty"`
 }
 
 func (o *pushOptions) validate() error {
@@ -59,7 +72,7 @@ func (o *pushOptions) validate() error {
 	} else if r.IsDigest() {
 		errs = append(errs, errors.New("--ref must carry a tag, not a digest"))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, o.output.validate())...)
 }
 
 // NewPushCommand returns `recommender push`, which uploads a model artifact
@@ -80,13 +93,14 @@ reference and the manifest digest.`,
 		},
 	}
 	f := cmd.Flags()
+	o.output.add(f)
 	f.StringVar(&o.model, "model", "", "model artifact directory (written by recommender train)")
 	f.StringVar(&o.ref, "ref", "", "target reference, e.g. 127.0.0.1:5000/recommender:prod")
 	o.add(cmd)
 	return cmd
 }
 
-func (o *pushOptions) run(ctx context.Context, w io.Writer) error {
+func (o *pushOptions) run(ctx context.Context, stdout io.Writer) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -110,6 +124,6 @@ func (o *pushOptions) run(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "pushed %s version %s digest %s\n", o.ref, md.Version, desc.Digest)
-	return nil
+	fmt.Fprintf(o.output.text(stdout), "pushed %s version %s digest %s\n", o.ref, md.Version, desc.Digest)
+	return o.output.write(stdout, pushResult{Ref: o.ref, Version: md.Version, Digest: desc.Digest.String()})
 }

@@ -49,6 +49,7 @@ degraded popularity fallback, health, readiness and Prometheus metrics.
 		NewGenCommand(),
 		NewTrainCommand(),
 		NewEvalCommand(),
+		NewImportCommand(),
 		NewPushCommand(),
 		NewPullCommand(),
 		NewServeCommand(),

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
 
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/recommender/cli"
@@ -131,6 +133,34 @@ func TestPushThenPullByTagAndDigest(t *testing.T) {
 	}
 }
 
+func TestPushAndPullPrintTheirResultForMachines(t *testing.T) {
+	ctx := context.Background()
+	addr := startTestRegistry(t)
+	ref := addr + "/recommender:prod"
+	type result struct {
+		Ref     string `json:"ref"`
+		Version string `json:"version"`
+		Digest  string `json:"digest"`
+		Dir     string `json:"dir"`
+	}
+
+	var out bytes.Buffer
+	require.NoError(t, runRecommender(ctx, t, &out, "push", "--model", savedTinyModel(t, "v3"), "--ref", ref, "-o", "json"))
+	var pushed result
+	require.NoError(t, json.Unmarshal(out.Bytes(), &pushed), out.String())
+	require.Equal(t, ref, pushed.Ref)
+	require.Equal(t, "v3", pushed.Version)
+	require.Regexp(t, `^sha256:[0-9a-f]{64}$`, pushed.Digest)
+	require.Empty(t, pushed.Dir)
+
+	dir := filepath.Join(t.TempDir(), "pulled")
+	out.Reset()
+	require.NoError(t, runRecommender(ctx, t, &out, "pull", "--ref", addr+"/recommender@"+pushed.Digest, "--out", dir, "-o", "yaml"))
+	var pulled result
+	require.NoError(t, yaml.UnmarshalStrict(out.Bytes(), &pulled), out.String())
+	require.Equal(t, result{Ref: addr + "/recommender@" + pushed.Digest, Version: "v3", Digest: pushed.Digest, Dir: dir}, pulled)
+}
+
 func TestPushRefusesACorruptModel(t *testing.T) {
 	addr := startTestRegistry(t)
 	dir := savedTinyModel(t, "v1")
@@ -155,6 +185,8 @@ func TestFlagValidation(t *testing.T) {
 		{name: "modelstore needs a root", args: []string{"modelstore"}, wantErr: "--root is required"},
 		{name: "modelstore refuses a non-loopback address", args: []string{"modelstore", "--root", "x", "--addr", "10.0.0.1:5000"}, wantErr: "must be a loopback address"},
 		{name: "a bad log level is refused", args: []string{"--log-level", "loud", "pull"}, wantErr: "unknown log level"},
+		{name: "push refuses an unknown output format", args: []string{"push", "--model", "x", "--ref", "127.0.0.1:1/r:t", "-o", "toml"}, wantErr: `--output must be text, json or yaml, got "toml"`},
+		{name: "pull refuses an unknown output format", args: []string{"pull", "--ref", "127.0.0.1:1/r:t", "--out", "x", "-o", "toml"}, wantErr: `--output must be text, json or yaml, got "toml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/recommender/model"
 	"github.com/firedrill/firedrill/pkg/recommender/serve"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
 )
@@ -32,6 +33,7 @@ type serveOptions struct {
 	drainTimeout   time.Duration
 	maxK           int
 	responseCache  int
+	recommender    string
 }
 
 func (o *serveOptions) validate() error {
@@ -88,6 +90,7 @@ for up to --drain-timeout.`,
 	f.DurationVar(&o.drainTimeout, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on SIGTERM")
 	f.IntVar(&o.maxK, "max-k", 100, "largest k a request may ask for")
 	f.IntVar(&o.responseCache, "response-cache", 20000, "recommendation and search responses cached per model version (negative disables)")
+	f.StringVar(&o.recommender, "recommender", model.RecommenderAuto, "what recommendations rank by: auto (the model's choice, the best validation NDCG at training), als, itemknn, ease or popularity")
 	o.add(cmd)
 	return cmd
 }
@@ -111,6 +114,13 @@ func (o *serveOptions) run(ctx context.Context, w io.Writer) error {
 		ResponseCacheSize: o.responseCache,
 		Registerer:        reg,
 		Logger:            log.FromContext(ctx),
+		Load: func(dir string) (serve.Model, error) {
+			m, err := model.LoadWith(dir, model.LoadOptions{Recommender: o.recommender})
+			if err != nil {
+				return nil, err
+			}
+			return m, nil
+		},
 	}
 	if o.modelRef != "" {
 		if o.cacheDir == "" {

@@ -27,6 +27,10 @@ const (
 	ItemsFile = "items.csv"
 	// QueriesFile is optional: session,user,timestamp,query.
 	QueriesFile = "queries.csv"
+	// GeneratorFile marks a directory written by the synthetic generator; it
+	// records the generator's configuration and is not part of the data
+	// hash. `recommender train --tune auto` does not tune such data.
+	GeneratorFile = "generator.json"
 )
 
 // Column names.

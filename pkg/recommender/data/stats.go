@@ -8,17 +8,22 @@ import (
 // calibrated against.
 type Stats struct {
 	// Users, Items, Interactions and Queries count the dataset's rows.
-	Users, Items, Interactions, Queries int
+	Users        int `json:"users"`
+	Items        int `json:"items"`
+	Interactions int `json:"interactions"`
+	Queries      int `json:"queries"`
 	// Top1Share is the share of interactions on the most popular 1% of items.
-	Top1Share float64
+	Top1Share float64 `json:"top1Share"`
 	// Top10Share is the share of interactions on the most popular 10% of items.
-	Top10Share float64
+	Top10Share float64 `json:"top10Share"`
 	// AtMostOneShare is the share of items with at most one interaction.
-	AtMostOneShare float64
+	AtMostOneShare float64 `json:"atMostOneShare"`
 	// SessionMean and SessionMedian are events per session (0 without sessions).
-	SessionMean, SessionMedian float64
+	SessionMean   float64 `json:"sessionMean"`
+	SessionMedian float64 `json:"sessionMedian"`
 	// CartPerView and PurchasePerView are funnel conversion rates (0 without events).
-	CartPerView, PurchasePerView float64
+	CartPerView     float64 `json:"cartPerView"`
+	PurchasePerView float64 `json:"purchasePerView"`
 }
 
 // Summarize computes Stats for ds.

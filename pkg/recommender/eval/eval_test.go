@@ -22,7 +22,10 @@ func TestModelQualityOrdering(t *testing.T) {
 	require.True(t, ok)
 	knn, _ := rep.Result(SplitUser, ModelItemKNN)
 	als, _ := rep.Result(SplitUser, ModelALS)
-	t.Logf("NDCG@10 popularity %.4f, item-kNN %.4f, ALS %.4f", pop.NDCG, knn.NDCG, als.NDCG)
+	ease, ok := rep.Result(SplitUser, ModelEASE)
+	require.True(t, ok, "EASE is trained by default on a 2k-item catalogue")
+	t.Logf("NDCG@10 popularity %.4f, item-kNN %.4f, ALS %.4f, EASE %.4f", pop.NDCG, knn.NDCG, als.NDCG, ease.NDCG)
+	require.Greater(t, ease.NDCG, knn.NDCG, "EASE must beat item-kNN")
 	require.Greater(t, als.NDCG, knn.NDCG, "ALS must beat item-kNN")
 	require.Greater(t, knn.NDCG, pop.NDCG, "item-kNN must beat popularity")
 	require.Greater(t, als.Recall, pop.Recall)
@@ -76,7 +79,7 @@ func TestMetricsOfAKnownRanking(t *testing.T) {
 	// (excluded), held out items 2 and 0: ranks 2 and 4 of the remaining
 	// list 3,2,1,0.
 	m := train.NewMatrix(1, 5, []data.Interaction{{User: 0, Item: 4, Weight: 1}}, nil)
-	sp := &split{train: m, users: []int32{0}, test: [][]int32{{0, 2}}}
+	sp := &Fold{Train: m, Users: []int32{0}, Test: [][]int32{{0, 2}}}
 	fn := func(_ int32, s []float32) {
 		for i := range s {
 			s[i] = float32(i)

@@ -40,6 +40,8 @@ const (
 	neighborItemsFile = "neighbor_items.i32"
 	neighborScoreFile = "neighbor_scores.f32"
 	popularityFile    = "popularity.f32"
+	easeItemsFile     = "ease_items.i32"
+	easeScoreFile     = "ease_scores.f32"
 	queriesFile       = "queries.str"
 )
 
@@ -49,6 +51,10 @@ type layout struct {
 	Rank      int   `json:"rank"`
 	NeighborK int   `json:"neighborK"`
 	Blend     Blend `json:"blend"`
+	// EASEK is the EASE row length; zero (or absent) means no EASE files.
+	EASEK int `json:"easeK,omitempty"`
+	// Recommender is what Recommend ranks by; absent means als.
+	Recommender string `json:"recommender,omitempty"`
 }
 
 // Binary file header: magic, kind, rows, cols (all little-endian).
@@ -192,7 +198,7 @@ func (m *Model) files() (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding metadata: %w", err)
 	}
-	lay, err := json.MarshalIndent(layout{Format: FormatVersion, Rank: m.rank, NeighborK: m.nbrK, Blend: m.blend}, "", "  ")
+	lay, err := json.MarshalIndent(layout{Format: FormatVersion, Rank: m.rank, NeighborK: m.nbrK, Blend: m.blend, EASEK: m.easeK, Recommender: m.rec}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding layout: %w", err)
 	}
@@ -213,6 +219,10 @@ func (m *Model) files() (map[string][]byte, error) {
 		neighborScoreFile: encodeF32(ni, m.nbrK, m.nbrScore),
 		popularityFile:    encodeF32(ni, 1, m.pop),
 		queriesFile:       encodeStrings(m.queries),
+	}
+	if m.easeK > 0 {
+		files[easeItemsFile] = encodeI32(ni, m.easeK, m.easeItems)
+		files[easeScoreFile] = encodeF32(ni, m.easeK, m.easeScore)
 	}
 	for name, b := range m.search.files() {
 		files[name] = b
@@ -463,10 +473,10 @@ func decode(files map[string][]byte) (*Model, error) {
 	if lay.Format != FormatVersion {
 		return nil, fmt.Errorf("%w: artifact format %d, this build reads %d", ErrCorrupt, lay.Format, FormatVersion)
 	}
-	if lay.Rank <= 0 || lay.NeighborK < 0 {
-		return nil, fmt.Errorf("%w: %s: bad rank %d or neighbour count %d", ErrCorrupt, layoutFile, lay.Rank, lay.NeighborK)
+	if lay.Rank <= 0 || lay.NeighborK < 0 || lay.EASEK < 0 {
+		return nil, fmt.Errorf("%w: %s: bad rank %d or neighbour counts %d, %d", ErrCorrupt, layoutFile, lay.Rank, lay.NeighborK, lay.EASEK)
 	}
-	m.rank, m.nbrK, m.blend = lay.Rank, lay.NeighborK, lay.Blend
+	m.rank, m.nbrK, m.blend, m.easeK, m.rec = lay.Rank, lay.NeighborK, lay.Blend, lay.EASEK, lay.Recommender
 	if b, err = get(MetadataFile); err != nil {
 		return nil, err
 	}
@@ -504,6 +514,11 @@ func decode(files map[string][]byte) (*Model, error) {
 		{name: neighborItemsFile, rows: ni, cols: m.nbrK, i32: &m.nbrItems},
 		{name: neighborScoreFile, rows: ni, cols: m.nbrK, f32: &m.nbrScore},
 		{name: popularityFile, rows: ni, cols: 1, f32: &m.pop},
+	}
+	if m.easeK > 0 {
+		arrs = append(arrs,
+			arr{name: easeItemsFile, rows: ni, cols: m.easeK, i32: &m.easeItems},
+			arr{name: easeScoreFile, rows: ni, cols: m.easeK, f32: &m.easeScore})
 	}
 	for _, a := range arrs {
 		if b, err = get(a.name); err != nil {

@@ -7,10 +7,9 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/firedrill/firedrill/pkg/recommender/topk"
 )
 
 // ErrUnknownItem is returned by Similar for an item the model was not trained on.
@@ -93,6 +92,17 @@ type Parts struct {
 	NeighborScores []float32
 	// Popularity is the (weighted) interaction mass per item.
 	Popularity []float32
+	// EASEK is the number of EASE weights stored per item; zero means the
+	// model has no EASE part.
+	EASEK int
+	// EASEItems is a row-major len(Items) x EASEK matrix of item indices,
+	// largest weight first, padded with -1.
+	EASEItems []int32
+	// EASEScores holds the EASE weight for each EASEItems entry.
+	EASEScores []float32
+	// Recommender is what Recommend ranks by: RecommenderALS (the default
+	// for ""), RecommenderItemKNN, RecommenderEASE or RecommenderPopularity.
+	Recommender string
 	// Queries are sample search queries for load generators; may be empty.
 	Queries []string
 	// Blend configures Search.
@@ -124,6 +134,11 @@ type Model struct {
 	nbrK     int
 	nbrItems []int32
 	nbrScore []float32
+
+	easeK     int
+	easeItems []int32
+	easeScore []float32
+	rec       string // what Recommend ranks by
 
 	pop      []float32
 	popNorm  []float32 // log1p(pop)/log1p(max pop), in [0,1]
@@ -158,6 +173,10 @@ func New(p Parts) (*Model, error) {
 		return nil, fmt.Errorf("neighbour matrix sizes %d/%d do not match %d items x %d",
 			len(p.NeighborItems), len(p.NeighborScores), ni, p.NeighborK)
 	}
+	if p.EASEK < 0 || len(p.EASEItems) != ni*p.EASEK || len(p.EASEScores) != ni*p.EASEK {
+		return nil, fmt.Errorf("EASE matrix sizes %d/%d do not match %d items x %d",
+			len(p.EASEItems), len(p.EASEScores), ni, p.EASEK)
+	}
 	if len(p.Popularity) != ni {
 		return nil, fmt.Errorf("popularity has %d entries, want %d", len(p.Popularity), ni)
 	}
@@ -171,10 +190,12 @@ func New(p Parts) (*Model, error) {
 		nbrItems: p.NeighborItems,
 		nbrScore: p.NeighborScores,
 		pop:      p.Popularity,
+		rec:      p.Recommender,
 		queries:  p.Queries,
 		blend:    p.Blend,
 	}
 	m.meta.Users, m.meta.Items = nu, ni
+	m.easeK, m.easeItems, m.easeScore = p.EASEK, p.EASEItems, p.EASEScores
 	m.items = make([]string, ni)
 	m.titles = make([]string, ni)
 	m.itemCat = make([]int32, ni)
@@ -262,6 +283,17 @@ func (m *Model) index() error {
 			return fmt.Errorf("neighbour index %d out of range", v)
 		}
 	}
+	for _, v := range m.easeItems {
+		if v < -1 || int(v) >= ni {
+			return fmt.Errorf("EASE item index %d out of range", v)
+		}
+	}
+	if m.rec == "" {
+		m.rec = RecommenderALS
+	}
+	if !slices.Contains(m.Recommenders(), m.rec) {
+		return fmt.Errorf("recommender %q is not in the model (have %s)", m.rec, strings.Join(m.Recommenders(), ", "))
+	}
 	var maxPop float32
 	for _, p := range m.pop {
 		maxPop = max(maxPop, p)
@@ -344,47 +376,6 @@ func (m *Model) Categories() []string {
 // result builds the Result for item index i.
 func (m *Model) result(i int32, score float64) Result {
 	return Result{Item: m.items[i], Title: m.titles[i], Category: m.categories[m.itemCat[i]], Score: score}
-}
-
-// Recommend returns the top k items for a known user by ALS score, excluding
-// items the user interacted with in training. An unknown user gets the
-// global popularity ranking.
-func (m *Model) Recommend(user string, k int) []Result {
-	if k <= 0 {
-		return []Result{}
-	}
-	u, ok := m.userIdx[user]
-	if !ok {
-		return m.Popular("", k)
-	}
-	top := m.recommend(u, k)
-	out := make([]Result, len(top))
-	for j, c := range top {
-		out[j] = m.result(c.Idx, float64(c.Score))
-	}
-	return out
-}
-
-// recommend is the exact top-k scan for user index u.
-func (m *Model) recommend(u int32, k int) []topk.Item {
-	sp := m.scratch.Get().(*[]float32)
-	defer m.scratch.Put(sp)
-	scores := *sp
-	m.scoreAll(u, scores)
-	seen := m.seen[m.seenPtr[u]:m.seenPtr[u+1]]
-	h := topk.New(k)
-	next := 0
-	for i, s := range scores {
-		if next < len(seen) && seen[next] == int32(i) {
-			next++
-			for next < len(seen) && seen[next] == int32(i) {
-				next++
-			}
-			continue
-		}
-		h.Push(topk.Item{Score: s, Idx: int32(i)})
-	}
-	return h.Sorted()
 }
 
 // userVec returns user u's factor row.

@@ -96,56 +96,94 @@ type Factors struct {
 // warm-started conjugate-gradient steps, so a sweep costs
 // O(nnz·k + rows·k²) instead of the O(rows·k³) of exact solves.
 func ALS(ctx context.Context, m *Matrix, opts ALSOptions) (*Factors, error) {
+	s, err := NewALS(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Sweep(ctx, s.opts.Iterations); err != nil {
+		return nil, err
+	}
+	return s.Factors(), nil
+}
+
+// ALSState is an ALS fit in progress. Sweep continues it, so NewALS
+// followed by Sweep(n) gives exactly the factors of ALS with Iterations n;
+// tuning uses it to evaluate one fit after several sweep counts.
+type ALSState struct {
+	m             *Matrix
+	opts          ALSOptions
+	x, y          []float64
+	conf, colConf []float64
+	sweeps        int
+}
+
+// NewALS initialises an ALS fit of m; opts.Iterations is ignored.
+func NewALS(m *Matrix, opts ALSOptions) (*ALSState, error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	k := opts.Factors
 	r := rand.New(rand.NewPCG(opts.Seed, 0x616c73))
-	x := make([]float64, m.Users*k)
-	y := make([]float64, m.Items*k)
+	s := &ALSState{m: m, opts: opts, x: make([]float64, m.Users*k), y: make([]float64, m.Items*k)}
 	scale := 0.01
-	for i := range x {
-		x[i] = r.NormFloat64() * scale
+	for i := range s.x {
+		s.x[i] = r.NormFloat64() * scale
 	}
-	for i := range y {
-		y[i] = r.NormFloat64() * scale
+	for i := range s.y {
+		s.y[i] = r.NormFloat64() * scale
 	}
-	conf := make([]float64, len(m.RowVals))
+	s.conf = make([]float64, len(m.RowVals))
 	for p, w := range m.RowVals {
-		conf[p] = 1 + opts.Alpha*math.Log1p(float64(w)/opts.Epsilon)
+		s.conf[p] = 1 + opts.Alpha*math.Log1p(float64(w)/opts.Epsilon)
 	}
-	colConf := make([]float64, len(m.ColVals))
+	s.colConf = make([]float64, len(m.ColVals))
 	for p, w := range m.ColVals {
-		colConf[p] = 1 + opts.Alpha*math.Log1p(float64(w)/opts.Epsilon)
+		s.colConf[p] = 1 + opts.Alpha*math.Log1p(float64(w)/opts.Epsilon)
 	}
-	for range opts.Iterations {
+	return s, nil
+}
+
+// Sweep runs n more alternating sweeps (users, then items).
+func (s *ALSState) Sweep(ctx context.Context, n int) error {
+	m, k := s.m, s.opts.Factors
+	for range n {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("als: %w", err)
+			return fmt.Errorf("als: %w", err)
 		}
-		sweep(x, y, m.Users, k, m.RowPtr, m.RowItems, conf, opts)
-		sweep(y, x, m.Items, k, m.ColPtr, m.ColUsers, colConf, opts)
+		sweep(s.x, s.y, m.Users, k, m.RowPtr, m.RowItems, s.conf, s.opts)
+		sweep(s.y, s.x, m.Items, k, m.ColPtr, m.ColUsers, s.colConf, s.opts)
+		s.sweeps++
 	}
-	// Items and users without interactions keep no signal; zero them so they
-	// never outrank observed items by initialisation noise.
+	return nil
+}
+
+// Sweeps is the number of sweeps run so far.
+func (s *ALSState) Sweeps() int { return s.sweeps }
+
+// Factors returns the current factors as float32. Items and users without
+// interactions keep no signal; they are zeroed so they never outrank
+// observed items by initialisation noise.
+func (s *ALSState) Factors() *Factors {
+	m, k := s.m, s.opts.Factors
+	f := &Factors{Rank: k, Users: make([]float32, len(s.x)), Items: make([]float32, len(s.y))}
+	for i, v := range s.x {
+		f.Users[i] = float32(v)
+	}
+	for i, v := range s.y {
+		f.Items[i] = float32(v)
+	}
 	for i := range m.Items {
 		if m.ColPtr[i+1] == m.ColPtr[i] {
-			clear(y[i*k : (i+1)*k])
+			clear(f.Items[i*k : (i+1)*k])
 		}
 	}
 	for u := range m.Users {
 		if m.RowPtr[u+1] == m.RowPtr[u] {
-			clear(x[u*k : (u+1)*k])
+			clear(f.Users[u*k : (u+1)*k])
 		}
 	}
-	f := &Factors{Rank: k, Users: make([]float32, len(x)), Items: make([]float32, len(y))}
-	for i, v := range x {
-		f.Users[i] = float32(v)
-	}
-	for i, v := range y {
-		f.Items[i] = float32(v)
-	}
-	return f, nil
+	return f
 }
 
 // gram returns YᵀY + λI for the n x k matrix y, computed in parallel

@@ -27,6 +27,12 @@ type Options struct {
 	ALS ALSOptions
 	// KNN configures the neighbour lists.
 	KNN KNNOptions
+	// EASE configures the EASE item-item model.
+	EASE EASEOptions
+	// Recommender is what the model's Recommend ranks by (model.Recommender*
+	// names). Empty means ALS. Choosing EASE trains it whatever EASE.Mode
+	// says.
+	Recommender string
 	// Blend weights the search ranking. Zero means model.DefaultBlend.
 	Blend model.Blend
 	// Workers bounds parallelism for ALS and kNN. Default GOMAXPROCS.
@@ -36,6 +42,9 @@ type Options struct {
 	SampleQueries int
 	// Metrics are evaluation results recorded in the model metadata.
 	Metrics map[string]float64
+	// Notes are recorded in the metadata's params besides the options, e.g.
+	// how the settings were chosen.
+	Notes map[string]string
 	// Clock stamps the model version. Default the real clock.
 	Clock clock.PassiveClock
 }
@@ -51,8 +60,12 @@ func (o Options) WithDefaults() Options {
 	if o.KNN.Workers <= 0 {
 		o.KNN.Workers = o.Workers
 	}
+	if o.EASE.Workers <= 0 {
+		o.EASE.Workers = o.Workers
+	}
 	o.ALS = o.ALS.withDefaults()
 	o.KNN = o.KNN.withDefaults()
+	o.EASE = o.EASE.withDefaults()
 	if o.Blend == (model.Blend{}) {
 		o.Blend = model.DefaultBlend()
 	}
@@ -67,7 +80,12 @@ func (o Options) WithDefaults() Options {
 
 // Validate reports every invalid option at once.
 func (o Options) Validate() error {
-	errs := []error{o.ALS.Validate(), o.KNN.Validate()}
+	errs := []error{o.ALS.Validate(), o.KNN.Validate(), o.EASE.Validate()}
+	switch o.Recommender {
+	case "", model.RecommenderALS, model.RecommenderItemKNN, model.RecommenderEASE, model.RecommenderPopularity:
+	default:
+		errs = append(errs, fmt.Errorf("recommender must be als, itemknn, ease or popularity, got %q", o.Recommender))
+	}
 	if o.Blend.Text < 0 || o.Blend.Personal < 0 || o.Blend.Popularity < 0 || o.Blend.Candidates < 0 {
 		errs = append(errs, fmt.Errorf("search blend weights must not be negative, got %+v", o.Blend))
 	}
@@ -91,6 +109,11 @@ func (o Options) Params() map[string]string {
 		"search.personal":    f(o.Blend.Personal),
 		"search.popularity":  f(o.Blend.Popularity),
 		"search.candidates":  strconv.Itoa(o.Blend.Candidates),
+		"ease.mode":          string(o.EASE.Mode),
+		"ease.lambda":        f(o.EASE.Lambda),
+		"ease.maxItems":      strconv.Itoa(o.EASE.MaxItems),
+		"ease.k":             strconv.Itoa(o.EASE.K),
+		"recommender":        cmp.Or(o.Recommender, model.RecommenderALS),
 	}
 }
 
@@ -98,8 +121,8 @@ func (o Options) Params() map[string]string {
 type Timings struct {
 	// Matrix is the aggregation of interactions.
 	Matrix time.Duration
-	// Popularity, KNN and ALS are the model fits.
-	Popularity, KNN, ALS time.Duration
+	// Popularity, KNN, ALS and EASE are the model fits.
+	Popularity, KNN, ALS, EASE time.Duration
 	// Search covers model assembly including the bleve BM25 index.
 	Search time.Duration
 	// Total is the whole Build.
@@ -165,6 +188,16 @@ func Build(ctx context.Context, ds *data.Dataset, opts Options) (*model.Model, T
 	lap(&tm.ALS, t0)
 	logger.Info("trained ALS", "factors", f.Rank, "iterations", opts.ALS.Iterations, "duration", tm.ALS)
 
+	var ease *Neighbors
+	if opts.Recommender == model.RecommenderEASE || opts.EASE.Enabled(EASEShapeOf(m, opts.EASE)) {
+		t0 = clk.Now()
+		if ease, err = EASE(ctx, m, opts.EASE); err != nil {
+			return nil, tm, err
+		}
+		lap(&tm.EASE, t0)
+		logger.Info("trained EASE", "k", ease.K, "duration", tm.EASE)
+	}
+
 	t0 = clk.Now()
 	seen := make([][]int32, m.Users)
 	for u := range m.Users {
@@ -176,6 +209,8 @@ func Build(ctx context.Context, ds *data.Dataset, opts Options) (*model.Model, T
 	}
 	created := clk.Now().UTC().Truncate(time.Second)
 	params := opts.Params()
+	params["ease.trained"] = strconv.FormatBool(ease != nil)
+	maps.Copy(params, opts.Notes)
 	meta := model.Metadata{
 		Version:   Version(created, ds.Hash, params),
 		CreatedAt: created,
@@ -186,7 +221,7 @@ func Build(ctx context.Context, ds *data.Dataset, opts Options) (*model.Model, T
 	if meta.Metrics == nil {
 		meta.Metrics = map[string]float64{}
 	}
-	mdl, err := model.New(model.Parts{
+	parts := model.Parts{
 		Metadata:       meta,
 		Users:          users,
 		Items:          items,
@@ -199,8 +234,13 @@ func Build(ctx context.Context, ds *data.Dataset, opts Options) (*model.Model, T
 		NeighborScores: nb.Scores,
 		Popularity:     pop,
 		Queries:        SampleQueries(ds, pop, opts.SampleQueries),
+		Recommender:    opts.Recommender,
 		Blend:          opts.Blend,
-	})
+	}
+	if ease != nil {
+		parts.EASEK, parts.EASEItems, parts.EASEScores = ease.K, ease.Items, ease.Scores
+	}
+	mdl, err := model.New(parts)
 	if err != nil {
 		return nil, tm, fmt.Errorf("assembling model: %w", err)
 	}

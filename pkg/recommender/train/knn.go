@@ -54,7 +54,8 @@ type Neighbors struct {
 	K int
 	// Items holds neighbour indices.
 	Items []int32
-	// Scores holds the shrunk cosine similarities.
+	// Scores holds each neighbour's weight: the shrunk cosine similarity
+	// for item-kNN, the EASE weight for EASE.
 	Scores []float32
 }
 

@@ -107,3 +107,19 @@ func (m *Matrix) Col(i int) ([]int32, []float32) {
 
 // NNZ is the number of stored (user, item) pairs.
 func (m *Matrix) NNZ() int { return len(m.RowItems) }
+
+// Filter returns a new matrix with the entries of m for which keep is true.
+func (m *Matrix) Filter(keep func(u, i int32) bool) *Matrix {
+	out := &Matrix{Users: m.Users, Items: m.Items, RowPtr: make([]int64, m.Users+1)}
+	for u := range m.Users {
+		for p := m.RowPtr[u]; p < m.RowPtr[u+1]; p++ {
+			if keep(int32(u), m.RowItems[p]) {
+				out.RowItems = append(out.RowItems, m.RowItems[p])
+				out.RowVals = append(out.RowVals, m.RowVals[p])
+			}
+		}
+		out.RowPtr[u+1] = int64(len(out.RowItems))
+	}
+	out.transpose()
+	return out
+}

@@ -189,3 +189,18 @@ func TestSampleQueriesFallsBackToTitles(t *testing.T) {
 	got := SampleQueries(ds, []float32{2, 1}, 10)
 	require.ElementsMatch(t, []string{"coffee", "coffee beans", "green tea"}, got)
 }
+
+func TestALSStateContinuesAFitExactly(t *testing.T) {
+	m := randomMatrix(50, 40, 0.15, 3)
+	opts := ALSOptions{Factors: 6, Iterations: 5, Workers: 2}
+	want, err := ALS(context.Background(), m, opts)
+	require.NoError(t, err)
+	s, err := NewALS(m, opts)
+	require.NoError(t, err)
+	require.NoError(t, s.Sweep(context.Background(), 2))
+	early := s.Factors()
+	require.NotEqual(t, want, early)
+	require.NoError(t, s.Sweep(context.Background(), 3))
+	require.Equal(t, 5, s.Sweeps())
+	require.Equal(t, want, s.Factors(), "2 + 3 sweeps equal a 5-iteration fit")
+}

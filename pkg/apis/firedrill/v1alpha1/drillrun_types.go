@@ -53,6 +53,13 @@ type DrillRunSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9a-f]{64}$`
 	// +optional
 	PlanHash string `json:"planHash,omitempty"`
+
+	// Abort asks drill serve to stop the run: every active fault is
+	// reverted at once and the run ends Aborted. A run that has not
+	// started yet ends Aborted without touching anything; a finished run
+	// is left as it is. drill abort sets it.
+	// +optional
+	Abort bool `json:"abort,omitempty"`
 }
 
 // PlanReference names a DrillPlan.
@@ -64,7 +71,7 @@ type PlanReference struct {
 }
 
 // RunPhase is where a run is in its life.
-// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Aborted;Error
+// +kubebuilder:validation:Enum=Pending;Running;Succeeded;Failed;Aborted;Error;Interrupted
 type RunPhase string
 
 const (
@@ -81,6 +88,11 @@ const (
 	RunAborted RunPhase = "Aborted"
 	// RunError could not run (bad target, unreachable platform).
 	RunError RunPhase = "Error"
+	// RunInterrupted was cut short because the drill serve replica that
+	// ran it stopped without finishing it (a crash, kill -9, a lost
+	// leader lease); the next leader reverted every fault it had left
+	// active. Only drill serve decides it, never the engine.
+	RunInterrupted RunPhase = "Interrupted"
 )
 
 // Verdict is the outcome of a judgement.
@@ -110,11 +122,72 @@ type DrillRunStatus struct {
 	// +optional
 	Report *ReportReference `json:"report,omitempty"`
 
+	// Runner is the drill serve replica that runs the drill (its identity,
+	// hostname_uuid), set when the run starts. Only the leader runs
+	// drills: a leader that finds a Running run it does not hold reverts
+	// its faults and marks it Interrupted.
+	// +optional
+	Runner string `json:"runner,omitempty"`
+
+	// PlanSpec is the defaulted plan the run executes, stored when it
+	// starts and removed when it ends (the report keeps it), so that
+	// reverting the run's faults after a crash does not depend on the
+	// DrillPlan, which may have been edited or deleted since. It is stored
+	// without a schema: spec.plan and the DrillPlan are validated.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +optional
+	PlanSpec *DrillPlanSpec `json:"planSpec,omitempty"`
+
+	// Journal records each fault of the run before it is touched and as
+	// it changes, written by drill serve before the inject starts, so that
+	// the next leader knows what to revert after a crash. A fault with
+	// nothing to revert (a pod kill) stays Active until the run ends.
+	// +listType=map
+	// +listMapKey=step
+	// +kubebuilder:validation:MaxItems=100
+	// +optional
+	Journal []JournalEntry `json:"journal,omitempty"`
+
 	// Conditions: Ready, Reconciling, Stalled.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// FaultState is where a journaled fault is in its life.
+// +kubebuilder:validation:Enum=Injecting;Active;Reverting;Reverted
+type FaultState string
+
+const (
+	// FaultInjecting is about to be injected, or partly injected.
+	FaultInjecting FaultState = "Injecting"
+	// FaultActive is in effect.
+	FaultActive FaultState = "Active"
+	// FaultReverting is being reverted, or its revert failed.
+	FaultReverting FaultState = "Reverting"
+	// FaultReverted is undone.
+	FaultReverted FaultState = "Reverted"
+)
+
+// JournalEntry is one fault of a run as the journal knows it.
+type JournalEntry struct {
+	// Step is the fault's step.
+	// +required
+	Step string `json:"step"`
+	// State of the fault. Injecting, Active and Reverting are unfinished:
+	// a crash leaves them to revert.
+	// +required
+	State FaultState `json:"state"`
+	// Targets the fault acts on.
+	// +kubebuilder:validation:MaxItems=1000
+	// +optional
+	Targets []FaultTarget `json:"targets,omitempty"`
+	// Error is why the last revert failed.
+	// +optional
+	Error string `json:"error,omitempty"`
 }
 
 // ObjectiveVerdict judges one objective.

@@ -14,5 +14,11 @@ func (w WindowStats) SuccessRate() float64 {
 
 // IsTerminal says whether a run or step in phase p is over.
 func (p RunPhase) IsTerminal() bool {
-	return p == RunSucceeded || p == RunFailed || p == RunAborted || p == RunError
+	return p == RunSucceeded || p == RunFailed || p == RunAborted || p == RunError || p == RunInterrupted
+}
+
+// Unfinished says whether a journaled fault in state s may still be in
+// effect.
+func (s FaultState) Unfinished() bool {
+	return s == FaultInjecting || s == FaultActive || s == FaultReverting
 }
