@@ -260,6 +260,52 @@ spec:
 			node, rtos(f.Failover), len(evicted), latestExit(evicted).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
 	})
 
+	t.Run("gpu failure: the processes on a node whose GPUs fail die at once, replacements load the model elsewhere", func(t *testing.T) {
+		settleCluster(ctx, t, c)
+		before := pr.Agent.Running()
+		rep, out := run(t, "svc-gpu", endpoint, `    - name: gpu
+      fault:
+        gpuFailure: {region: us-east}
+        duration: 5s
+`)
+		f := rep.Steps[1].Fault
+		require.Len(t, f.Targets, 1, out)
+		require.NotNil(t, f.Reverted, out)
+		node, inj := f.Targets[0].Name, f.Injected.Time
+		procs := pr.Agent.Processes()
+		var lost []framework.ProcessRecord
+		for _, r := range before {
+			if r.Node == node && strings.HasPrefix(r.Pod, "recommender-") {
+				lost = append(lost, byUID(t, procs, string(r.UID)))
+			}
+		}
+		require.NotEmpty(t, lost, "the failed node ran recommender pods")
+		for _, r := range lost {
+			require.Contains(t, []framework.StopReason{framework.StopTerminated, framework.StopKilled}, r.Stop, "%+v", r)
+			require.False(t, r.TermSent.Before(inj.Add(-skew)), "stopped by the fault")
+			require.Equal(t, 2*time.Second, r.Grace, "a pod deleted with grace period 0 gets the kubelet's 2 s")
+		}
+		repl := started(procs, "us-east", inj.Add(-skew), f.Reverted.Time)
+		require.Len(t, repl, len(lost), "a replacement per pod that lost its GPU")
+		for _, r := range repl {
+			require.NotEqual(t, node, r.Node, "no replacement runs on the node without GPUs")
+			require.Eventually(t, func() bool { _, ok := models.of(string(r.UID)); return ok }, 10*time.Second, 50*time.Millisecond)
+			m, _ := models.of(string(r.UID))
+			require.NoError(t, m.err)
+			require.Equal(t, b.model.Version, m.info.Version, "replacement %s loaded the published model", r.Pod)
+		}
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		require.False(t, f.Failover.Instants.Ready.Time.Before(latestReady(t, repl).Add(-skew)),
+			"capacity is back no earlier than the last replacement is Ready")
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		require.NoError(t, err)
+		gpus := n.Status.Allocatable[framework.GPUResource]
+		require.Equal(t, int64(4), gpus.Value(), "the revert gives the GPUs back")
+		require.False(t, slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == v1alpha1.DefaultGPUTaintKey }), "and removes the taint")
+		t.Logf("measure: gpu failure of %s through the Service: %s; %d processes exited %s after the injection, replacements Ready %s after",
+			node, rtos(f.Failover), len(lost), latestExit(lost).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
+	})
+
 	t.Run("store outage: a replica restarted during the outage comes up from its cache", func(t *testing.T) {
 		settleCluster(ctx, t, c)
 		rep, out := run(t, "svc-store", endpoint, `    - name: store
