@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -117,9 +116,19 @@ func TestServeRefusesBeyondLoopbackWithoutTokens(t *testing.T) {
 	require.Contains(t, errOut, "--listen :0 is beyond loopback: give --token-file")
 }
 
-// TestServeWithoutPlansIsClusterMode: this binary has no cluster mode yet.
+// TestServeWithoutPlansIsClusterMode: without --plans drill serve runs in
+// a cluster; with no cluster configured it says where it looked, and a
+// token file (one machine's authentication) is refused there. Nothing
+// starts. The cluster mode itself runs in e2e (e2e/serve_test.go).
 func TestServeWithoutPlansIsClusterMode(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
 	_, errOut, code := execute(t, "", "serve", "--state-dir", t.TempDir())
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, fmt.Sprintf("cluster mode is not built in this binary yet; %s", "run drill serve --plans DIR"))
+	require.Contains(t, errOut, "no Kubernetes cluster configured: looked at --kubeconfig (not set)")
+
+	tokens := filepath.Join(t.TempDir(), "tokens.yaml")
+	_, errOut, code = execute(t, "", "serve", "--state-dir", t.TempDir(), "--token-file", tokens)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "--token-file is for one machine (--plans): in a cluster the API's bearer tokens are Kubernetes tokens")
 }

@@ -121,7 +121,7 @@ func panelsOf(t *testing.T, b []byte) []Panel {
 			}
 			pp := Panel{Title: p.Title, Type: p.Type}
 			for _, tg := range p.Targets {
-				pp.Queries = append(pp.Queries, Query{RefID: tg.RefID, Expr: tg.Expr, Instant: tg.Instant})
+				pp.Queries = append(pp.Queries, Query(tg))
 			}
 			out = append(out, pp)
 		}

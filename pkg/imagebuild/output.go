@@ -3,7 +3,6 @@ package imagebuild
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/firedrill/firedrill/pkg/loopback"
 )
 
 // refNameAnnotation names an image in an OCI image layout's index.json
@@ -72,7 +73,7 @@ func ParseReference(s string) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing image reference %q: %w", s, err)
 	}
-	if !isLoopback(ref.Context().RegistryStr()) {
+	if !loopback.Host(ref.Context().RegistryStr()) {
 		return ref, nil
 	}
 	ref, err = name.ParseReference(s, name.StrictValidation, name.Insecure)
@@ -80,18 +81,6 @@ func ParseReference(s string) (name.Reference, error) {
 		return nil, fmt.Errorf("parsing image reference %q: %w", s, err)
 	}
 	return ref, nil
-}
-
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Push uploads a to ref: the index with its images, or the only image.

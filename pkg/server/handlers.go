@@ -368,11 +368,11 @@ func linkPlan(p *Plan) {
 	}
 }
 
-// runPath is the API path of a run, or of one of its sub-resources.
 // ReportPath is the path the API serves a run's report at, by format
 // (FormatHTML, FormatJSON, FormatJUnit, FormatMD).
 func ReportPath(ns, id, format string) string { return runPath(ns, id, "/report/"+format) }
 
+// runPath is the API path of a run, or of one of its sub-resources.
 func runPath(ns, id, sub string) string {
 	p := pathRuns + "/" + url.PathEscape(id) + sub
 	if ns != "" {

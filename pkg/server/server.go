@@ -235,16 +235,3 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
 }
-
-// IsLoopback says whether a listen address binds loopback only: a literal
-// loopback IP (127.0.0.0/8, ::1). An empty host (":8090"), 0.0.0.0 and
-// any name, localhost included (a name resolves as the system says), bind
-// beyond it.
-func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}

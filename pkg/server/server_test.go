@@ -275,29 +275,6 @@ func TestRunDetail(t *testing.T) {
 	require.Equal(t, "# nightly\n", md)
 }
 
-func TestIsLoopback(t *testing.T) {
-	tests := []struct {
-		addr string
-		want bool
-	}{
-		{"127.0.0.1:8090", true},
-		{"127.3.2.1:0", true},
-		{"[::1]:8090", true},
-		{":8090", false},
-		{"0.0.0.0:8090", false},
-		{"[::]:8090", false},
-		{"10.0.0.5:8090", false},
-		{"localhost:8090", false},
-		{"drills.example.com:8090", false},
-		{"127.0.0.1", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.addr, func(t *testing.T) {
-			require.Equal(t, tt.want, server.IsLoopback(tt.addr))
-		})
-	}
-}
-
 // TestStopEndsRequestsInFlight: Stop waits for a request in flight and
 // then the port is closed.
 func TestStopEndsRequestsInFlight(t *testing.T) {

@@ -12,7 +12,7 @@ func TestDidYouMean(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
-		{"a transposition", "log-levle", ` (did you mean "log-level"?)`},
+		{"a transposition", "log-levle", ` (did you mean "log-level"?)`}, //nolint:misspell // the misspelling is the input
 		{"case does not matter", "OUTPUT", ` (did you mean "output"?)`},
 		{"nothing close", "timezone", ""},
 		{"a tie picks the first alphabetically", "log-f", ""},

@@ -29,6 +29,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/archive/index"
 	"github.com/firedrill/firedrill/pkg/archive/sums"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
@@ -152,7 +153,7 @@ func New(location string, opts Options) (*Archive, error) {
 	}
 	client := &auth.Client{Client: hc, Cache: auth.NewCache(), Credential: cred}
 	client.SetUserAgent("firedrill")
-	plain := isLoopback(ref.Registry)
+	plain := loopback.Host(ref.Registry)
 	if opts.PlainHTTP != nil {
 		plain = *opts.PlainHTTP
 	}
@@ -177,20 +178,6 @@ func credentialFunc(host string, opts Options) (auth.CredentialFunc, error) {
 		return nil, fmt.Errorf("reading registry credentials: %w", err)
 	}
 	return credentials.Credential(store), nil
-}
-
-// isLoopback says whether host (with or without a port) names this
-// machine.
-func isLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // String is the archive's location, oci://host/repository.

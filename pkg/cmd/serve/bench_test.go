@@ -111,6 +111,7 @@ func benchService(b *testing.B) (string, string) {
 // time, and reports the p50 and p99 latency of a whole request (sent,
 // answered, body read) and the body's size.
 func benchmarkList(b *testing.B, query string, want int) {
+	b.Helper()
 	base, token := benchService(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	get := func() (int, int) {

@@ -11,18 +11,19 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/controller/cluster"
 	"github.com/firedrill/firedrill/pkg/controller/drillrun"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
 	"github.com/firedrill/firedrill/pkg/version"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // ClusterAPI serves the HTTP API in cluster mode: the serve command passes
@@ -129,7 +130,7 @@ func runCluster(ctx context.Context, opts Options) error {
 	if opts.TokenFile != "" {
 		return errors.New("--token-file is for one machine (--plans): in a cluster the API's bearer tokens are Kubernetes tokens, checked by TokenReview, and rights are RBAC on firedrill.dev (docs/serve.md#authentication)")
 	}
-	if !server.IsLoopback(opts.Listen) && opts.TLSCertFile == "" {
+	if !loopback.Listen(opts.Listen) && opts.TLSCertFile == "" {
 		log.FromContext(ctx).Warn("the API listens beyond loopback without TLS: bearer tokens cross the network in the clear; give --tls-cert-file and --tls-private-key-file, or put a TLS proxy in front",
 			"listen", opts.Listen)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/server"
 )
 
@@ -168,7 +169,7 @@ func reportDir(dir, stateDir string) string {
 // operator's choosing, and says what a listener beyond loopback without
 // TLS risks.
 func checkListen(ctx context.Context, listen, tokenFile string, tls bool) error {
-	if server.IsLoopback(listen) {
+	if loopback.Listen(listen) {
 		return nil
 	}
 	if tokenFile == "" {

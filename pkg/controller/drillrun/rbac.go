@@ -39,5 +39,11 @@ package drillrun
 // A cutover by HTTPRoute weights.
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;patch
 //
+// A run's heartbeat: a Lease per run in the target namespace, created
+// at start, renewed while the run lives, read and listed to tell a dead
+// run's leftovers from a live one's, deleted when the run ends
+// (docs/crash-safety.md).
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;create;update;delete
+//
 // Chaos Mesh faults are objects firedrill creates, waits on and deletes.
 // +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos;iochaos;stresschaos,verbs=get;list;create;delete

@@ -156,9 +156,12 @@ func start(tb testing.TB, name, dir, bin string, args ...string) string {
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, logFile, logFile
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		require.NoError(tb, cmd.Start())
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait(); _ = logFile.Close() }()
-		if lastErr = waitReady(addr, exited); lastErr == nil {
+		// exited closes once the process is reaped; waitErr is then its
+		// exit status. A closed channel can be waited on more than once.
+		var waitErr error
+		exited := make(chan struct{})
+		go func() { waitErr = cmd.Wait(); _ = logFile.Close(); close(exited) }()
+		if lastErr = waitReady(addr, exited, func() error { return waitErr }); lastErr == nil {
 			tb.Cleanup(func() {
 				_ = cmd.Process.Signal(syscall.SIGTERM)
 				select {
@@ -186,12 +189,13 @@ func start(tb testing.TB, name, dir, bin string, args ...string) string {
 
 // waitReady polls http://addr/-/ready until it answers 200, the process
 // exits, or 30 s pass.
-func waitReady(addr string, exited <-chan error) error {
+func waitReady(addr string, exited <-chan struct{}, exitErr func() error) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
+		case <-exited:
+			err := exitErr()
 			if err == nil {
 				return errors.New("exited before it was ready")
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/recommender/model"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
 )
@@ -110,9 +111,9 @@ func (o *Options) validate() error {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8080"
 	}
-	if host, _, err := net.SplitHostPort(o.Addr); err != nil {
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("invalid address %q: %w", o.Addr, err))
-	} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	} else if !loopback.Host(o.Addr) {
 		errs = append(errs, fmt.Errorf("address %q must be a loopback address", o.Addr))
 	}
 	if o.ModelRef != "" && o.ModelDir != "" {

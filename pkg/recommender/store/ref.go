@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"oras.land/oras-go/v2/registry"
@@ -31,18 +30,4 @@ func ParseReference(s string) (Reference, error) {
 // IsDigest reports whether the reference pins a manifest digest.
 func (r Reference) IsDigest() bool {
 	return r.ValidateReferenceAsDigest() == nil
-}
-
-// IsLoopback reports whether host (with or without a port) names the local
-// machine. Registries on loopback are spoken to over plain HTTP by default.
-func IsLoopback(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

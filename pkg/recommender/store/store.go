@@ -25,6 +25,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 )
 
 const (
@@ -168,7 +169,7 @@ func (s *Store) logger(ctx context.Context) *slog.Logger {
 }
 
 func (s *Store) repository(ref Reference) *remote.Repository {
-	plain := IsLoopback(ref.Registry)
+	plain := loopback.Host(ref.Registry)
 	if s.opts.PlainHTTP != nil {
 		plain = *s.opts.PlainHTTP
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/loopback"
 )
 
 // ErrNoKubeconfig says no cluster configuration was found anywhere firedrill
@@ -97,12 +97,7 @@ func isLoopbackHost(host string) bool {
 	if err != nil {
 		return false
 	}
-	name := u.Hostname()
-	if strings.EqualFold(name, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(name)
-	return ip != nil && ip.IsLoopback()
+	return loopback.Host(u.Hostname())
 }
 
 // ContextName is the kubeconfig context RESTConfig uses: the override

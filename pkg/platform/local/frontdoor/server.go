@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 )
 
 // Options configure a Server. Zero values are documented per field.
@@ -47,11 +48,10 @@ func (o *Options) defaults() error {
 		o.ControlAddr = "127.0.0.1:0"
 	}
 	for _, a := range []string{o.Addr, o.ControlAddr} {
-		host, _, err := net.SplitHostPort(a)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("invalid address %q: %w", a, err)
 		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !loopback.Host(a) {
 			return fmt.Errorf("address %q: the front door listens on loopback only", a)
 		}
 	}

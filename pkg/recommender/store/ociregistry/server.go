@@ -20,6 +20,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/httpdrain"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/loopback"
 )
 
 // Options configure a Server.
@@ -40,15 +41,11 @@ func (o *Options) validate() error {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
-	host, _, err := net.SplitHostPort(o.Addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		return fmt.Errorf("invalid registry address %q: %w", o.Addr, err)
 	}
-	if host != "localhost" {
-		ip := net.ParseIP(host)
-		if ip == nil || !ip.IsLoopback() {
-			return fmt.Errorf("registry address %q must be a loopback address", o.Addr)
-		}
+	if !loopback.Host(o.Addr) {
+		return fmt.Errorf("registry address %q must be a loopback address", o.Addr)
 	}
 	return nil
 }
