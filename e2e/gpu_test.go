@@ -151,6 +151,29 @@ spec:
 		require.Contains(t, aout.String(), "no faults left active")
 	})
 
+	t.Run("drill run with drill serve's generated ClusterRole fails a node's GPUs and restores them", func(t *testing.T) {
+		healthy(t)
+		// The role is generated from the +kubebuilder:rbac markers; without
+		// patch on nodes/status the allocatable cannot be lowered (403).
+		role := serveRole(t)
+		role.Name = "firedrill-drill-serve-gpu"
+		_, err := c.Clientset.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{})
+		require.NoError(t, err)
+		c.CreateNamespace(ctx, t, serveNamespace)
+		kubeconfig, _ := serviceAccountKubeconfig(ctx, t, c, serveNamespace, "drill-serve-gpu", role.Name)
+		sa := drillRunner{bin: drill, kubeconfig: kubeconfig}
+		rep, out := sa.run(t, writePlan(t, fmt.Sprintf(header, "kube-gpu-rbac")+`    - name: gpu
+      fault:
+        gpuFailure: {region: us-east}
+        duration: 2s
+`), "kube-gpu-rbac", 0)
+		f := rep.Steps[1].Fault
+		require.Empty(t, f.Error, out)
+		require.NotNil(t, f.Reverted, out)
+		require.Contains(t, strings.Join(f.Notes, "\n"), "lost 2 of 2 GPUs (nvidia.com/gpu allocatable 2 → 0) and was tainted", out)
+		require.Equal(t, gpuNode{allocatable: 2}, readGPUNode(ctx, t, c, f.Targets[0].Name))
+	})
+
 	t.Run("a GPU fails with no spare anywhere: the report shows the Pending pod as lost GPU capacity until the revert", func(t *testing.T) {
 		healthy(t)
 		scale(ctx, t, c, "recommender-us-east", 6) // every GPU busy

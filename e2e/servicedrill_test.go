@@ -208,18 +208,7 @@ spec:
 		// Drain the us-east node that runs the most replicas: with two
 		// of them, the second eviction waits for the budget.
 		before := pr.Agent.Running()
-		perNode := map[string]int{}
-		for _, r := range before {
-			if strings.HasPrefix(r.Pod, framework.RecommenderName("us-east")+"-") {
-				perNode[r.Node]++
-			}
-		}
-		node := ""
-		for n, k := range perNode {
-			if node == "" || k > perNode[node] || (k == perNode[node] && n < node) {
-				node = n
-			}
-		}
+		node := busiestNode(before, "us-east")
 		rep, out := run(t, "svc-drain", endpoint, fmt.Sprintf(`    - name: drain
       fault:
         nodeDrain: {selector: {matchLabels: {kubernetes.io/hostname: %s}}}
@@ -262,16 +251,20 @@ spec:
 
 	t.Run("gpu failure: the processes on a node whose GPUs fail die at once, replacements load the model elsewhere", func(t *testing.T) {
 		settleCluster(ctx, t, c)
+		// Fail the us-east node running the most replicas (after the drain
+		// they may all run on one).
 		before := pr.Agent.Running()
-		rep, out := run(t, "svc-gpu", endpoint, `    - name: gpu
+		node := busiestNode(before, "us-east")
+		rep, out := run(t, "svc-gpu", endpoint, fmt.Sprintf(`    - name: gpu
       fault:
-        gpuFailure: {region: us-east}
+        gpuFailure: {region: us-east, selector: {matchLabels: {kubernetes.io/hostname: %s}}}
         duration: 5s
-`)
+`, node))
 		f := rep.Steps[1].Fault
 		require.Len(t, f.Targets, 1, out)
 		require.NotNil(t, f.Reverted, out)
-		node, inj := f.Targets[0].Name, f.Injected.Time
+		require.Equal(t, node, f.Targets[0].Name)
+		inj := f.Injected.Time
 		procs := pr.Agent.Processes()
 		var lost []framework.ProcessRecord
 		for _, r := range before {
@@ -439,6 +432,24 @@ spec:
 }
 
 // latestExit is the last exit of the given processes.
+// busiestNode is the node running the most of a region's recommender
+// processes (by name when tied).
+func busiestNode(running []framework.ProcessRecord, region string) string {
+	perNode := map[string]int{}
+	for _, r := range running {
+		if strings.HasPrefix(r.Pod, framework.RecommenderName(region)+"-") {
+			perNode[r.Node]++
+		}
+	}
+	node := ""
+	for n, k := range perNode {
+		if node == "" || k > perNode[node] || (k == perNode[node] && n < node) {
+			node = n
+		}
+	}
+	return node
+}
+
 func latestExit(procs []framework.ProcessRecord) time.Time {
 	var last time.Time
 	for _, r := range procs {
