@@ -113,7 +113,9 @@ func TestGPUFailureInSandboxThroughDrill(t *testing.T) {
 			}
 			return false
 		}, 2*time.Minute, 50*time.Millisecond, "the GPU failure never took effect: %s", out)
-		require.Eventually(t, func() bool { return strings.Contains(out.String(), "injected   gpu: gpuFailure on "+lost.Targets[0].String()) },
+		require.Eventually(t, func() bool {
+			return strings.Contains(out.String(), "injected   gpu: gpuFailure on "+lost.Targets[0].String())
+		},
 			10*time.Second, 20*time.Millisecond, "drill reports the injection: %s", out)
 		require.NotEmpty(t, sandboxProcessesUnder(state), "the sandbox runs while the GPU is lost")
 		killDashNine(t, c)
