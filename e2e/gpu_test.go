@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -149,6 +151,43 @@ spec:
 		again, aout := d.cmd("cleanup", "--state-dir", state)
 		require.NoError(t, again.Run(), aout.String())
 		require.Contains(t, aout.String(), "no faults left active")
+	})
+
+	t.Run("kill -9 of drill with its journal lost: drill cleanup --from-cluster restores the node from its record", func(t *testing.T) {
+		healthy(t)
+		state := t.TempDir()
+		cmd, out := d.cmd("run", "--state-dir", state, "--archive", t.TempDir(), "--run-id", "gpu-lost", writePlan(t, fmt.Sprintf(header, "kube-gpu-lost")+`    - name: gpu
+      fault:
+        gpuFailure: {region: us-east}
+        duration: 5m
+`))
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		var failed string
+		require.Eventually(t, func() bool {
+			for _, n := range east {
+				if g := readGPUNode(ctx, t, c, n); g.tainted && g.allocatable == 0 && g.runID == "gpu-lost" {
+					failed = n
+					return true
+				}
+			}
+			return false
+		}, 2*time.Minute, 100*time.Millisecond, "no node lost its GPUs: %s", out)
+		killed := killDashNine(t, cmd)
+		require.NoError(t, os.RemoveAll(state), "the machine is lost with its journal")
+
+		var cout *lockedBuffer
+		require.Eventually(t, func() bool {
+			var cl *exec.Cmd
+			cl, cout = d.cmd("cleanup", "--from-cluster")
+			return exitCode(t, cl, cout) == 0 && strings.Contains(cout.String(), "): reverted; heartbeat Lease "+ns+"/firedrill-run-gpu-lost last renewed")
+		}, time.Minute, time.Second, "drill cleanup --from-cluster reverts the dead run once its heartbeat is stale")
+		restored := time.Since(killed)
+		require.Contains(t, cout.String(), "run gpu-lost, step ")
+		require.Equal(t, gpuNode{allocatable: 2}, readGPUNode(ctx, t, c, failed), "the node's own record restores it: allocatable, taint and marks")
+		t.Logf("measure: gpuFailure kill -9 with the journal lost, drill cleanup --from-cluster: node %s whole again %s after the kill (heartbeat grace %s)\n%s",
+			failed, restored.Round(100*time.Millisecond), kube.DefaultHeartbeatGrace, cout)
+		c.WaitReady(ctx, t, ns, "recommender-us-east")
 	})
 
 	t.Run("drill run with drill serve's generated ClusterRole fails a node's GPUs and restores them", func(t *testing.T) {
