@@ -134,7 +134,7 @@ func startServe(ctx context.Context, t *testing.T, name, kubeconfig string, extr
 	bin := buildDrill(t)
 	p := &serveProc{name: name, out: &lockedBuffer{}, reports: t.TempDir(), done: make(chan struct{}),
 		probeAddr: "127.0.0.1:" + strconv.Itoa(freeTCPPort(t)), apiAddr: "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))}
-	args := append([]string{"serve", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--report-dir", p.reports,
+	args := append([]string{"serve", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--archive", p.reports,
 		"--health-probe-bind-address", p.probeAddr, "--listen", p.apiAddr, "--log-format", "json"}, serveArgs...)
 	p.cmd = exec.Command(bin, append(args, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -33,9 +33,11 @@ import (
 
 	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
+	"github.com/firedrill/firedrill/pkg/archive/local"
 	"github.com/firedrill/firedrill/pkg/controller/backend"
 	"github.com/firedrill/firedrill/pkg/controller/drillplan"
-	"github.com/firedrill/firedrill/pkg/controller/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/reportarchive"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/scheduler"
@@ -162,7 +164,11 @@ func TestServeScale(t *testing.T) {
 	t.Logf("measure: reconcile an idle plan (cache, %d runs each, no write), %d reconciles: p50 %s, p99 %s", scaleRunsPerPlan, len(lat), p50, p99)
 	require.Less(t, p99, time.Millisecond, "reconciling an idle plan < 1 ms")
 
-	b, err := backend.New(backend.Options{Client: mgr.GetClient(), Scheme: scheme, Reports: reportdir.Dir{Root: t.TempDir()}})
+	arch, err := local.New(t.TempDir())
+	require.NoError(t, err)
+	reports, err := reportarchive.New(arch, t.TempDir(), archive.StoreOptions{})
+	require.NoError(t, err)
+	b, err := backend.New(backend.Options{Client: mgr.GetClient(), Scheme: scheme, Reports: reports})
 	require.NoError(t, err)
 	lat = lat[:0]
 	var size int

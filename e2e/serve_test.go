@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +22,10 @@ import (
 
 	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
+	"github.com/firedrill/firedrill/pkg/archive/index"
+	"github.com/firedrill/firedrill/pkg/archive/local"
+	"github.com/firedrill/firedrill/pkg/archive/sums"
 	"github.com/firedrill/firedrill/pkg/controller/conditions"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/scheduler"
@@ -211,9 +214,13 @@ func TestServeSchedulesDrills(t *testing.T) {
 			require.NotNil(t, f.Failover.CapacityRTO)
 			t.Logf("measure: scheduled pod kill capacity RTO %s", f.Failover.CapacityRTO.Duration)
 
-			// The report is archived where the status says, and agrees.
+			// The report is archived where the status says, as run
+			// <namespace>.<name> of its plan, and agrees.
 			require.NotNil(t, run.Status.Report)
-			require.True(t, strings.HasPrefix(run.Status.Report.Path, a.reports), run.Status.Report.Path)
+			require.Equal(t, filepath.Join(a.reports, p.Name, ns+"."+name), run.Status.Report.Path)
+			for _, f := range []string{report.JSONFile, report.MarkdownFile, report.JUnitFile, archive.HTMLFile, sums.FileName} {
+				require.FileExists(t, filepath.Join(run.Status.Report.Path, f))
+			}
 			data, err := os.ReadFile(filepath.Join(run.Status.Report.Path, report.JSONFile))
 			require.NoError(t, err)
 			rep, err := report.Read(data)
@@ -230,8 +237,18 @@ func TestServeSchedulesDrills(t *testing.T) {
 			err := b.c.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: names[0]}, &v1alpha1.DrillRun{})
 			return client.IgnoreNotFound(err) == nil && err != nil
 		}, 30*time.Second, 100*time.Millisecond, "the first run is pruned")
-		_, err := os.Stat(filepath.Join(a.reports, ns, p.Name, ns+"."+names[0]))
+		_, err := os.Stat(filepath.Join(a.reports, p.Name, ns+"."+names[0]))
 		require.ErrorIs(t, err, os.ErrNotExist, "with its report")
+		// drill reports list --archive <the same directory> lists the runs
+		// drill serve archived, and not the pruned one.
+		arch, err := local.New(a.reports)
+		require.NoError(t, err)
+		idx, err := arch.Index(ctx)
+		require.NoError(t, err)
+		_, err = idx.Find(ns + "." + names[1])
+		require.NoError(t, err)
+		_, err = idx.Find(ns + "." + names[0])
+		require.ErrorIs(t, err, index.ErrNotFound)
 
 		got := b.getPlan(ctx, t, p.Name)
 		require.Equal(t, names[1], got.Status.LastRun.Name)

@@ -25,7 +25,7 @@ var listening = regexp.MustCompile(`msg="API listening" addr=(\S+)`)
 // its API's base URL and token once it is ready.
 func serveProcess(t *testing.T, plans, state string) (*exec.Cmd, *syncBuffer, string, string) {
 	t.Helper()
-	cmd, out := drillProcess(t, "serve", "--plans", plans, "--state-dir", state, "--listen", "127.0.0.1:0")
+	cmd, out := drillProcess(t, "serve", "--plans", plans, "--state-dir", state, "--archive", filepath.Join(state, "reports"), "--listen", "127.0.0.1:0")
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {

@@ -3,32 +3,28 @@ package dashboards_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/engine"
-	"github.com/firedrill/firedrill/pkg/metrics"
 	"github.com/firedrill/firedrill/pkg/metrics/promtest"
-	"github.com/firedrill/firedrill/pkg/plan"
-	"github.com/firedrill/firedrill/pkg/platform/local"
-	"github.com/firedrill/firedrill/pkg/report"
-	"github.com/firedrill/firedrill/pkg/scheduler"
 )
 
 // servedPlan drills a one-region local sandbox: a pod kill (capacity is
@@ -76,31 +72,27 @@ spec:
 `
 
 // TestEveryPanelQueryReturnsData: a real Prometheus scrapes a real
-// Pushgateway and drill serve's metrics, after two real drills: one run
-// in-process on the engine and the local sandbox, fed to the metrics the
-// way drill serve's runners feed them (SetPlan from the scheduler's
-// decision, RunUpdated with live snapshots, RunFinished), and one drill
-// run --pushgateway process. Then every query of every panel of the
-// committed dashboard, with All plans and a 1h range, returns a finite
-// value; and promtool check metrics passes on the exposition.
+// Pushgateway and a real one-machine drill serve (the drill binary, with
+// a plans directory, its API's /metrics read with a bearer token), after
+// two real drills: one drill serve runs on the local sandbox, triggered
+// through its API, and one drill run --pushgateway process. Then every
+// query of every panel of the committed dashboard, with All plans and a
+// 1h range, returns a finite value; and promtool check metrics passes on
+// drill serve's firedrill_ exposition.
 func TestEveryPanelQueryReturnsData(t *testing.T) {
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// drill serve's side: the metrics on a registry served at /metrics.
-	reg := prometheus.NewPedanticRegistry()
-	m, err := metrics.New(reg)
-	require.NoError(t, err)
-	serveAddr := serveMetrics(t, reg)
+	srv := startServe(ctx, t)
 	pg := promtest.StartPushgateway(t)
 	prom := promtest.StartPrometheus(t,
-		promtest.Target{Job: "drill-serve", Addr: serveAddr},
+		promtest.Target{Job: "drill-serve", Addr: srv.addr, BearerToken: srv.token},
 		promtest.Target{Job: "pushgateway", Addr: pg.Addr, HonorLabels: true},
 	)
 
-	served := servedDrill(ctx, t, m)
-	t.Logf("served drill: %s, verdict %s %s (%s)", served.Phase, served.Verdict, served.Message, time.Since(started).Round(time.Millisecond))
+	served := srv.drill(ctx, t, "served")
+	t.Logf("served drill: %s (%s)", served, time.Since(started).Round(time.Millisecond))
 	pushed := pushedDrill(t, pg.URL)
 	t.Logf("pushed drill: %s (%s)", pushed, time.Since(started).Round(time.Millisecond))
 
@@ -129,6 +121,7 @@ func TestEveryPanelQueryReturnsData(t *testing.T) {
 		for _, q := range p.Queries {
 			expr := expand(q.Expr, "1h")
 			var v model.Value
+			var err error
 			if q.Instant {
 				v, err = prom.Query(ctx, expr)
 			} else {
@@ -141,68 +134,152 @@ func TestEveryPanelQueryReturnsData(t *testing.T) {
 	}
 	t.Logf("%d queries of %d panels returned data (%s)", n, len(panels), time.Since(started).Round(time.Millisecond))
 
-	// promtool lints the exposition drill serve would serve.
-	var buf bytes.Buffer
-	mfs, err := reg.Gather()
+	// promtool lints drill serve's firedrill_ exposition.
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(srv.get(ctx, t, "/metrics")))
 	require.NoError(t, err)
+	var buf bytes.Buffer
 	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		require.NoError(t, enc.Encode(mf))
+	names := make([]string, 0, len(mfs))
+	for name := range mfs {
+		if strings.HasPrefix(name, "firedrill_") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	require.NotEmpty(t, names)
+	for _, name := range names {
+		require.NoError(t, enc.Encode(mfs[name]))
 	}
 	require.Empty(t, promtest.CheckMetrics(t, buf.Bytes()), "promtool check metrics")
 }
 
-// serveMetrics serves reg at /metrics on a loopback port, as drill serve
-// does, and returns its address.
-func serveMetrics(t *testing.T, reg *prometheus.Registry) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
+// served is a one-machine drill serve: the drill binary serving a plans
+// directory holding servedPlan, its API on a loopback port.
+type served struct {
+	addr, token string
 }
 
-// servedDrill runs servedPlan in-process on the engine and the local
-// sandbox and feeds m as a drill serve runner does.
-func servedDrill(ctx context.Context, t *testing.T, m *metrics.Metrics) *report.Report {
+// startServe starts drill serve --plans in a separate process and waits
+// until it is ready; it is stopped with SIGTERM when the test ends.
+func startServe(ctx context.Context, t *testing.T) *served {
 	t.Helper()
 	dir := t.TempDir()
-	path := filepath.Join(dir, "served.yaml")
-	require.NoError(t, os.WriteFile(path, []byte(servedPlan), 0o600))
-	plans, err := (&plan.Loader{}).Load(ctx, []string{path})
+	plans := filepath.Join(dir, "plans")
+	require.NoError(t, os.MkdirAll(plans, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(plans, "served.yaml"), []byte(servedPlan), 0o600))
+	s := &served{token: "prometheus-token-0123456789"}
+	tokens := filepath.Join(dir, "tokens.yaml")
+	require.NoError(t, os.WriteFile(tokens, []byte("tokens:\n  - {user: prometheus, token: "+s.token+", rights: [read, trigger, metrics]}\n"), 0o600))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := plans[0]
-
-	d, err := scheduler.Decide(p.DrillPlan, nil, time.Now())
+	s.addr = ln.Addr().String()
+	require.NoError(t, ln.Close())
+	exe, err := os.Executable()
 	require.NoError(t, err)
-	require.NotNil(t, d.Status.NextScheduleTime)
-	m.SetPlan(p.Name, &p.Spec, d.Status.NextScheduleTime.Time)
-
-	pf, err := local.New(local.Options{Sandbox: p.Spec.Target.Local, StateDir: filepath.Join(dir, "state"),
-		ModelCacheDir: filepath.Join(dir, "models"), Env: []string{envAsDrill + "=1"}})
-	require.NoError(t, err)
-	eng, err := engine.New(engine.Options{JournalDir: filepath.Join(dir, "journal")})
-	require.NoError(t, err)
-	run, err := eng.Start(ctx, p, engine.RunOptions{Platform: pf, Trigger: v1alpha1.TriggerSchedule})
-	require.NoError(t, err)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for live := true; live; {
+	var out lockedBuffer
+	cmd := exec.Command(exe, "serve", "--plans", plans, "--state-dir", filepath.Join(dir, "state"), "--archive", filepath.Join(dir, "reports"),
+		"--listen", s.addr, "--token-file", tokens)
+	cmd.Env = append(os.Environ(), envAsDrill+"=1")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-run.Done():
-			live = false
-		case <-tick.C:
-			m.RunUpdated(run.Snapshot())
+		case <-exited:
+		case <-time.After(time.Minute):
+			_ = cmd.Process.Kill()
+			<-exited
 		}
-	}
-	rep, err := run.Wait()
+		if t.Failed() {
+			t.Logf("drill serve output:\n%s", out.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+"/readyz", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, time.Minute, 100*time.Millisecond, "drill serve never became ready:\n%s", &out)
+	return s
+}
+
+// call sends a request to drill serve's API with its token and decodes
+// the JSON answer into out (when not nil).
+func (s *served) call(ctx context.Context, t *testing.T, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+s.addr+path, strings.NewReader(body))
 	require.NoError(t, err)
-	m.RunFinished(rep)
-	return rep
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil && resp.StatusCode < 300 {
+		require.NoError(t, json.Unmarshal(data, out), string(data))
+	}
+	return resp.StatusCode
+}
+
+// get reads a page of drill serve's API.
+func (s *served) get(ctx context.Context, t *testing.T, path string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.addr+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(data))
+	return string(data)
+}
+
+// drill triggers a run of plan through the API and waits for it to
+// finish; it returns its outcome ("Succeeded, verdict Pass").
+func (s *served) drill(ctx context.Context, t *testing.T, plan string) string {
+	t.Helper()
+	var run struct {
+		ID      string `json:"id"`
+		Phase   string `json:"phase"`
+		Verdict string `json:"verdict"`
+		Message string `json:"message"`
+	}
+	require.Equal(t, http.StatusCreated, s.call(ctx, t, http.MethodPost, "/api/v1/runs", `{"plan":"`+plan+`"}`, &run))
+	id := run.ID
+	require.Eventually(t, func() bool {
+		require.Equal(t, http.StatusOK, s.call(ctx, t, http.MethodGet, "/api/v1/runs/"+id, "", &run))
+		return v1alpha1.RunPhase(run.Phase).IsTerminal()
+	}, 150*time.Second, 250*time.Millisecond, "run %s never finished", id)
+	return fmt.Sprintf("%s, verdict %s %s", run.Phase, run.Verdict, run.Message)
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's output and a
+// reader.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // pushedDrill runs pushedPlan with drill run --pushgateway in a separate

@@ -186,6 +186,23 @@ func TestIndexSelectAndProblems(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Equal(t, drill("nightly", 2).RunID, got[0].RunID, "the newest run that started before")
+
+	// drill serve's runs in a cluster are run <namespace>.<name>: a query
+	// for the plan finds them beside the others.
+	for i, ns := range []string{"recsys", "search"} {
+		r := drill("nightly", 10+i)
+		r.RunID = ns + "." + r.RunID
+		e, files := set(t, r)
+		_, err := a.Put(ctx, e, files)
+		require.NoError(t, err)
+	}
+	got, err = a.Select(ctx, index.Query{Plan: "nightly", Last: 3})
+	require.NoError(t, err)
+	require.Equal(t, []string{drill("nightly", 4).RunID, "recsys." + drill("nightly", 10).RunID, "search." + drill("nightly", 11).RunID},
+		[]string{got[0].RunID, got[1].RunID, got[2].RunID})
+	got, err = a.Select(ctx, index.Query{Plan: "nightly", Last: 1, Before: drill("nightly", 11).StartTime.Time})
+	require.NoError(t, err)
+	require.Equal(t, "recsys."+drill("nightly", 10).RunID, got[0].RunID)
 }
 
 func pushRaw(ctx context.Context, t *testing.T, repo *remote.Repository, tag, artifactType, configType string, config []byte) {

@@ -34,32 +34,58 @@ func (a *Archive) Index(ctx context.Context) (*index.Index, error) {
 }
 
 // Select returns the runs q selects. A query for a plan reads only the
-// tags that start with "<plan>-", as generated run ids do; a run archived
-// with a --run-id that does not is found by Index only.
+// tags that start with "<plan>-", as generated run ids do, or with
+// "<namespace>.<plan>-", as drill serve's runs in a cluster do (run
+// <namespace>.<name>, a namespace has no dot); a run archived with a
+// --run-id that does neither is found by Index only.
 func (a *Archive) Select(ctx context.Context, q index.Query) ([]index.Entry, error) {
 	tags, err := a.tags(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if q.Plan != "" {
-		tags = slices.DeleteFunc(tags, func(t string) bool { return !strings.HasPrefix(t, q.Plan+"-") })
 		// Generated run ids (<plan>-<UTC date>-<time>-<ms>-<random>) sort
-		// by time within a plan: read only the newest, enough for the
-		// query, with room for runs of plans whose name merely starts the
-		// same, and for a bound on the start, only the tags before it.
-		if !q.Before.IsZero() {
-			bound := q.Plan + "-" + q.Before.UTC().Format("20060102-150405-000")
-			tags = slices.DeleteFunc(tags, func(t string) bool { return t > bound+"\xff" })
+		// by time within a plan and a prefix: read only the newest of each
+		// prefix, enough for the query, with room for runs of plans whose
+		// name merely starts the same, and for a bound on the start, only
+		// the tags before it.
+		byPrefix := map[string][]string{}
+		for _, t := range tags {
+			if p, ok := planPrefix(t, q.Plan); ok {
+				byPrefix[p] = append(byPrefix[p], t)
+			}
 		}
-		if q.Last > 0 && len(tags) > 2*q.Last {
-			tags = tags[len(tags)-2*q.Last:]
+		tags = tags[:0]
+		for p, ts := range byPrefix {
+			if !q.Before.IsZero() {
+				bound := p + q.Before.UTC().Format("20060102-150405-000")
+				ts = slices.DeleteFunc(ts, func(t string) bool { return t > bound+"\xff" })
+			}
+			if q.Last > 0 && len(ts) > 2*q.Last {
+				ts = ts[len(ts)-2*q.Last:]
+			}
+			tags = append(tags, ts...)
 		}
+		slices.Sort(tags)
 	}
 	idx, err := a.entries(ctx, tags)
 	if err != nil {
 		return nil, err
 	}
 	return idx.Select(q), nil
+}
+
+// planPrefix returns the prefix of tag that names plan's runs, "<plan>-"
+// or "<namespace>.<plan>-"; ok is false when tag names neither.
+func planPrefix(tag, plan string) (string, bool) {
+	if strings.HasPrefix(tag, plan+"-") {
+		return plan + "-", true
+	}
+	ns, rest, ok := strings.Cut(tag, ".")
+	if ok && ns != "" && strings.HasPrefix(rest, plan+"-") {
+		return ns + "." + plan + "-", true
+	}
+	return "", false
 }
 
 func (a *Archive) tags(ctx context.Context) ([]string, error) {

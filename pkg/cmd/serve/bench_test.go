@@ -17,6 +17,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
+	"github.com/firedrill/firedrill/pkg/archive/local"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/cmd/serve"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/slo"
@@ -31,7 +34,7 @@ var (
 	fixtureErr  error
 )
 
-// fixture is a plans directory of 10 plans and a report directory of
+// fixture is a plans directory of 10 plans and an archive of
 // benchRuns runs of them, made once per test binary.
 func fixture(b *testing.B) (plans, reports string) {
 	b.Helper()
@@ -58,14 +61,16 @@ func writeFixture(dir string) error {
 			return err
 		}
 	}
+	// The report sets are written in the archive's layout, then indexed
+	// once (Put would rewrite the index for each).
 	for i := range benchRuns {
 		rep := benchReport(fmt.Sprintf("plan-%d", i%10), i, start.Add(time.Duration(i)*time.Hour))
-		files, err := report.Render(rep)
+		files, err := archive.Files(rep, nil)
 		if err != nil {
 			return err
 		}
 		for _, f := range files {
-			path := filepath.Join(report.Dir(reports, rep), f.Name)
+			path := filepath.Join(reports, rep.Plan.Name, rep.RunID, f.Name)
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				return err
 			}
@@ -73,6 +78,17 @@ func writeFixture(dir string) error {
 				return err
 			}
 		}
+	}
+	a, err := local.New(reports)
+	if err != nil {
+		return err
+	}
+	idx, err := a.Index(context.Background())
+	if err != nil {
+		return err
+	}
+	if len(idx.Runs) != benchRuns {
+		return fmt.Errorf("the fixture archive holds %d runs, not %d (problems: %v)", len(idx.Runs), benchRuns, idx.Problems)
 	}
 	return nil
 }
@@ -98,7 +114,7 @@ func benchService(b *testing.B) (string, string) {
 	b.Helper()
 	plans, reports := fixture(b)
 	state := b.TempDir()
-	app, err := serve.NewLocal(serve.LocalOptions{Plans: plans, StateDir: state, ReportDir: reports, Listen: "127.0.0.1:0"})
+	app, err := serve.NewLocal(serve.LocalOptions{Plans: plans, StateDir: state, Archive: archiveflags.Options{Location: reports}, Listen: "127.0.0.1:0"})
 	require.NoError(b, err)
 	require.NoError(b, app.Start(b.Context()))
 	b.Cleanup(func() { _ = app.Stop(context.Background()) })

@@ -15,6 +15,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/controller/cluster"
 	"github.com/firedrill/firedrill/pkg/controller/drillrun"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -32,14 +33,16 @@ type ClusterAPI = cluster.API
 
 // ClusterOptions are what drill serve needs in a cluster. Besides the
 // flags AddClusterFlags adds, they read the serve command's state-dir,
-// kubeconfig, context, kube-qps, kube-burst (platforms.AddFlags) and
-// report-dir.
+// kubeconfig, context, kube-qps, kube-burst (platforms.AddFlags) and the
+// archive flags (archiveflags.AddFlags).
 type ClusterOptions struct {
 	// Platforms carries the kubeconfig, context, client rate and state
 	// directory (the run journals).
 	Platforms platforms.Options
-	// ReportDir holds the reports.
-	ReportDir string
+	// Archive keeps the reports: a directory or oci://host/repository
+	// (empty: archiveflags.DefaultDir()). A report the archive cannot take
+	// is kept under the state directory's reports/.
+	Archive archiveflags.Options
 	// Namespaces are the namespaces served; empty means all.
 	Namespaces []string
 	// LeaderElect runs drills on one replica at a time.
@@ -78,10 +81,12 @@ func AddClusterFlags(f *pflag.FlagSet) {
 	f.StringSlice("token-audience", nil, "in a cluster: audiences an API bearer token must be valid for (default the API server's)")
 }
 
-// ClusterOptionsFromViper reads ClusterOptions from the flags bound into v.
+// ClusterOptionsFromViper reads ClusterOptions from the flags bound into v,
+// but the archive (archiveflags.FromViper), whose errors the caller
+// reports.
 func ClusterOptionsFromViper(v *viper.Viper) ClusterOptions {
 	return ClusterOptions{
-		Platforms: platforms.FromViper(v), ReportDir: v.GetString("report-dir"),
+		Platforms:   platforms.FromViper(v),
 		Namespaces:  v.GetStringSlice("watch-namespace"),
 		LeaderElect: v.GetBool("leader-elect"), LeaderElectionNamespace: v.GetString("leader-election-namespace"),
 		LeaderElectionID: v.GetString("leader-election-id"),
@@ -102,9 +107,19 @@ func RunCluster(ctx context.Context, opts ClusterOptions, api ClusterAPI) error 
 	if err != nil {
 		return err
 	}
+	if opts.Archive.Location == "" {
+		opts.Archive.Location = archiveflags.DefaultDir()
+	}
+	arch, err := opts.Archive.Open()
+	if err != nil {
+		return err
+	}
+	if err := arch.Check(ctx); err != nil {
+		return err
+	}
 	info := version.Get()
 	app, err := cluster.New(cluster.Options{
-		Config: cfg, StateDir: po.StateDir, ReportDir: opts.ReportDir, Namespaces: opts.Namespaces,
+		Config: cfg, StateDir: po.StateDir, Archive: arch, KeepDir: keepDir(po.StateDir), Namespaces: opts.Namespaces,
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
 			if spec.Target.Platform == v1alpha1.PlatformLocal {
 				return nil, fmt.Errorf("platform %s runs on one machine, not in a cluster", spec.Target.Platform)
@@ -136,7 +151,7 @@ func runCluster(ctx context.Context, opts Options) error {
 	}
 	co := opts.Cluster
 	co.Platforms = opts.Platforms
-	co.ReportDir = reportDir(opts.ReportDir, opts.Platforms.StateDir)
+	co.Archive = opts.Archive
 	co.ReportURL = server.ReportPath
 	api := func(ctx context.Context, b server.Backend, authn server.Authenticator, authz server.Authorizer) error {
 		srv, err := server.New(server.Options{Addr: opts.Listen, Backend: b, Authenticator: authn, Authorizer: authz,

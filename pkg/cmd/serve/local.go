@@ -12,9 +12,11 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/controller/plansdir"
-	"github.com/firedrill/firedrill/pkg/controller/plansdir/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/history"
 	"github.com/firedrill/firedrill/pkg/log"
+	"github.com/firedrill/firedrill/pkg/metrics"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
@@ -31,8 +33,11 @@ type LocalOptions struct {
 	// with drill run), the runner's state under serve/, the generated
 	// token. Required.
 	StateDir string
-	// ReportDir keeps the history; empty means StateDir/reports.
-	ReportDir string
+	// Archive keeps the history: a directory or oci://host/repository;
+	// an empty Location means archiveflags.DefaultDir(), the archive drill
+	// run and drill reports use by default. A report set the archive
+	// cannot take is kept in StateDir/reports until it can.
+	Archive archiveflags.Options
 	// Listen is the API's address; empty means server.DefaultAddr. Beyond
 	// loopback it needs TokenFile.
 	Listen string
@@ -45,10 +50,11 @@ type LocalOptions struct {
 	// its StateDir is set to StateDir.
 	Platforms platforms.Options
 	// Registry is what /metrics serves; nil means a new registry with the
-	// process and Go collectors. firedrill's own metrics register into it.
+	// process and Go collectors. The firedrill_ drill metrics
+	// (pkg/metrics) register into it.
 	Registry *prometheus.Registry
-	// Observer is told what the runner does (the seam for firedrill's own
-	// metrics); nil means nobody.
+	// Observer is told what the runner does, besides the drill metrics;
+	// nil means nobody else.
 	Observer plansdir.Observer
 	// SnapshotInterval is how often a run in progress is kept on disk;
 	// zero means the runner's default (10s).
@@ -91,6 +97,9 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	if opts.Registry == nil {
 		opts.Registry = newRegistry()
 	}
+	if opts.Archive.Location == "" {
+		opts.Archive.Location = archiveflags.DefaultDir()
+	}
 	opts.Platforms.StateDir = opts.StateDir
 	return &Local{opts: opts}, nil
 }
@@ -107,14 +116,26 @@ func (l *Local) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	hist, err := reportdir.Open(ctx, reportDir(o.ReportDir, o.StateDir))
+	arch, err := o.Archive.Open()
 	if err != nil {
 		return err
+	}
+	hist, err := history.Open(ctx, history.Options{Archive: arch, KeepDir: keepDir(o.StateDir)})
+	if err != nil {
+		return err
+	}
+	drills, err := metrics.New(o.Registry)
+	if err != nil {
+		return err
+	}
+	observer := plansdir.Observer(drillMetrics{drills})
+	if o.Observer != nil {
+		observer = observers{observer, o.Observer}
 	}
 	info := version.Get()
 	runner, err := plansdir.New(plansdir.Options{
 		Dir: o.Plans, StateDir: filepath.Join(o.StateDir, "serve"), JournalDir: platforms.JournalDir(o.StateDir),
-		History: hist, Observer: o.Observer, SnapshotInterval: o.SnapshotInterval,
+		History: hist, Observer: observer, SnapshotInterval: o.SnapshotInterval,
 		Tool: report.Tool{Version: info.Version, Commit: info.Commit, GoVersion: info.GoVersion},
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
 			return platforms.New(ctx, spec, o.Platforms)
@@ -140,10 +161,11 @@ func (l *Local) Start(ctx context.Context) error {
 	l.runner, l.api, l.tokenPath = runner, api, tokenPath
 	l.mu.Unlock()
 	logger := log.FromContext(ctx)
+	restoreMetrics(ctx, drills, runner, arch)
 	if tokenPath != "" {
-		logger.Info("drill serve is ready; the API's token is in a file", "api", l.URL(), "token", tokenPath)
+		logger.Info("drill serve is ready; the API's token is in a file", "api", l.URL(), "token", tokenPath, "archive", arch.String())
 	} else {
-		logger.Info("drill serve is ready", "api", l.URL(), "tokens", o.TokenFile)
+		logger.Info("drill serve is ready", "api", l.URL(), "tokens", o.TokenFile, "archive", arch.String())
 	}
 	return nil
 }

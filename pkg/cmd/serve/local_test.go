@@ -14,10 +14,18 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
+	"github.com/firedrill/firedrill/pkg/archive/local"
+	"github.com/firedrill/firedrill/pkg/archive/sums"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/cmd/serve"
+	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
 )
 
@@ -70,12 +78,12 @@ type service struct {
 
 func newService(t *testing.T) *service {
 	t.Helper()
-	return &service{t: t, plans: t.TempDir(), state: t.TempDir()}
+	return &service{t: t, plans: t.TempDir(), state: t.TempDir(), reports: t.TempDir()}
 }
 
 func (s *service) start(opts serve.LocalOptions) {
 	s.t.Helper()
-	opts.Plans, opts.StateDir, opts.ReportDir = s.plans, s.state, s.reports
+	opts.Plans, opts.StateDir, opts.Archive = s.plans, s.state, archiveflags.Options{Location: s.reports}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
 	}
@@ -168,17 +176,102 @@ func TestLocalEveryPlanFiresAndHistorySurvivesARestart(t *testing.T) {
 		"json":  "/api/v1/runs/" + done.ID + "/report/json",
 		"md":    "/api/v1/runs/" + done.ID + "/report/md",
 		"junit": "/api/v1/runs/" + done.ID + "/report/junit",
+		"html":  "/api/v1/runs/" + done.ID + "/report/html",
 	}, done.Reports)
 	var detail server.RunDetail
 	require.Equal(t, http.StatusOK, s.call(http.MethodGet, "/api/v1/runs/"+done.ID, "", &detail))
 	require.Equal(t, v1alpha1.RunSucceeded, detail.Report.Phase)
 	require.NotNil(t, detail.Report.Steps[1].Fault.Reverted)
+
+	// The run is in the report archive, as drill run archives it: drill
+	// reports list --archive <the same directory> lists it.
+	a, err := local.New(s.reports)
+	require.NoError(t, err)
+	idx, err := a.Index(t.Context())
+	require.NoError(t, err)
+	e, err := idx.Find(done.ID)
+	require.NoError(t, err)
+	require.Equal(t, "tick/"+done.ID, e.Path)
+	for _, f := range []string{report.JSONFile, report.MarkdownFile, report.JUnitFile, archive.HTMLFile, sums.FileName} {
+		require.FileExists(t, filepath.Join(s.reports, "tick", done.ID, f))
+	}
+	page := s.get(done.Reports["html"])
+	require.Contains(t, page, "<section id=\"trend\">", "report.html with the plan's trend")
+
+	// The drill metrics on /metrics, labelled by plan.
+	mfs := s.scrape()
+	require.GreaterOrEqual(t, sum(mfs, "firedrill_run_finished_total", map[string]string{"plan": "tick", "phase": "Succeeded", "verdict": "Pass"}), 1.0)
+	require.Positive(t, sum(mfs, "firedrill_schedule_next_run_timestamp_seconds", map[string]string{"plan": "tick"}))
+	require.Equal(t, 1.0, sum(mfs, "firedrill_fault_last_recovered", map[string]string{"plan": "tick", "step": "flag", "type": "exec", "recovery": "failover"}))
+	require.Positive(t, sum(mfs, "firedrill_objective_target_seconds", map[string]string{"plan": "tick", "objective": "rto"}))
 	s.stop()
 
+	// Restarted without a schedule, so no run finishes after it: the
+	// history and the last values come back from the archive; counters
+	// start at zero.
+	s.write("tick.yaml", drillPlan("tick", "", okServer(t), marker, ""))
 	s.start(serve.LocalOptions{})
 	runs := s.runs("?verdict=Pass")
 	require.True(t, slices.ContainsFunc(runs, func(r server.Run) bool { return r.ID == done.ID }), "the history survives a restart: %v", runs)
 	require.Equal(t, http.StatusOK, s.call(http.MethodGet, done.Reports["md"], "", nil))
+	mfs = s.scrape()
+	// The last run may be one the stop aborted.
+	require.Equal(t, 1.0, sum(mfs, "firedrill_run_last_result", map[string]string{"plan": "tick"}), "the last verdict is restored")
+	require.Positive(t, sum(mfs, "firedrill_run_last_success_timestamp_seconds", map[string]string{"plan": "tick"}))
+	require.Positive(t, sum(mfs, "firedrill_run_last_completion_timestamp_seconds", map[string]string{"plan": "tick"}))
+	require.Zero(t, sum(mfs, "firedrill_run_finished_total", map[string]string{"plan": "tick"}))
+	require.Zero(t, sum(mfs, "firedrill_schedule_next_run_timestamp_seconds", map[string]string{"plan": "tick"}), "no schedule, no next run")
+}
+
+// get reads a page of the API.
+func (s *service) get(path string) string {
+	s.t.Helper()
+	req, err := http.NewRequestWithContext(s.t.Context(), http.MethodGet, s.base+path, nil)
+	require.NoError(s.t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	require.Equal(s.t, http.StatusOK, resp.StatusCode, string(body))
+	return string(body)
+}
+
+// scrape reads /metrics.
+func (s *service) scrape() map[string]*dto.MetricFamily {
+	s.t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(s.get("/metrics")))
+	require.NoError(s.t, err)
+	return mfs
+}
+
+// sum adds the values of a metric's series that carry labels (a
+// histogram's count).
+func sum(mfs map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	total := 0.0
+metric:
+	for _, m := range mfs[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range labels {
+			if have[k] != v {
+				continue metric
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			total += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return total
 }
 
 // TestLocalTriggerAbortAndStop: a run triggered through the API injects

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
+	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/loopback"
 	"github.com/firedrill/firedrill/pkg/server"
@@ -23,9 +24,9 @@ type Options struct {
 	// Plans is the plans directory: set, drill serve runs on this machine;
 	// empty, in a cluster.
 	Plans string
-	// ReportDir is where the history goes on one machine; empty means
-	// <state-dir>/reports.
-	ReportDir string
+	// Archive is where the history goes, in both modes: the report
+	// archive drill run --archive writes and drill reports reads.
+	Archive archiveflags.Options
 	// Listen is the API's address; loopback unless TokenFile is set.
 	Listen string
 	// TokenFile lists the API's tokens and their rights (one machine).
@@ -54,8 +55,9 @@ With --plans DIR it runs on this machine: it reads every plan in DIR and
 reloads a file when it changes (a broken edit is logged as
 file:line:column: field: message and the last good version stays
 scheduled), runs each plan on its platform (the local sandbox, none, or
-kubernetes through --kubeconfig), keeps the history under --report-dir and
-its schedule state under --state-dir. On start it reverts what runs that
+kubernetes through --kubeconfig), keeps the history in the report archive
+(--archive: a directory, by default the one drill run and drill reports use,
+or oci://host/repository) and its schedule state under --state-dir. On start it reverts what runs that
 died left behind (as drill cleanup does). SIGTERM or Ctrl-C aborts every run
 in progress, which reverts its faults, within --shutdown-timeout.
 
@@ -73,6 +75,12 @@ serves the API on every replica. A bearer token is a Kubernetes token
 		Example: `  # Serve the example plans on this machine
   drill serve --plans drills/
 
+  # Its history is the report archive drill run and drill reports use
+  drill reports list --plan quarterly
+
+  # Keep the history in a registry instead, as drill run --archive does
+  drill serve --plans drills/ --archive oci://registry.example.com/drills
+
   # Ask it what is scheduled
   curl -H "Authorization: Bearer $(cat ~/.local/state/firedrill/serve/token)" \
     http://127.0.0.1:8090/api/v1/plans
@@ -85,8 +93,12 @@ serves the API on every replica. A bearer token is a Kubernetes token
   drill serve --listen :8090 --watch-namespace recsys`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			arch, err := archiveflags.FromViper(v)
+			if err != nil {
+				return err
+			}
 			opts := Options{
-				Plans: v.GetString("plans"), ReportDir: v.GetString("report-dir"), Listen: v.GetString("listen"),
+				Plans: v.GetString("plans"), Archive: arch, Listen: v.GetString("listen"),
 				TokenFile: v.GetString("token-file"), TLSCertFile: v.GetString("tls-cert-file"), TLSKeyFile: v.GetString("tls-private-key-file"),
 				ShutdownTimeout: v.GetDuration("shutdown-timeout"), Platforms: platforms.FromViper(v),
 				Cluster: ClusterOptionsFromViper(v),
@@ -96,12 +108,13 @@ serves the API on every replica. A bearer token is a Kubernetes token
 	}
 	f := cmd.Flags()
 	f.String("plans", "", "directory of plan files to serve on this machine (without it: cluster mode)")
-	f.String("report-dir", "", "directory the history of runs is kept in, <dir>/<plan>/<run-id>/ (default <state-dir>/reports)")
 	f.String("listen", server.DefaultAddr, "address the HTTP API listens on; beyond loopback it needs --token-file")
 	f.String("token-file", "", "file of the API's bearer tokens and their rights (docs/serve.md#authentication)")
 	f.String("tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM)")
 	f.String("tls-private-key-file", "", "the private key of --tls-cert-file (PEM)")
 	f.Duration("shutdown-timeout", 3*time.Minute, "how long a stop waits for runs in progress to revert their faults")
+	archiveflags.AddFlags(f)
+	archiveflags.AddReportDirAlias(f)
 	platforms.AddFlags(f)
 	AddClusterFlags(f)
 	return cmd
@@ -132,7 +145,7 @@ func run(ctx context.Context, opts Options) error {
 		return runCluster(ctx, opts)
 	}
 	app, err := NewLocal(LocalOptions{
-		Plans: opts.Plans, StateDir: opts.Platforms.StateDir, ReportDir: opts.ReportDir, Listen: opts.Listen,
+		Plans: opts.Plans, StateDir: opts.Platforms.StateDir, Archive: opts.Archive, Listen: opts.Listen,
 		TokenFile: opts.TokenFile, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile, Platforms: opts.Platforms,
 	})
 	if err != nil {
@@ -156,14 +169,9 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// reportDir is where the history goes: --report-dir or under the state
-// directory.
-func reportDir(dir, stateDir string) string {
-	if dir != "" {
-		return dir
-	}
-	return filepath.Join(stateDir, "reports")
-}
+// keepDir is where a report set goes when the archive cannot take it, as
+// drill run keeps it: <state-dir>/reports (drill reports push sends it on).
+func keepDir(stateDir string) string { return filepath.Join(stateDir, "reports") }
 
 // checkListen refuses an address beyond loopback without tokens of the
 // operator's choosing, and says what a listener beyond loopback without

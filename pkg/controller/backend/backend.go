@@ -16,7 +16,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/controller/conditions"
-	"github.com/firedrill/firedrill/pkg/controller/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/reportarchive"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
@@ -29,11 +29,11 @@ type Live interface {
 	Snapshot(uid types.UID) *report.Report
 }
 
-// Reports reads archived reports (reportdir.Dir).
+// Reports reads archived reports (*reportarchive.Archive).
 type Reports interface {
-	// Read returns one file of a report by API format, or
-	// reportdir.ErrNotFound.
-	Read(ctx context.Context, ref v1alpha1.ReportReference, format string) ([]byte, error)
+	// Read returns one file of a run's report by API format, or
+	// reportarchive.ErrNotFound.
+	Read(ctx context.Context, run *v1alpha1.DrillRun, format string) ([]byte, error)
 }
 
 // Options configure a Backend.
@@ -166,8 +166,8 @@ func (b *Backend) Run(ctx context.Context, namespace, id string) (server.Run, *r
 			return b.run(r), rep, nil
 		}
 	}
-	if ref := r.Status.Report; ref != nil {
-		data, err := b.opts.Reports.Read(ctx, *ref, server.FormatJSON)
+	if r.Status.Report != nil {
+		data, err := b.opts.Reports.Read(ctx, r, server.FormatJSON)
 		switch {
 		case err == nil:
 			rep, err := report.Read(data)
@@ -175,7 +175,7 @@ func (b *Backend) Run(ctx context.Context, namespace, id string) (server.Run, *r
 				return server.Run{}, nil, fmt.Errorf("run %s/%s: %w", namespace, id, err)
 			}
 			return b.run(r), rep, nil
-		case !errors.Is(err, reportdir.ErrNotFound):
+		case !errors.Is(err, reportarchive.ErrNotFound):
 			return server.Run{}, nil, fmt.Errorf("run %s/%s: %w", namespace, id, err)
 		}
 	}
@@ -249,8 +249,8 @@ func (b *Backend) Report(ctx context.Context, namespace, id, format string) ([]b
 	if r.Status.Report == nil {
 		return nil, fmt.Errorf("%w: run %s/%s has no report yet", server.ErrNotFound, namespace, id)
 	}
-	data, err := b.opts.Reports.Read(ctx, *r.Status.Report, format)
-	if errors.Is(err, reportdir.ErrNotFound) {
+	data, err := b.opts.Reports.Read(ctx, r, format)
+	if errors.Is(err, reportarchive.ErrNotFound) {
 		return nil, fmt.Errorf("%w: report %s of run %s/%s", server.ErrNotFound, format, namespace, id)
 	}
 	return data, err
@@ -283,7 +283,7 @@ func (b *Backend) run(r *v1alpha1.DrillRun) server.Run {
 	}
 	if st.Report != nil && b.opts.ReportURL != nil {
 		out.Reports = map[string]string{}
-		for format := range reportdir.Files {
+		for format := range reportarchive.Files {
 			out.Reports[format] = b.opts.ReportURL(r.Namespace, r.Name, format)
 		}
 	}
@@ -297,12 +297,7 @@ func phase(r *v1alpha1.DrillRun) v1alpha1.RunPhase {
 	return r.Status.Phase
 }
 
-func planName(r *v1alpha1.DrillRun) string {
-	if r.Spec.PlanRef != nil {
-		return r.Spec.PlanRef.Name
-	}
-	return r.Name
-}
+func planName(r *v1alpha1.DrillRun) string { return runs.PlanName(r) }
 
 func ptrTime(t time.Time) *time.Time {
 	u := t.UTC()

@@ -12,8 +12,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
+	"github.com/firedrill/firedrill/pkg/archive/local"
 	"github.com/firedrill/firedrill/pkg/controller/conditions"
-	"github.com/firedrill/firedrill/pkg/controller/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/reportarchive"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
@@ -55,13 +57,16 @@ type live map[types.UID]*report.Report
 
 func (l live) Snapshot(uid types.UID) *report.Report { return l[uid] }
 
-func newBackend(t *testing.T, l Live, objs ...client.Object) (*Backend, client.Client, reportdir.Dir) {
+func newBackend(t *testing.T, l Live, objs ...client.Object) (*Backend, client.Client, *reportarchive.Archive) {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	require.NoError(t, v1alpha1.AddToScheme(scheme))
 	c := fake.NewClientBuilder().WithScheme(scheme).WithStatusSubresource(&v1alpha1.DrillRun{}, &v1alpha1.DrillPlan{}).
 		WithIndex(&v1alpha1.DrillRun{}, runs.RunsByPlan, runs.RunPlan).WithObjects(objs...).Build()
-	dir := reportdir.Dir{Root: t.TempDir()}
+	a, err := local.New(t.TempDir())
+	require.NoError(t, err)
+	dir, err := reportarchive.New(a, t.TempDir(), archive.StoreOptions{})
+	require.NoError(t, err)
 	b, err := New(Options{Client: c, Scheme: scheme, Reports: dir, Live: l,
 		ReportURL: func(ns, id, format string) string { return "/api/v1/runs/" + ns + "/" + id + "/report." + format }})
 	require.NoError(t, err)
@@ -170,7 +175,10 @@ func TestRunAndReport(t *testing.T) {
 	data, err := b.Report(ctx, "recsys", "done", server.FormatMD)
 	require.NoError(t, err)
 	require.Contains(t, string(data), "nightly")
-	_, err = b.Report(ctx, "recsys", "done", server.FormatHTML)
+	data, err = b.Report(ctx, "recsys", "done", server.FormatHTML)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "<html")
+	_, err = b.Report(ctx, "recsys", "done", "pdf")
 	require.ErrorIs(t, err, server.ErrNotFound)
 	_, err = b.Report(ctx, "recsys", "running", server.FormatJSON)
 	require.ErrorIs(t, err, server.ErrNotFound)

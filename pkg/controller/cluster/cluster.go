@@ -28,15 +28,17 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive"
 	"github.com/firedrill/firedrill/pkg/controller/backend"
 	"github.com/firedrill/firedrill/pkg/controller/drillplan"
 	"github.com/firedrill/firedrill/pkg/controller/drillrun"
 	"github.com/firedrill/firedrill/pkg/controller/metrics"
-	"github.com/firedrill/firedrill/pkg/controller/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/reportarchive"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/engine"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
+	drillmetrics "github.com/firedrill/firedrill/pkg/metrics"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
 	"github.com/firedrill/firedrill/pkg/server/kubeauth"
@@ -78,9 +80,12 @@ type Options struct {
 	Platforms drillrun.PlatformFactory
 	// StateDir holds the run journals (StateDir/journal). Required.
 	StateDir string
-	// ReportDir holds the reports (ReportDir/<namespace>/<plan>/<run>).
+	// Archive keeps the reports (pkg/controller/reportarchive): a DrillRun's
+	// report is run <namespace>.<name> of its plan. Required.
+	Archive archive.Archive
+	// KeepDir keeps a report the archive cannot take: <state-dir>/reports.
 	// Required.
-	ReportDir string
+	KeepDir string
 	// Namespaces are the namespaces whose plans and runs are served;
 	// empty means every namespace.
 	Namespaces []string
@@ -120,8 +125,10 @@ type Options struct {
 	// Audiences a bearer token must be valid for; empty accepts the API
 	// server's.
 	Audiences []string
-	// Registerer takes the controllers' metrics; nil means the manager's
-	// registry (controller-runtime's metrics.Registry).
+	// Registerer takes the controllers' metrics and the firedrill_ drill
+	// metrics (pkg/metrics); nil means the manager's registry
+	// (controller-runtime's metrics.Registry), which the manager's
+	// /metrics serves.
 	Registerer prometheus.Registerer
 	// Clock is the time source; nil means the real clock.
 	Clock clock.WithTicker
@@ -142,8 +149,11 @@ func (o *Options) validate() error {
 	if o.StateDir == "" {
 		errs = append(errs, errors.New("a state directory is required"))
 	}
-	if o.ReportDir == "" {
-		errs = append(errs, errors.New("a report directory is required"))
+	if o.Archive == nil {
+		errs = append(errs, errors.New("a report archive is required"))
+	}
+	if o.KeepDir == "" {
+		errs = append(errs, errors.New("a keep directory is required"))
 	}
 	return errors.Join(errs...)
 }
@@ -191,6 +201,7 @@ type App struct {
 	mgr     manager.Manager
 	runner  *drillrun.Runner
 	backend *backend.Backend
+	drills  *metrics.Drills
 }
 
 // New builds the manager and everything it runs; Start runs it.
@@ -250,6 +261,11 @@ func (a *App) setup(scheme *runtime.Scheme) error {
 	if err != nil {
 		return err
 	}
+	dm, err := drillmetrics.New(o.Registerer)
+	if err != nil {
+		return err
+	}
+	a.drills = metrics.NewDrills(dm)
 	if err := runs.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -262,10 +278,13 @@ func (a *App) setup(scheme *runtime.Scheme) error {
 	if err != nil {
 		return err
 	}
-	reports := reportdir.Dir{Root: o.ReportDir}
+	reports, err := reportarchive.New(o.Archive, o.KeepDir, archive.StoreOptions{})
+	if err != nil {
+		return err
+	}
 	a.runner, err = drillrun.NewRunner(drillrun.RunnerOptions{
 		Client: mgr.GetClient(), Engine: drillrun.FromEngine(eng), Reports: reports, Identity: o.Identity,
-		StatusInterval: o.StatusInterval, Clock: o.Clock, Logger: o.Logger, Metrics: m,
+		StatusInterval: o.StatusInterval, Clock: o.Clock, Logger: o.Logger, Metrics: m, Drills: a.drills,
 	})
 	if err != nil {
 		return err
@@ -276,14 +295,17 @@ func (a *App) setup(scheme *runtime.Scheme) error {
 	if err := (&drillrun.Reconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: scheme, Clock: o.Clock,
 		Runner: a.runner, Platforms: o.Platforms, Actions: &action.Runner{Clock: o.Clock}, Reports: reports,
-		Identity: o.Identity, Metrics: m,
+		Identity: o.Identity, Metrics: m, Drills: a.drills,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DrillRun reconciler: %w", err)
 	}
 	if err := (&drillplan.Reconciler{
-		Client: mgr.GetClient(), Scheme: scheme, Clock: o.Clock, Reports: reports, Metrics: m,
+		Client: mgr.GetClient(), Scheme: scheme, Clock: o.Clock, Reports: reports, Metrics: m, Drills: a.drills,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the DrillPlan reconciler: %w", err)
+	}
+	if err := mgr.Add(manager.RunnableFunc(a.restoreMetrics)); err != nil {
+		return fmt.Errorf("adding the metrics restore: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the health check: %w", err)
@@ -299,6 +321,25 @@ func (a *App) setup(scheme *runtime.Scheme) error {
 		if err := a.addAPI(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// restoreMetrics runs on the leader, which feeds the drill metrics: once
+// the cache has synced, each plan's last archived run is shown in the
+// last-value gauges, so that a restart or a new leader loses no verdict.
+// A failure is logged; the metrics fill in again as runs finish.
+func (a *App) restoreMetrics(ctx context.Context) error {
+	if !a.mgr.GetCache().WaitForCacheSync(ctx) {
+		return nil
+	}
+	var plans v1alpha1.DrillPlanList
+	if err := a.mgr.GetClient().List(ctx, &plans); err != nil {
+		a.opts.Logger.Warn("restoring the drill metrics from the archive", "err", err)
+		return nil
+	}
+	if err := a.drills.Restore(ctx, a.opts.Archive, plans.Items); err != nil {
+		a.opts.Logger.Warn("restoring the drill metrics from the archive", "err", err)
 	}
 	return nil
 }

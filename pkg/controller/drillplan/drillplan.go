@@ -46,10 +46,10 @@ const (
 	ReasonUnsupportedPlatform = "UnsupportedPlatform"
 )
 
-// Archive deletes the reports of pruned runs.
+// Archive deletes the reports of pruned runs (*reportarchive.Archive).
 type Archive interface {
-	// Delete removes the report ref points at; a missing one is no error.
-	Delete(ctx context.Context, ref v1alpha1.ReportReference) error
+	// Delete removes the run's report; a missing one is no error.
+	Delete(ctx context.Context, run *v1alpha1.DrillRun) error
 }
 
 // Reconciler reconciles DrillPlans. Client reads through the manager's
@@ -63,6 +63,19 @@ type Reconciler struct {
 	Reports Archive
 	// Metrics counts missed fires; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Drills is told each plan's spec and next fire, and which plans are
+	// gone (the drill metrics); nil means nobody.
+	Drills PlanMetrics
+}
+
+// PlanMetrics takes what the drill metrics know of plans
+// (*metrics.Drills of pkg/controller/metrics).
+type PlanMetrics interface {
+	// SetPlan tells a plan's defaulted spec and next fire (zero when it
+	// has none, or is suspended).
+	SetPlan(namespace, name string, spec *v1alpha1.DrillPlanSpec, next time.Time)
+	// DeletePlan says a plan is gone.
+	DeletePlan(namespace, name string)
 }
 
 // SetupWithManager registers the reconciler: DrillPlans whose spec
@@ -104,9 +117,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	logger := ctrl.LoggerFrom(ctx)
 	var p v1alpha1.DrillPlan
 	if err := r.Client.Get(ctx, req.NamespacedName, &p); err != nil {
+		if apierrors.IsNotFound(err) && r.Drills != nil {
+			r.Drills.DeletePlan(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !p.DeletionTimestamp.IsZero() {
+		if r.Drills != nil {
+			r.Drills.DeletePlan(p.Namespace, p.Name)
+		}
 		return ctrl.Result{}, nil // its runs go with it
 	}
 	now := r.Clock.Now()
@@ -168,6 +187,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, &p, status); err != nil {
 		return ctrl.Result{}, err
 	}
+	if r.Drills != nil {
+		var next time.Time
+		if t := d.Status.NextScheduleTime; t != nil && defaulted.Spec.Schedule != "" && !defaulted.Spec.Suspend {
+			next = t.Time
+		}
+		r.Drills.SetPlan(p.Namespace, p.Name, &defaulted.Spec, next)
+	}
 	if err := r.prune(ctx, items, d.Prune); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -212,8 +238,8 @@ func (r *Reconciler) prune(ctx context.Context, items []v1alpha1.DrillRun, names
 			if run.Name != name {
 				continue
 			}
-			if ref := run.Status.Report; ref != nil && r.Reports != nil {
-				if err := r.Reports.Delete(ctx, *ref); err != nil {
+			if run.Status.Report != nil && r.Reports != nil {
+				if err := r.Reports.Delete(ctx, run); err != nil {
 					errs = append(errs, fmt.Errorf("pruning the report of run %s: %w", name, err))
 					continue
 				}

@@ -372,3 +372,25 @@ func TestCreatingTheFiresRun(t *testing.T) {
 		require.Equal(t, at(1, 3, 0, 0), h.plan().Status.NextScheduleTime.UTC())
 	})
 }
+
+// TestTheDrillMetricsHearOfEveryPlan: each decision tells the drill
+// metrics the plan (as <namespace>/<name>) with its defaulted spec and
+// next fire, none while suspended; a deleted plan is removed.
+func TestTheDrillMetricsHearOfEveryPlan(t *testing.T) {
+	h := newHarness(t, at(0, 2, 0, 0), nil, newPlan())
+	h.reconcile()
+	require.Equal(t, at(0, 3, 0, 0), h.drills.next[ns+"/nightly"].UTC())
+	require.NotNil(t, h.drills.specs[ns+"/nightly"])
+	require.Equal(t, v1alpha1.ConcurrencyForbid, h.drills.specs[ns+"/nightly"].ConcurrencyPolicy, "the defaulted spec")
+
+	p := h.plan()
+	p.Spec.Suspend = true
+	p.Generation++
+	require.NoError(t, h.c.Update(t.Context(), p))
+	h.reconcile()
+	require.True(t, h.drills.next[ns+"/nightly"].IsZero(), "a suspended plan has no next fire")
+
+	require.NoError(t, h.c.Delete(t.Context(), h.plan()))
+	h.reconcile()
+	require.Equal(t, []string{ns + "/nightly"}, h.drills.deleted)
+}

@@ -31,14 +31,33 @@ type harness struct {
 	clock   *clocktesting.FakeClock
 	r       *Reconciler
 	reports *recordedReports
+	drills  *recordedMetrics
 }
 
 // recordedReports records the reports the reconciler prunes.
 type recordedReports struct{ deleted []string }
 
-func (r *recordedReports) Delete(_ context.Context, ref v1alpha1.ReportReference) error {
-	r.deleted = append(r.deleted, ref.Path)
+func (r *recordedReports) Delete(_ context.Context, run *v1alpha1.DrillRun) error {
+	r.deleted = append(r.deleted, run.Status.Report.Path)
 	return nil
+}
+
+// recordedMetrics records what the reconciler tells the drill metrics.
+type recordedMetrics struct {
+	next    map[string]time.Time
+	specs   map[string]*v1alpha1.DrillPlanSpec
+	deleted []string
+}
+
+func (m *recordedMetrics) SetPlan(namespace, name string, spec *v1alpha1.DrillPlanSpec, next time.Time) {
+	if m.next == nil {
+		m.next, m.specs = map[string]time.Time{}, map[string]*v1alpha1.DrillPlanSpec{}
+	}
+	m.next[namespace+"/"+name], m.specs[namespace+"/"+name] = next, spec
+}
+
+func (m *recordedMetrics) DeletePlan(namespace, name string) {
+	m.deleted = append(m.deleted, namespace+"/"+name)
 }
 
 func newHarness(t *testing.T, now time.Time, funcs *interceptor.Funcs, objs ...client.Object) *harness {
@@ -49,7 +68,7 @@ func newHarness(t *testing.T, now time.Time, funcs *interceptor.Funcs, objs ...c
 		WithStatusSubresource(&v1alpha1.DrillPlan{}, &v1alpha1.DrillRun{}).
 		WithIndex(&v1alpha1.DrillRun{}, runs.RunsByPlan, runs.RunPlan).
 		WithObjects(objs...)
-	h := &harness{t: t, clock: clocktesting.NewFakeClock(now), reports: &recordedReports{}}
+	h := &harness{t: t, clock: clocktesting.NewFakeClock(now), reports: &recordedReports{}, drills: &recordedMetrics{}}
 	if funcs == nil {
 		funcs = &interceptor.Funcs{}
 	}
@@ -63,7 +82,7 @@ func newHarness(t *testing.T, now time.Time, funcs *interceptor.Funcs, objs ...c
 		return c.Create(ctx, obj, opts...)
 	}
 	h.c = b.WithInterceptorFuncs(*funcs).Build()
-	h.r = &Reconciler{Client: h.c, Scheme: scheme, Clock: h.clock, Reports: h.reports}
+	h.r = &Reconciler{Client: h.c, Scheme: scheme, Clock: h.clock, Reports: h.reports, Drills: h.drills}
 	return h
 }
 

@@ -45,11 +45,23 @@ func (s engineStarter) Start(ctx context.Context, p *plan.Plan, ro engine.RunOpt
 // process's kubeconfig or in-cluster configuration.
 type PlatformFactory func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error)
 
-// Archive keeps reports.
+// Archive keeps reports (*reportarchive.Archive).
 type Archive interface {
 	// Store archives a run's report under its namespace and says where.
+	// When it could only keep the report elsewhere, it returns where and
+	// an error that says so.
 	Store(ctx context.Context, namespace string, rep *report.Report) (v1alpha1.ReportReference, error)
 }
 
 // ActionRunner runs an exec fault's revert action (*action.Runner).
 type ActionRunner = engine.ActionRunner
+
+// DrillMetrics takes runs' reports: the firedrill_ drill metrics
+// (*metrics.Drills of pkg/controller/metrics, which labels a plan with its
+// namespace). Its methods must not block.
+type DrillMetrics interface {
+	// RunUpdated takes the live report of a run of namespace.
+	RunUpdated(namespace string, rep *report.Report)
+	// RunFinished takes the final report of a run of namespace.
+	RunFinished(namespace string, rep *report.Report)
+}

@@ -3,6 +3,7 @@ package drillrun
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -194,6 +195,7 @@ type harness struct {
 	runner   *Runner
 	r        *Reconciler
 	patches  *patchCounter
+	drills   *recordedDrills
 	stopRun  context.CancelFunc
 	runnerOK chan error
 }
@@ -217,7 +219,7 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	h := &harness{t: t, clock: clocktesting.NewFakeClock(t0),
 		engine:  &fakeEngine{drills: map[string]*fakeDrill{}, plans: map[string]*plan.Plan{}, opts: map[string]engine.RunOptions{}},
 		archive: &memArchive{reports: map[string]*report.Report{}}, pf: &recoveringPlatform{}, actions: &recordedActions{},
-		patches: &patchCounter{}}
+		patches: &patchCounter{}, drills: &recordedDrills{}}
 	h.c = fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&v1alpha1.DrillPlan{}, &v1alpha1.DrillRun{}).
 		WithObjects(objs...).
@@ -228,9 +230,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 			},
 		}).Build()
 	var err error
-	h.runner, err = NewRunner(RunnerOptions{Client: h.c, Engine: h.engine, Reports: h.archive, Identity: "replica-a", Clock: h.clock})
+	h.runner, err = NewRunner(RunnerOptions{Client: h.c, Engine: h.engine, Reports: h.archive, Identity: "replica-a", Clock: h.clock, Drills: h.drills})
 	require.NoError(t, err)
-	h.r = &Reconciler{Client: h.c, APIReader: h.c, Scheme: scheme, Clock: h.clock, Runner: h.runner, Actions: h.actions, Reports: h.archive, Identity: "replica-a",
+	h.r = &Reconciler{Client: h.c, APIReader: h.c, Scheme: scheme, Clock: h.clock, Runner: h.runner, Actions: h.actions, Reports: h.archive, Identity: "replica-a", Drills: h.drills,
 		Platforms: func(context.Context, *v1alpha1.DrillPlanSpec) (platform.Platform, error) { return h.pf, nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stopRun, h.runnerOK = cancel, make(chan error, 1)
@@ -319,4 +321,29 @@ func (s staticReader) Get(_ context.Context, _ client.ObjectKey, obj client.Obje
 
 func (s staticReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
 	return errors.New("not implemented")
+}
+
+// recordedDrills records what the drill metrics are told: "<namespace>
+// <run id> <phase>" per report.
+type recordedDrills struct {
+	mu                sync.Mutex
+	updated, finished []string
+}
+
+func (d *recordedDrills) RunUpdated(namespace string, rep *report.Report) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.updated = append(d.updated, namespace+" "+rep.RunID+" "+string(rep.Phase))
+}
+
+func (d *recordedDrills) RunFinished(namespace string, rep *report.Report) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finished = append(d.finished, namespace+" "+rep.RunID+" "+string(rep.Phase))
+}
+
+func (d *recordedDrills) get() (updated, finished []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.updated), slices.Clone(d.finished)
 }

@@ -57,6 +57,9 @@ type Reconciler struct {
 	Identity string
 	// Metrics counts recoveries; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Drills takes the reports of runs that end here without the engine
+	// (interrupted runs); nil means nobody.
+	Drills DrillMetrics
 }
 
 // SetupWithManager registers the reconciler. It is woken by a run's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/controller/conditions"
+	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -50,9 +51,12 @@ func (r *Reconciler) recover(ctx context.Context, cached *v1alpha1.DrillRun) (ct
 	base := run.DeepCopy()
 	spec := run.Status.PlanSpec
 	run.Status = interrupted(&run.Status, r.Identity, reverted, run.Generation, now)
-	if ref, err := r.Reports.Store(ctx, run.Namespace, statusReport(run, spec)); err != nil {
+	rep := statusReport(run, spec)
+	ref, err := r.Reports.Store(ctx, run.Namespace, rep)
+	if err != nil {
 		run.Status.Message += "; the report could not be archived: " + err.Error()
-	} else {
+	}
+	if ref.Path != "" {
 		run.Status.Report = &ref
 	}
 	if err := r.Client.Status().Patch(ctx, run, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
@@ -62,6 +66,9 @@ func (r *Reconciler) recover(ctx context.Context, cached *v1alpha1.DrillRun) (ct
 		return ctrl.Result{}, fmt.Errorf("marking run %s interrupted: %w", run.Name, err)
 	}
 	logger.Info("run interrupted; its faults are reverted", "run", run.Name, "reverted", reverted)
+	if r.Drills != nil {
+		r.Drills.RunFinished(run.Namespace, rep)
+	}
 	return ctrl.Result{}, release(ctx, r.Client, client.ObjectKeyFromObject(run), run.UID)
 }
 
@@ -128,12 +135,7 @@ func (r *Reconciler) revertLeftovers(ctx context.Context, run *v1alpha1.DrillRun
 	return reverted, errors.Join(errs...)
 }
 
-func planName(run *v1alpha1.DrillRun) string {
-	if run.Spec.PlanRef != nil {
-		return run.Spec.PlanRef.Name
-	}
-	return run.Name
-}
+func planName(run *v1alpha1.DrillRun) string { return runs.PlanName(run) }
 
 // statusReport is the report of a run that ended without its engine: the
 // results its status last held, and the plan it ran (spec, which may be

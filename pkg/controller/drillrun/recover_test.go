@@ -72,6 +72,8 @@ func TestARunLeftRunningByAStoppedReplicaIsRevertedAndInterrupted(t *testing.T) 
 	require.Equal(t, v1alpha1.RunInterrupted, rep.Phase)
 	require.Len(t, rep.Plan.Hash, 64)
 	require.Empty(t, h.engine.drills, "an interrupted run is not run again")
+	_, finished := h.drills.get()
+	require.Equal(t, []string{"recsys recsys.run1 Interrupted"}, finished, "the drill metrics get its report")
 }
 
 // TestAGPUFailureLeftByAStoppedReplicaIsRecoveredThroughThePlatform: a

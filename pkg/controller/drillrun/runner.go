@@ -55,6 +55,9 @@ type RunnerOptions struct {
 	Logger *slog.Logger
 	// Metrics counts runs; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Drills takes each run's live and final reports (the drill
+	// metrics); nil means nobody.
+	Drills DrillMetrics
 }
 
 // Runner runs the drills of this replica. It is a manager runnable that
@@ -257,6 +260,9 @@ func (r *Runner) writeProgress(ctx context.Context, a *activeRun) {
 	a.mu.Lock()
 	gen, reason := a.gen, a.abortReason
 	a.mu.Unlock()
+	if r.opts.Drills != nil {
+		r.opts.Drills.RunUpdated(a.key.Namespace, rep)
+	}
 	st := progress(&a.last.Status, rep, gen, reason, r.opts.Clock.Now())
 	err := r.patchStatus(ctx, a, st)
 	if r.opts.Metrics != nil {
@@ -299,7 +305,8 @@ func (r *Runner) finish(ctx context.Context, a *activeRun) {
 		logger.Error("archiving the report", "err", aerr)
 	}
 	var refp *v1alpha1.ReportReference
-	if aerr == nil {
+	if ref.Path != "" {
+		// Archived, or kept in the keep directory (aerr says so).
 		refp = &ref
 	}
 	a.mu.Lock()
@@ -320,6 +327,9 @@ func (r *Runner) finish(ctx context.Context, a *activeRun) {
 	logger.Info("run finished", "phase", rep.Phase, "verdict", rep.Verdict)
 	if r.opts.Metrics != nil {
 		r.opts.Metrics.Finished(rep.Phase)
+	}
+	if r.opts.Drills != nil {
+		r.opts.Drills.RunFinished(a.key.Namespace, rep)
 	}
 	r.mu.Lock()
 	delete(r.active, a.uid)

@@ -21,5 +21,8 @@
 // aborts every run in progress, which reverts its faults.
 //
 // History is the runner's interface to the report history; package
-// reportdir implements it on a report directory.
+// history implements it on the report archive (pkg/archive), the one
+// drill run --archive writes and drill reports reads. Observer is the
+// seam the command feeds the firedrill_ drill metrics (pkg/metrics)
+// through.
 package plansdir

@@ -15,8 +15,9 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/archive/local"
 	"github.com/firedrill/firedrill/pkg/controller/plansdir"
-	"github.com/firedrill/firedrill/pkg/controller/plansdir/reportdir"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/history"
 	"github.com/firedrill/firedrill/pkg/engine"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/platform"
@@ -136,16 +137,30 @@ type recorder struct {
 	reasons  map[string][]scheduler.Reason
 	status   map[string]v1alpha1.ScheduleStatus
 	finished []string
+	removed  []string
+	updated  []string
 }
 
-func (o *recorder) Decided(plan string, d scheduler.Decision) {
+func (o *recorder) Decided(p *plan.Plan, d scheduler.Decision) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.reasons == nil {
 		o.reasons, o.status = map[string][]scheduler.Reason{}, map[string]v1alpha1.ScheduleStatus{}
 	}
-	o.reasons[plan] = append(o.reasons[plan], d.Reason)
-	o.status[plan] = d.Status
+	o.reasons[p.Name] = append(o.reasons[p.Name], d.Reason)
+	o.status[p.Name] = d.Status
+}
+
+func (o *recorder) PlanRemoved(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.removed = append(o.removed, name)
+}
+
+func (o *recorder) RunUpdated(rep *report.Report) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.updated = append(o.updated, rep.RunID)
 }
 
 // last is the last decision's reason and status for a plan.
@@ -165,6 +180,18 @@ func (o *recorder) RunFinished(rep *report.Report) {
 	o.finished = append(o.finished, rep.RunID+" "+string(rep.Phase))
 }
 
+func (o *recorder) removedPlans() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.removed)
+}
+
+func (o *recorder) runsUpdated() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.updated)
+}
+
 func (o *recorder) runsFinished() []string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -180,7 +207,7 @@ type harness struct {
 	eng                   *fakeEngine
 	obs                   *recorder
 	r                     *plansdir.Runner
-	hist                  *reportdir.Dir
+	hist                  *history.History
 }
 
 func newHarness(t *testing.T) *harness {
@@ -197,7 +224,9 @@ func (h *harness) start() {
 
 func (h *harness) startErr() error {
 	h.t.Helper()
-	hist, err := reportdir.Open(h.t.Context(), h.reports)
+	a, err := local.New(h.reports)
+	require.NoError(h.t, err)
+	hist, err := history.Open(h.t.Context(), history.Options{Archive: a, KeepDir: filepath.Join(h.state, "reports"), Clock: h.clk})
 	require.NoError(h.t, err)
 	h.hist, h.obs = hist, &recorder{}
 	r, err := plansdir.New(plansdir.Options{

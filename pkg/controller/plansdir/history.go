@@ -11,11 +11,13 @@ import (
 )
 
 // History is where the runner keeps finished runs: their report files and
-// a listing fast enough to serve the API. reportdir implements it on a
-// report directory; the report archive is meant to replace it.
+// a listing fast enough to serve the API. Package history implements it
+// on the report archive.
 type History interface {
 	// Put stores a finished run's report set (every format of rep).
-	// Storing a run that is already stored replaces it.
+	// Storing a run that is already stored keeps the stored one: archived
+	// evidence is never overwritten. An error means the run is not in the
+	// history; the runner tries again.
 	Put(ctx context.Context, rep *report.Report) error
 	// List returns the runs q selects, newest first (by start time, then
 	// by id).

@@ -30,12 +30,18 @@ type Drill interface {
 // when it fails.
 type Starter func(ctx context.Context, p *plan.Plan, ro engine.RunOptions) (Drill, error)
 
-// Observer is told what the runner did: the seam for metrics. Its methods
-// are called from the runner's goroutine and must not block.
+// Observer is told what the runner did: the seam for metrics
+// (pkg/metrics). Its methods are called from the runner's goroutines and
+// must not block.
 type Observer interface {
-	// Decided is called after each schedule decision of a plan, once the
-	// decision's run and status are stored.
-	Decided(plan string, d scheduler.Decision)
+	// Decided is called after each schedule decision of a plan (the last
+	// good version of it), once the decision's run and status are stored.
+	Decided(p *plan.Plan, d scheduler.Decision)
+	// PlanRemoved is called when a plan is gone from the directory.
+	PlanRemoved(name string)
+	// RunUpdated is called with a run's live report when its drill starts
+	// and every Options.UpdateInterval while it goes.
+	RunUpdated(rep *report.Report)
 	// RunFinished is called once per run, with its final report, once the
 	// report is in the history.
 	RunFinished(rep *report.Report)
@@ -79,6 +85,9 @@ type Options struct {
 	// state directory, so that a crash of drill serve loses at most that
 	// much of its evidence. Default 10s.
 	SnapshotInterval time.Duration
+	// UpdateInterval is how often the Observer gets the live report of a
+	// run in progress (the metrics of active runs and faults). Default 1s.
+	UpdateInterval time.Duration
 	// RetryInterval is how soon a failed write (a report that could not be
 	// stored, a decision whose state could not be written) is tried
 	// again. Default 30s.
@@ -117,6 +126,9 @@ func (o *Options) defaults() error {
 	if o.SnapshotInterval <= 0 {
 		o.SnapshotInterval = 10 * time.Second
 	}
+	if o.UpdateInterval <= 0 {
+		o.UpdateInterval = time.Second
+	}
 	if o.RetryInterval <= 0 {
 		o.RetryInterval = 30 * time.Second
 	}
@@ -134,5 +146,7 @@ func (o *Options) defaults() error {
 
 type nopObserver struct{}
 
-func (nopObserver) Decided(string, scheduler.Decision) {}
-func (nopObserver) RunFinished(*report.Report)         {}
+func (nopObserver) Decided(*plan.Plan, scheduler.Decision) {}
+func (nopObserver) PlanRemoved(string)                     {}
+func (nopObserver) RunUpdated(*report.Report)              {}
+func (nopObserver) RunFinished(*report.Report)             {}

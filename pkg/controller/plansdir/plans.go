@@ -175,6 +175,7 @@ func (r *Runner) removePlan(name string) {
 	delete(r.plans, name)
 	delete(r.statuses, name)
 	delete(r.due, name)
+	r.opts.Observer.PlanRemoved(name)
 }
 
 // fileProblems is the refused latest version of the file a plan is in,

@@ -139,8 +139,11 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 	r.mu.Unlock()
 	r.logger.Info("run started", "plan", run.plan.Name, "run", run.rec.ID, "trigger", run.rec.Trigger)
 
+	r.opts.Observer.RunUpdated(drill.Snapshot())
 	ticker := r.opts.Clock.NewTicker(r.opts.SnapshotInterval)
 	defer ticker.Stop()
+	updates := r.opts.Clock.NewTicker(r.opts.UpdateInterval)
+	defer updates.Stop()
 	for running := true; running; {
 		select {
 		case <-drill.Done():
@@ -149,6 +152,8 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), drill.Snapshot()); err != nil {
 				r.logger.Warn("keeping a snapshot of a run in progress", "run", run.rec.ID, "err", err)
 			}
+		case <-updates.C():
+			r.opts.Observer.RunUpdated(drill.Snapshot())
 		}
 	}
 	rep, err := drill.Wait()

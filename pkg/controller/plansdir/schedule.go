@@ -93,7 +93,7 @@ func (r *Runner) reconcile(ctx context.Context, name string) {
 			r.logger.Info("pruned runs beyond the history limits", "plan", name, "runs", d.Prune)
 		}
 	}
-	r.opts.Observer.Decided(name, d)
+	r.opts.Observer.Decided(ps.plan, d)
 	if d.RequeueAfter > 0 {
 		r.due[name] = now.Add(d.RequeueAfter)
 	} else {

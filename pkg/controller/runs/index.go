@@ -44,3 +44,17 @@ func PlanRuns(ctx context.Context, r client.Reader, namespace, name string, opts
 	}
 	return list.Items, nil
 }
+
+// PlanName is the name of the plan a run drills: its planRef, or the run
+// itself for an inline plan. It is the plan's name in the run's report
+// and in the report archive.
+func PlanName(r *v1alpha1.DrillRun) string {
+	if r.Spec.PlanRef != nil {
+		return r.Spec.PlanRef.Name
+	}
+	return r.Name
+}
+
+// ReportID is the run id of a DrillRun's report, <namespace>.<name>: unique
+// in a cluster, so the runs of every namespace share one archive.
+func ReportID(namespace, name string) string { return namespace + "." + name }

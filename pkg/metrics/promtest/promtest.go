@@ -45,6 +45,9 @@ type Target struct {
 	// HonorLabels keeps the scraped job and instance labels, as a
 	// Pushgateway's scrape config must.
 	HonorLabels bool
+	// BearerToken authenticates the scrape (drill serve's /metrics needs
+	// a token with the read right); empty sends none.
+	BearerToken string
 }
 
 // Prometheus is a real Prometheus server scraping its targets every
@@ -66,6 +69,9 @@ func StartPrometheus(tb testing.TB, targets ...Target) *Prometheus {
 	cfg.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\nscrape_configs:\n")
 	for _, t := range targets {
 		fmt.Fprintf(&cfg, "  - job_name: %q\n    honor_labels: %t\n    static_configs:\n      - targets: [%q]\n", t.Job, t.HonorLabels, t.Addr)
+		if t.BearerToken != "" {
+			fmt.Fprintf(&cfg, "    authorization: {credentials: %q}\n", t.BearerToken)
+		}
 	}
 	config := filepath.Join(dir, "prometheus.yml")
 	require.NoError(tb, os.WriteFile(config, []byte(cfg.String()), 0o600))

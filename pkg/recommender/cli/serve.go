@@ -23,6 +23,7 @@ import (
 type serveOptions struct {
 	registryFlags
 	addr           string
+	allowRemote    bool
 	modelRef       string
 	modelDir       string
 	cacheDir       string
@@ -79,7 +80,8 @@ for up to --drain-timeout.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback only; port 0 picks a free port)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (loopback only unless --allow-remote; port 0 picks a free port)")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "listen beyond loopback, e.g. on a pod's IP (the API has no authentication: keep it behind the pod network or a NetworkPolicy)")
 	f.StringVar(&o.modelRef, "model-ref", "", "model reference in the model store, e.g. 127.0.0.1:5000/recommender:prod")
 	f.StringVar(&o.modelDir, "model-dir", "", "load a local model artifact directory instead of the store")
 	f.StringVar(&o.cacheDir, "cache-dir", defaultCacheDir(), "node-local cache of pulled models (by digest) and the popularity snapshot")
@@ -103,6 +105,7 @@ func (o *serveOptions) run(ctx context.Context, w io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := serve.Options{
 		Addr:              o.addr,
+		AllowRemote:       o.allowRemote,
 		ModelRef:          o.modelRef,
 		ModelDir:          o.modelDir,
 		CacheDir:          o.cacheDir,

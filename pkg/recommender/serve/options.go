@@ -43,8 +43,13 @@ type Store interface {
 // Options configure a Server. Zero values are documented per field.
 type Options struct {
 	// Addr is the listen address. Empty means 127.0.0.1:8080; use
-	// 127.0.0.1:0 for a free port. The host must be a loopback address.
+	// 127.0.0.1:0 for a free port. The host must be a loopback address
+	// unless AllowRemote is set.
 	Addr string
+	// AllowRemote accepts an address beyond loopback: a pod's IP, where the
+	// pod network (and a NetworkPolicy) is the boundary. The API has no
+	// authentication.
+	AllowRemote bool
 
 	// ModelRef is the model's OCI reference (tag or digest) in Store.
 	ModelRef string
@@ -113,8 +118,8 @@ func (o *Options) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("invalid address %q: %w", o.Addr, err))
-	} else if !loopback.Host(o.Addr) {
-		errs = append(errs, fmt.Errorf("address %q must be a loopback address", o.Addr))
+	} else if !o.AllowRemote && !loopback.Host(o.Addr) {
+		errs = append(errs, fmt.Errorf("address %q must be a loopback address (or allow remote clients)", o.Addr))
 	}
 	if o.ModelRef != "" && o.ModelDir != "" {
 		errs = append(errs, errors.New("model ref and model dir are mutually exclusive"))

@@ -26,8 +26,12 @@ import (
 // Options configure a Server.
 type Options struct {
 	// Addr is the listen address. Empty means 127.0.0.1:0 (any free port).
-	// The host must be a loopback address.
+	// The host must be a loopback address unless AllowRemote is set.
 	Addr string
+	// AllowRemote accepts an address beyond loopback: a pod's IP, where the
+	// pod network (and a NetworkPolicy) is the boundary. The registry has
+	// no authentication.
+	AllowRemote bool
 	// Root is the storage directory. Required.
 	Root string
 	// Logger receives operator logs. Nil means the logger in Start's context.
@@ -44,8 +48,8 @@ func (o *Options) validate() error {
 	if _, _, err := net.SplitHostPort(o.Addr); err != nil {
 		return fmt.Errorf("invalid registry address %q: %w", o.Addr, err)
 	}
-	if !loopback.Host(o.Addr) {
-		return fmt.Errorf("registry address %q must be a loopback address", o.Addr)
+	if !o.AllowRemote && !loopback.Host(o.Addr) {
+		return fmt.Errorf("registry address %q must be a loopback address (or allow remote clients)", o.Addr)
 	}
 	return nil
 }

@@ -46,4 +46,8 @@ func TestOptionsValidation(t *testing.T) {
 			require.ErrorContains(t, err, tt.wantErr)
 		})
 	}
+	t.Run("a pod's address is accepted when remote clients are allowed", func(t *testing.T) {
+		_, err := ociregistry.New(ociregistry.Options{Root: "x", Addr: "10.0.0.7:5000", AllowRemote: true})
+		require.NoError(t, err)
+	})
 }
