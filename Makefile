@@ -75,6 +75,11 @@ bench-kube: ## Kubernetes scale benchmark: 200 kwok GPU nodes, 2,000 pods, drill
 	@bin="$$(nice -n 15 hack/kube-binaries.sh)" && \
 	FIREDRILL_KUBE_BIN="$$bin" $(GO) test -tags 'e2e scale' -count=1 -timeout 80m -run '^TestKubernetesScale$$' -v ./e2e/ $(BENCH_KUBE_FLAGS)
 
+.PHONY: bench-serve
+bench-serve: ## drill serve at scale: 200 DrillPlans and 2,000 DrillRuns on a real API server; RSS, idle reconcile, API listing.
+	@bin="$$(nice -n 15 hack/kube-binaries.sh)" && \
+	FIREDRILL_KUBE_BIN="$$bin" $(GO) test -tags 'e2e scale' -count=1 -timeout 40m -run '^TestServeScale$$' -v ./e2e/
+
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...

@@ -287,6 +287,7 @@ func TestServeSchedulesDrills(t *testing.T) {
 		code, body = apiGet(ctx, t, "http://"+a.apiAddr+list.Items[0].Reports["md"], b.token)
 		require.Equal(t, http.StatusOK, code, body)
 		require.Contains(t, body, p.Name)
+		checkDashboard(ctx, t, "http://"+a.apiAddr, b.token, ns, p.Name)
 
 		p = b.getPlan(ctx, t, p.Name)
 		p.Spec.Suspend = true

@@ -309,6 +309,11 @@ func (s *Server) abort(w http.ResponseWriter, r *http.Request, q query) error {
 	return nil
 }
 
+// ReportPolicy is the Content-Security-Policy of a served HTML report: the
+// page is self-contained, loads nothing and runs in a sandbox, away from
+// the server's origin.
+const ReportPolicy = "sandbox allow-scripts; default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
 // contentTypes are the media types of the report formats.
 var contentTypes = map[string]string{
 	FormatJSON:  "application/json",
@@ -330,7 +335,7 @@ func (s *Server) report(w http.ResponseWriter, r *http.Request, q query) error {
 	if format == FormatHTML {
 		// A report page is self-contained: it loads nothing and runs in a
 		// sandbox, away from the API's origin.
-		w.Header().Set("Content-Security-Policy", "sandbox allow-scripts; default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+		w.Header().Set("Content-Security-Policy", ReportPolicy)
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)

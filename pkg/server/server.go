@@ -54,6 +54,11 @@ type Options struct {
 	// Logger logs requests that change something and failures; nil means
 	// the logger of Start's context.
 	Logger *slog.Logger
+	// UI builds the handler of every path the API, the probes and
+	// /metrics do not take, from the server's Backend, Authenticator and
+	// Authorizer: the dashboard (pkg/server/dashboard's ForServer), which
+	// authenticates and authorizes its own requests. Nil means 404 there.
+	UI func(Backend, Authenticator, Authorizer) (http.Handler, error)
 }
 
 func (o *Options) validate() error {
@@ -100,7 +105,14 @@ func New(opts Options) (*Server, error) {
 	if s.logger == nil {
 		s.logger = log.Discard()
 	}
-	s.handler = s.routes()
+	var ui http.Handler
+	if opts.UI != nil {
+		var err error
+		if ui, err = opts.UI(opts.Backend, opts.Authenticator, opts.Authorizer); err != nil {
+			return nil, fmt.Errorf("building the UI: %w", err)
+		}
+	}
+	s.handler = s.routes(ui)
 	return s, nil
 }
 
@@ -195,8 +207,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	return err
 }
 
-// routes builds the handler: the probes, /metrics and the API.
-func (s *Server) routes() http.Handler {
+// routes builds the handler: the probes, /metrics, the API and the UI.
+func (s *Server) routes(ui http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -207,6 +219,9 @@ func (s *Server) routes() http.Handler {
 		}, metrics))
 	}
 	mux.Handle("/api/", s.authenticate(s.api()))
+	if ui != nil {
+		mux.Handle("/", ui)
+	}
 	return headers(mux)
 }
 

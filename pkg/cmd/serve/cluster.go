@@ -24,6 +24,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
+	"github.com/firedrill/firedrill/pkg/server/dashboard"
 	"github.com/firedrill/firedrill/pkg/version"
 )
 
@@ -155,7 +156,7 @@ func runCluster(ctx context.Context, opts Options) error {
 	co.ReportURL = server.ReportPath
 	api := func(ctx context.Context, b server.Backend, authn server.Authenticator, authz server.Authorizer) error {
 		srv, err := server.New(server.Options{Addr: opts.Listen, Backend: b, Authenticator: authn, Authorizer: authz,
-			Gatherer: ctrlmetrics.Registry, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile})
+			Gatherer: ctrlmetrics.Registry, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile, UI: dashboard.ForServer})
 		if err != nil {
 			return err
 		}

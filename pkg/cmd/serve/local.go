@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/server"
+	"github.com/firedrill/firedrill/pkg/server/dashboard"
 	"github.com/firedrill/firedrill/pkg/server/tokenfile"
 	"github.com/firedrill/firedrill/pkg/version"
 )
@@ -145,7 +146,7 @@ func (l *Local) Start(ctx context.Context) error {
 		return err
 	}
 	api, err := server.New(server.Options{Addr: o.Listen, Backend: runner, Authenticator: tokens, Authorizer: tokens,
-		Gatherer: o.Registry, Ready: runner.Ready, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile})
+		Gatherer: o.Registry, Ready: runner.Ready, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile, UI: dashboard.ForServer})
 	if err != nil {
 		return err
 	}

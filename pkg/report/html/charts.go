@@ -166,10 +166,17 @@ func overviewChart(r *report.Report) ([]byte, error) {
 	return chartSVG("overview", label, chartWidth, panelHeight*1.1, sr, lat)
 }
 
+// TrendChart is the trend section's chart of one recovery across a plan's
+// runs (oldest first, as trend.Analyze takes them): an inline SVG element.
+// drill serve's dashboard draws the same chart, so both read alike; it
+// always shows the objective (the report's chart shows it when it is on
+// the scale of the recoveries).
+func TrendChart(s *trend.Series, runs []trend.Run) ([]byte, error) { return trendChart(s, runs, true) }
+
 // trendChart draws one recovery across the plan's runs: its recovery time
 // per run, the objective, regressions in red, the current run ringed, and
 // runs that never recovered as crosses at the top.
-func trendChart(s *trend.Series, runs []trend.Run) ([]byte, error) {
+func trendChart(s *trend.Series, runs []trend.Run, objectiveAlways bool) ([]byte, error) {
 	pos := make(map[string]int, len(runs))
 	for i, r := range runs {
 		pos[r.RunID] = i
@@ -201,7 +208,7 @@ func trendChart(s *trend.Series, runs []trend.Run) ([]byte, error) {
 	}
 	top = max(top*1.25, 0.1)
 	obj := s.Points[len(s.Points)-1].Objective.Duration
-	if obj > 0 && obj.Seconds() <= 2*top {
+	if obj > 0 && (objectiveAlways || obj.Seconds() <= 2*top) {
 		top = max(top, obj.Seconds()*1.1)
 	}
 	var segs []plotter.XYs

@@ -222,7 +222,7 @@ func trendSection(tr *trend.Trend) (*trendView, string) {
 			caption += "; objective " + report.FormatDuration(obj)
 		}
 		tv.Charts = append(tv.Charts, figure("trend-"+slug(s.Name()), caption+".",
-			func() ([]byte, error) { return trendChart(s, tr.Runs) }))
+			func() ([]byte, error) { return trendChart(s, tr.Runs, false) }))
 		// The table judges this run; the chart shows the history.
 		p := &s.Points[len(s.Points)-1]
 		for j := range s.Points {

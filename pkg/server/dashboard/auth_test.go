@@ -1,0 +1,159 @@
+package dashboard_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/firedrill/firedrill/pkg/server"
+)
+
+// site is the API with the dashboard mounted, as drill serve serves it,
+// over HTTP or HTTPS.
+func site(t *testing.T, tls bool) *httptest.Server {
+	t.Helper()
+	b := small()
+	tf := tokens(t)
+	d := newDashboard(t, b)
+	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf,
+		UI: func(server.Backend, server.Authenticator, server.Authorizer) (http.Handler, error) { return d, nil }})
+	require.NoError(t, err)
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	if tls {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// send sends a request without following redirects; header holds extra
+// headers and cookie the login cookie ("" for none).
+func send(t *testing.T, ts *httptest.Server, method, path, cookie string, form url.Values, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, ts.URL+path, body)
+	require.NoError(t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "firedrill_token", Value: cookie})
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	client := ts.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(data)
+}
+
+func loginCookie(t *testing.T, resp *http.Response) *http.Cookie {
+	t.Helper()
+	for _, c := range resp.Cookies() {
+		if c.Name == "firedrill_token" {
+			return c
+		}
+	}
+	t.Fatalf("no login cookie in %v", resp.Header.Values("Set-Cookie"))
+	return nil
+}
+
+func TestAuthentication(t *testing.T) {
+	ts := site(t, false)
+	origin := map[string]string{"Origin": ts.URL}
+	tests := []struct {
+		name           string
+		method, path   string
+		cookie         string
+		form           url.Values
+		header         map[string]string
+		status         int
+		location, body string
+	}{
+		{name: "without a cookie the index sends the browser to the login page", method: "GET", path: "/", status: 303, location: "/login?next=%2F"},
+		{name: "without a cookie a plan's page comes back after the login", method: "GET", path: "/plans/nightly", status: 303, location: "/login?next=%2Fplans%2Fnightly"},
+		{name: "without a cookie a report sends the browser to the login page", method: "GET", path: "/runs/weekly-20261130-040000/report", status: 303, location: "/login?next=%2Fruns%2Fweekly-20261130-040000%2Freport"},
+		{name: "a cookie whose token is no longer valid is cleared and sent to the login page", method: "GET", path: "/", cookie: "revoked-token-0123456789", status: 303, location: "/login?next=%2F&why=expired"},
+		{name: "a bearer header works as the cookie does", method: "GET", path: "/", header: map[string]string{"Authorization": "Bearer " + tokenReader}, status: 200, body: "Drill plans"},
+		{name: "a bad bearer header is a 401 page, not a redirect", method: "GET", path: "/", header: map[string]string{"Authorization": "Bearer nope-0123456789abcdef"}, status: 401, body: "The bearer token was not accepted."},
+		{name: "the cookie of a user without the read right gets a 403 page", method: "GET", path: "/", cookie: tokenNobody, status: 403, body: "who may not list drillplans"},
+		{name: "the cookie of a reader shows the index", method: "GET", path: "/", cookie: tokenReader, status: 200, body: "Drill plans"},
+		{name: "the cookie of a reader opens a report", method: "GET", path: "/runs/nightly-20261117-030000/report", cookie: tokenReader, status: 200, body: "<title>report nightly-20261117-030000</title>"},
+		{name: "the API does not take the cookie: it stays bearer-only", method: "GET", path: "/api/v1/plans", cookie: tokenReader, status: 401, body: "Unauthorized"},
+		{name: "a bad token is refused on the login page", method: "POST", path: "/login", form: url.Values{"token": {"wrong-token-0123456789"}}, header: origin, status: 401, body: "The token was not accepted."},
+		{name: "an empty token is refused", method: "POST", path: "/login", form: url.Values{"token": {" "}}, header: origin, status: 400, body: "Paste a token."},
+		{name: "a token that cannot be a cookie is refused", method: "POST", path: "/login", form: url.Values{"token": {"two words"}}, header: origin, status: 400, body: "That is not a token"},
+		{name: "a login from another site is refused", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}}, header: map[string]string{"Origin": "https://evil.example"}, status: 403, body: "only be sent from the dashboard"},
+		{name: "a login without Origin nor Sec-Fetch-Site is refused", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}}, status: 403, body: "only be sent from the dashboard"},
+		{name: "a login marked same-origin by Sec-Fetch-Site is taken", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}}, header: map[string]string{"Sec-Fetch-Site": "same-origin"}, status: 303, location: "/"},
+		{name: "a login from a cross-site fetch is refused", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}}, header: map[string]string{"Sec-Fetch-Site": "cross-site"}, status: 403},
+		{name: "the login goes back where the browser came from", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}, "next": {"/plans/weekly"}}, header: origin, status: 303, location: "/plans/weekly"},
+		{name: "the login never sends the browser to another site", method: "POST", path: "/login", form: url.Values{"token": {tokenReader}, "next": {"//evil.example/x"}}, header: origin, status: 303, location: "/"},
+		{name: "logging in takes POST only", method: "PUT", path: "/login", status: 405},
+		{name: "a logout from another site is refused", method: "POST", path: "/logout", cookie: tokenReader, header: map[string]string{"Origin": "http://evil.example"}, status: 403},
+		{name: "logging out clears the cookie", method: "POST", path: "/logout", cookie: tokenReader, header: origin, status: 303, location: "/login?why=out"},
+		{name: "logging out takes POST only: a link cannot sign anyone out", method: "GET", path: "/logout", cookie: tokenReader, status: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := send(t, ts, tt.method, tt.path, tt.cookie, tt.form, tt.header)
+			require.Equal(t, tt.status, resp.StatusCode, short(body))
+			require.Equal(t, tt.location, resp.Header.Get("Location"))
+			require.Contains(t, body, tt.body)
+			switch {
+			case tt.status == 303 && tt.method == "POST" && tt.path == "/login":
+				c := loginCookie(t, resp)
+				require.Equal(t, tokenReader, c.Value)
+			case strings.Contains(tt.location, "why="):
+				c := loginCookie(t, resp)
+				require.Empty(t, c.Value, "the cookie is cleared")
+				require.Negative(t, c.MaxAge)
+			default:
+				require.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie is set")
+			}
+		})
+	}
+}
+
+func TestCookieFlags(t *testing.T) {
+	tests := []struct {
+		name   string
+		tls    bool
+		secure bool
+	}{
+		{name: "over HTTP the cookie is HttpOnly and SameSite=Strict", tls: false, secure: false},
+		{name: "over HTTPS it is Secure too", tls: true, secure: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := site(t, tt.tls)
+			resp, body := send(t, ts, "POST", "/login", "", url.Values{"token": {tokenReader}}, map[string]string{"Origin": ts.URL})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, short(body))
+			c := loginCookie(t, resp)
+			require.True(t, c.HttpOnly, "scripts cannot read the token")
+			require.Equal(t, http.SameSiteStrictMode, c.SameSite, "other sites never send it")
+			require.Equal(t, tt.secure, c.Secure)
+			require.Equal(t, "/", c.Path)
+			require.Equal(t, 12*60*60, c.MaxAge)
+
+			resp, body = send(t, ts, "GET", "/", c.Value, nil, nil)
+			require.Equal(t, http.StatusOK, resp.StatusCode, "the cookie signs the browser in")
+			require.Contains(t, body, "reader")
+		})
+	}
+}
