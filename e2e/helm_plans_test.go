@@ -67,6 +67,7 @@ func leastPrivilege(ctx context.Context, t *testing.T, c *framework.Cluster) {
 	// and the checks below could not tell a refusal from a broken review.
 	for _, a := range []access{
 		{"patch", "/nodes", ""},
+		{"patch", "/nodes/status", ""},
 		{"list", "/pods", ""},
 		{"delete", "/pods", ns},
 		{"create", "/pods/eviction", ns},
@@ -109,7 +110,7 @@ func leastPrivilege(ctx context.Context, t *testing.T, c *framework.Cluster) {
 	for _, a := range denied {
 		require.False(t, review(ctx, t, c, a), "the chart's identity must not %s", a)
 	}
-	t.Logf("measure: %d SubjectAccessReviews of the chart's identity", 11+len(denied))
+	t.Logf("measure: %d SubjectAccessReviews of the chart's identity", 12+len(denied))
 
 	// A real attempt, with its token: binding itself to cluster-admin.
 	token := serviceAccountToken(ctx, t, c, chartNamespace, chartRelease, nil)

@@ -208,18 +208,7 @@ spec:
 		// Drain the us-east node that runs the most replicas: with two
 		// of them, the second eviction waits for the budget.
 		before := pr.Agent.Running()
-		perNode := map[string]int{}
-		for _, r := range before {
-			if strings.HasPrefix(r.Pod, framework.RecommenderName("us-east")+"-") {
-				perNode[r.Node]++
-			}
-		}
-		node := ""
-		for n, k := range perNode {
-			if node == "" || k > perNode[node] || (k == perNode[node] && n < node) {
-				node = n
-			}
-		}
+		node := busiestNode(before, "us-east")
 		rep, out := run(t, "svc-drain", endpoint, fmt.Sprintf(`    - name: drain
       fault:
         nodeDrain: {selector: {matchLabels: {kubernetes.io/hostname: %s}}}
@@ -258,6 +247,56 @@ spec:
 			f.Failover.Instants.Ready, latestReady(t, repl))
 		t.Logf("measure: drain of %s through the Service: %s; %d evicted processes exited %s after the first eviction, replacements Ready %s after",
 			node, rtos(f.Failover), len(evicted), latestExit(evicted).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
+	})
+
+	t.Run("gpu failure: the processes on a node whose GPUs fail die at once, replacements load the model elsewhere", func(t *testing.T) {
+		settleCluster(ctx, t, c)
+		// Fail the us-east node running the most replicas (after the drain
+		// they may all run on one).
+		before := pr.Agent.Running()
+		node := busiestNode(before, "us-east")
+		rep, out := run(t, "svc-gpu", endpoint, fmt.Sprintf(`    - name: gpu
+      fault:
+        gpuFailure: {region: us-east, selector: {matchLabels: {kubernetes.io/hostname: %s}}}
+        duration: 5s
+`, node))
+		f := rep.Steps[1].Fault
+		require.Len(t, f.Targets, 1, out)
+		require.NotNil(t, f.Reverted, out)
+		require.Equal(t, node, f.Targets[0].Name)
+		inj := f.Injected.Time
+		procs := pr.Agent.Processes()
+		var lost []framework.ProcessRecord
+		for _, r := range before {
+			if r.Node == node && strings.HasPrefix(r.Pod, "recommender-") {
+				lost = append(lost, byUID(t, procs, string(r.UID)))
+			}
+		}
+		require.NotEmpty(t, lost, "the failed node ran recommender pods")
+		for _, r := range lost {
+			require.Contains(t, []framework.StopReason{framework.StopTerminated, framework.StopKilled}, r.Stop, "%+v", r)
+			require.False(t, r.TermSent.Before(inj.Add(-skew)), "stopped by the fault")
+			require.Equal(t, 2*time.Second, r.Grace, "a pod deleted with grace period 0 gets the kubelet's 2 s")
+		}
+		repl := started(procs, "us-east", inj.Add(-skew), f.Reverted.Time)
+		require.Len(t, repl, len(lost), "a replacement per pod that lost its GPU")
+		for _, r := range repl {
+			require.NotEqual(t, node, r.Node, "no replacement runs on the node without GPUs")
+			require.Eventually(t, func() bool { _, ok := models.of(string(r.UID)); return ok }, 10*time.Second, 50*time.Millisecond)
+			m, _ := models.of(string(r.UID))
+			require.NoError(t, m.err)
+			require.Equal(t, b.model.Version, m.info.Version, "replacement %s loaded the published model", r.Pod)
+		}
+		require.NotNil(t, f.Failover.CapacityRTO, out)
+		require.False(t, f.Failover.Instants.Ready.Time.Before(latestReady(t, repl).Add(-skew)),
+			"capacity is back no earlier than the last replacement is Ready")
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		require.NoError(t, err)
+		gpus := n.Status.Allocatable[framework.GPUResource]
+		require.Equal(t, int64(4), gpus.Value(), "the revert gives the GPUs back")
+		require.False(t, slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == v1alpha1.DefaultGPUTaintKey }), "and removes the taint")
+		t.Logf("measure: gpu failure of %s through the Service: %s; %d processes exited %s after the injection, replacements Ready %s after",
+			node, rtos(f.Failover), len(lost), latestExit(lost).Sub(inj).Round(time.Millisecond), latestReady(t, repl).Sub(inj).Round(time.Millisecond))
 	})
 
 	t.Run("store outage: a replica restarted during the outage comes up from its cache", func(t *testing.T) {
@@ -393,6 +432,24 @@ spec:
 }
 
 // latestExit is the last exit of the given processes.
+// busiestNode is the node running the most of a region's recommender
+// processes (by name when tied).
+func busiestNode(running []framework.ProcessRecord, region string) string {
+	perNode := map[string]int{}
+	for _, r := range running {
+		if strings.HasPrefix(r.Pod, framework.RecommenderName(region)+"-") {
+			perNode[r.Node]++
+		}
+	}
+	node := ""
+	for n, k := range perNode {
+		if node == "" || k > perNode[node] || (k == perNode[node] && n < node) {
+			node = n
+		}
+	}
+	return node
+}
+
 func latestExit(procs []framework.ProcessRecord) time.Time {
 	var last time.Time
 	for _, r := range procs {

@@ -20,6 +20,8 @@ func FaultType(f *v1alpha1.Fault) string {
 		return "podKill"
 	case f.NodeDrain != nil:
 		return "nodeDrain"
+	case f.GPUFailure != nil:
+		return "gpuFailure"
 	case f.RegionCutover != nil:
 		return "regionCutover"
 	case f.ModelStoreOutage != nil:
@@ -38,6 +40,8 @@ func selectionOf(f *v1alpha1.Fault) *v1alpha1.Selection {
 		return &f.PodKill.Selection
 	case f.NodeDrain != nil:
 		return &f.NodeDrain.Selection
+	case f.GPUFailure != nil:
+		return &f.GPUFailure.Selection
 	}
 	return nil
 }
@@ -97,6 +101,10 @@ func checkBlastRadius(spec *v1alpha1.DrillPlanSpec, res Resolution, f *v1alpha1.
 	case f.NodeDrain != nil && s.MaxNodes != nil:
 		if len(res.Picked) > int(*s.MaxNodes) {
 			return fmt.Errorf("step %s: refusing to drain %d nodes: safety.maxNodes is %d", res.Step, len(res.Picked), *s.MaxNodes)
+		}
+	case f.GPUFailure != nil && s.MaxNodes != nil:
+		if len(res.Picked) > int(*s.MaxNodes) {
+			return fmt.Errorf("step %s: refusing to fail the GPUs of %d nodes: safety.maxNodes is %d", res.Step, len(res.Picked), *s.MaxNodes)
 		}
 	}
 	return nil

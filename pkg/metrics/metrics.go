@@ -15,7 +15,7 @@ const (
 	LabelPlan = "plan"
 	// LabelStep is a fault step's name; empty for a run-wide window.
 	LabelStep = "step"
-	// LabelType is a fault's type: podKill, nodeDrain, regionCutover,
+	// LabelType is a fault's type: podKill, nodeDrain, gpuFailure, regionCutover,
 	// modelStoreOutage, exec or chaosMesh; empty for a run-wide window.
 	LabelType = "type"
 	// LabelRecovery is RecoveryFailover or RecoveryFailback.

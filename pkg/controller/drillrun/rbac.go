@@ -9,6 +9,10 @@ package drillrun
 // (cordon and uncordon, with their marks).
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch;patch
 //
+// A node's status: a GPU failure lowers its nvidia.com/gpu allocatable,
+// and its revert restores it.
+// +kubebuilder:rbac:groups="",resources=nodes/status,verbs=patch
+//
 // Pods: read and watch (targets, replacements), delete (pod kill, a
 // region's pods), deletecollection (a region cutover's pods per node and
 // namespace), and the Eviction API (drains).

@@ -76,6 +76,28 @@ func TestARunLeftRunningByAStoppedReplicaIsRevertedAndInterrupted(t *testing.T) 
 	require.Equal(t, []string{"recsys recsys.run1 Interrupted"}, finished, "the drill metrics get its report")
 }
 
+// TestAGPUFailureLeftByAStoppedReplicaIsRecoveredThroughThePlatform: a
+// gpuFailure is no special case: the platform's Recover gets its stored
+// spec and journaled node, even while it was still being injected (its
+// record may be on the node with the allocatable not yet lowered).
+func TestAGPUFailureLeftByAStoppedReplicaIsRecoveredThroughThePlatform(t *testing.T) {
+	o := orphan()
+	gpu := &v1alpha1.Fault{GPUFailure: &v1alpha1.GPUFailure{Region: "us-east", TaintKey: v1alpha1.DefaultGPUTaintKey}}
+	o.Status.PlanSpec.Steps = append(o.Status.PlanSpec.Steps, v1alpha1.Step{Name: "gpu", Fault: gpu})
+	o.Status.Journal = []v1alpha1.JournalEntry{
+		{Step: "gpu", State: v1alpha1.FaultInjecting, Targets: []v1alpha1.FaultTarget{{Kind: "node", Name: "gpu-east-2", Region: "us-east"}}},
+	}
+	h := newHarness(t, validPlan(), o)
+	require.Zero(t, h.reconcile("run1"))
+	require.Equal(t, []recoverCall{{
+		Fault:   platform.Fault{ID: "gpu", RunID: "recsys.run1", Spec: gpu},
+		Targets: []evidence.Target{{Kind: evidence.KindNode, Name: "gpu-east-2", Region: "us-east"}},
+	}}, h.pf.recovered)
+	run := h.run("run1")
+	require.Equal(t, v1alpha1.RunInterrupted, run.Status.Phase)
+	require.Contains(t, run.Status.Message, "reverted gpu")
+}
+
 func TestAnExecFaultLeftActiveIsRevertedByItsRevertAction(t *testing.T) {
 	o := orphan()
 	o.Status.Journal = []v1alpha1.JournalEntry{{Step: "freeze", State: v1alpha1.FaultInjecting}}

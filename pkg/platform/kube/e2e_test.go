@@ -45,6 +45,8 @@ func TestKubePlatform(t *testing.T) {
 	t.Run("a drain with onInsufficientCapacity warn proceeds and notes pods waiting for a GPU", s.drainWarned)
 	t.Run("a scaleToZero cutover switches traffic and fails back", s.cutoverScaleToZero)
 	t.Run("a drain cutover takes its whole region down at once and brings it back at once", s.cutoverDrain)
+	t.Run("a partial GPU failure drops allocatable, deletes the pod that no longer fits and the scheduler keeps its replacement Pending until revert", s.gpuPartial)
+	t.Run("a full GPU failure taints the node NoExecute, its pods move and revert restores the node", s.gpuFull)
 	t.Run("a model store outage scales the store to zero, restarts replicas and restores", s.storeOutage)
 	t.Run("a node a dead run cordoned is restored by Recover from its annotations", s.crashSafety)
 	t.Run("a chaosMesh fault without Chaos Mesh installed fails clearly", s.chaosMissing)

@@ -20,6 +20,10 @@ const (
 	// AnnotationWasUnschedulable holds a node's spec.unschedulable before
 	// the drill cordoned it.
 	AnnotationWasUnschedulable = marks.AnnotationWasUnschedulable
+	// AnnotationGPUFailure holds, on a node whose GPUs a gpuFailure
+	// failed, what it changed: the prior nvidia.com/gpu allocatable, how
+	// many GPUs failed and the taint it added.
+	AnnotationGPUFailure = marks.AnnotationGPUFailure
 	// AnnotationReplicas holds a workload's spec.replicas before the drill
 	// scaled it.
 	AnnotationReplicas = marks.AnnotationReplicas

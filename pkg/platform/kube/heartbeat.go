@@ -167,15 +167,15 @@ func (p *Platform) judge(ctx context.Context, marked []MarkedObject, grace time.
 	return runs
 }
 
-// touchesNodes says whether a plan's faults act on nodes: a drain, or a
-// cutover that cordons its region.
+// touchesNodes says whether a plan's faults act on nodes: a drain, a GPU
+// failure, or a cutover that cordons its region.
 func touchesNodes(spec *v1alpha1.DrillPlanSpec) bool {
 	for _, st := range spec.Steps {
 		f := st.Fault
 		if f == nil {
 			continue
 		}
-		if f.NodeDrain != nil || (f.RegionCutover != nil && f.RegionCutover.Method != v1alpha1.CutoverScaleToZero) {
+		if f.NodeDrain != nil || f.GPUFailure != nil || (f.RegionCutover != nil && f.RegionCutover.Method != v1alpha1.CutoverScaleToZero) {
 			return true
 		}
 	}

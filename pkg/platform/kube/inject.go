@@ -14,6 +14,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
@@ -48,6 +49,8 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 			timeout = nd.Timeout.Duration
 		}
 		return d.drainer.Drain(ctx, t.Name, p.markOf(f), nodes.Settings{Timeout: timeout, Grace: nd.GracePeriod, Policy: nd.OnInsufficientCapacity}, rep)
+	case s.GPUFailure != nil && t.Kind == evidence.KindNode:
+		return d.gpu.Fail(ctx, t.Name, p.markOf(f), gpu.SettingsOf(s.GPUFailure), rep)
 	case s.RegionCutover != nil && t.Kind == evidence.KindRegion:
 		return p.cutover(ctx, f, st, t, rep)
 	case s.ModelStoreOutage != nil && t.Kind == evidence.KindStore:

@@ -21,6 +21,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
 	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
+	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
@@ -350,6 +351,7 @@ func (p *Platform) CanTakeOver(ctx context.Context) error {
 // deps are the platform's packages, configured for a scope.
 type deps struct {
 	drainer  nodes.Drainer
+	gpu      gpu.Failer
 	cutover  region.Cutover
 	switcher traffic.Switcher
 	chaos    chaos.Client
@@ -362,6 +364,7 @@ func (p *Platform) deps(sc scope) deps {
 	o := p.opts
 	d := deps{
 		drainer: nodes.Drainer{Client: p.c, Clientset: p.cs, Allowed: sc.allowed, Clock: o.Clock, PollInterval: o.PollInterval},
+		gpu:     gpu.Failer{Client: p.c, Allowed: sc.allowed},
 		cutover: region.Cutover{Client: p.c, Allowed: sc.allowed, Namespaces: sc.watched, Clock: o.Clock,
 			PollInterval: o.PollInterval, Timeout: DefaultDrainTimeout},
 		switcher: traffic.Switcher{Client: p.c, Actions: o.Actions, Clock: o.Clock, Namespace: sc.namespace, Allowed: sc.allowed, Host: p.host},
@@ -370,7 +373,7 @@ func (p *Platform) deps(sc scope) deps {
 	d.outage = storeoutage.Outage{Client: p.c, Chaos: d.chaos, Allowed: sc.allowed, Namespace: sc.namespace, Namespaces: sc.watched,
 		System: p.opts.Spec.System, Scope: sc.cluster}
 	d.checker = preflight.Checker{Client: p.c, Discovery: p.disco, Switcher: d.switcher, Outage: d.outage, Cutover: d.cutover,
-		Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
+		GPU: d.gpu, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
 	return d
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/marks"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
@@ -123,6 +124,21 @@ func (p *Platform) Recover(ctx context.Context, f platform.Fault, targets []evid
 	return errors.Join(errs...)
 }
 
+// revertNode restores a node fault m failed or cordoned, from the node's
+// own marks: a GPU failure's record restores its GPUs and its taint, and
+// any other mark is a cordon. Without the spec (RecoverOrphans) the
+// record alone says which.
+func (p *Platform) revertNode(ctx context.Context, f platform.Fault, name string, m marks.Mark) error {
+	if f.Spec != nil && f.Spec.GPUFailure == nil {
+		return nodes.Uncordon(ctx, p.c, name, nil, m)
+	}
+	restored, err := gpu.Restore(ctx, p.c, name, m)
+	if err != nil || restored || f.Spec != nil {
+		return err
+	}
+	return nodes.Uncordon(ctx, p.c, name, nil, m)
+}
+
 // revertOne reverts one target without the traffic fail-back. f.Spec is
 // nil for RecoverOrphans, which reverts each object from its marks.
 func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t evidence.Target) error {
@@ -132,7 +148,7 @@ func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t evidence.T
 	case evidence.KindPod:
 		return nil // the workload's controller replaced it
 	case evidence.KindNode:
-		return nodes.Uncordon(ctx, p.c, t.Name, nil, m)
+		return p.revertNode(ctx, f, t.Name, m)
 	case evidence.KindRegion:
 		if f.Spec == nil || f.Spec.RegionCutover == nil {
 			return fmt.Errorf("target %s: the cutover's spec is unknown", t)

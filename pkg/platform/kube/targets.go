@@ -10,6 +10,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/pods"
@@ -74,6 +75,13 @@ func (p *Platform) targets(ctx context.Context, f platform.Fault) ([]evidence.Ta
 			return nil, err
 		}
 		return nodes.Candidates(ctx, p.c, objects.NodeFilter{Selector: sel, Region: nd.Region, GPUOnly: nd.GPUOnly, Scope: p.scope.cluster}, p.markOf(f))
+	case s.GPUFailure != nil:
+		g := s.GPUFailure
+		sel, err := objects.SelectorOf(g.Selector)
+		if err != nil {
+			return nil, err
+		}
+		return d.gpu.Candidates(ctx, objects.NodeFilter{Selector: sel, Region: g.Region, GPUOnly: true, Scope: p.scope.cluster}, gpu.SettingsOf(g), p.markOf(f))
 	case s.RegionCutover != nil:
 		t, err := p.regionTarget(ctx, f)
 		if err != nil {

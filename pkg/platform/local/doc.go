@@ -14,6 +14,9 @@
 //
 // Faults: podKill is SIGKILL of replicas; nodeDrain cordons a node, starts
 // replacements elsewhere, then stops the node's replicas gracefully;
+// gpuFailure takes a node's GPU away: its replicas die and none is placed
+// on it until revert, as a NoExecute taint keeps pods off a Kubernetes
+// node whose every GPU failed;
 // modelStoreOutage stops a store (unavailable) or adds a toxic (slow, hang)
 // and can kill replicas so that they restart without a store; regionCutover
 // takes a region's replicas and store down and moves the front door.

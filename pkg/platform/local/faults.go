@@ -120,6 +120,8 @@ func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]evidence.Targ
 				}
 			}
 		}
+	case spec.GPUFailure != nil:
+		return p.gpuTargets(spec.GPUFailure)
 	case spec.ModelStoreOutage != nil:
 		for _, r := range p.order {
 			if o := spec.ModelStoreOutage; o.Region == "" || o.Region == r {
@@ -171,6 +173,8 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 		return sup.Kill(ctx, t.Name, grace)
 	case spec.NodeDrain != nil:
 		return p.drain(ctx, sup, f, spec.NodeDrain, t.Name)
+	case spec.GPUFailure != nil:
+		return p.failGPU(ctx, sup, f, spec.GPUFailure, t.Name)
 	case spec.ModelStoreOutage != nil:
 		return p.storeOutage(ctx, sup, f, spec.ModelStoreOutage, t.Region)
 	case spec.RegionCutover != nil:
@@ -390,6 +394,8 @@ func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Targ
 		return nil // the supervisor replaced the replicas
 	case spec.NodeDrain != nil:
 		return sup.Uncordon(t.Name)
+	case spec.GPUFailure != nil:
+		return sup.RestoreGPU(t.Name)
 	case spec.ModelStoreOutage != nil:
 		if err := p.proxies.Heal(ctx, "store-"+t.Region); err != nil {
 			return err

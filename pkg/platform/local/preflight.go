@@ -11,8 +11,8 @@ import (
 )
 
 // Preflight checks a plan's faults against the sandbox's topology before
-// anything starts: a pod kill or node drain that matches nothing, or a
-// drain that the rest of the region cannot absorb under
+// anything starts: a fault that matches nothing, or a drain or GPU failure
+// whose replicas the rest of the region cannot absorb under
 // onInsufficientCapacity: refuse, would otherwise only fail once the
 // sandbox is up and the model built. It reports every problem at once.
 func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) error {
@@ -33,18 +33,28 @@ func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) 
 			errs = append(errs, fmt.Errorf("step %s: the fault matches nothing in the sandbox (regions %v)", st.Name, p.order))
 			continue
 		}
-		d := st.Fault.NodeDrain
-		if d == nil || d.OnInsufficientCapacity == v1alpha1.CapacityWarn {
+		var sel v1alpha1.Selection
+		var policy v1alpha1.CapacityPolicy
+		var which, anyway string
+		switch f := st.Fault; {
+		case f.NodeDrain != nil:
+			sel, policy, which, anyway = f.NodeDrain.Selection, f.NodeDrain.OnInsufficientCapacity, "a drained node", "drain"
+		case f.GPUFailure != nil:
+			sel, policy, which, anyway = f.GPUFailure.Selection, f.GPUFailure.OnInsufficientCapacity, "a node that lost its GPU", "fail it"
+		default:
 			continue
 		}
-		drainable := 0
+		if policy == v1alpha1.CapacityWarn {
+			continue
+		}
+		movable := 0
 		for _, t := range ts {
 			if roomFor(p.regions, placement, t.Name) {
-				drainable++
+				movable++
 			}
 		}
-		if drainable < v1alpha1.SelectCountOf(d.Selection, len(ts)) {
-			errs = append(errs, fmt.Errorf("step %s: the rest of the region cannot take the replicas of a drained node (replicas, nodes and podsPerNode leave no room); set onInsufficientCapacity: warn to drain anyway", st.Name))
+		if movable < v1alpha1.SelectCountOf(sel, len(ts)) {
+			errs = append(errs, fmt.Errorf("step %s: the rest of the region cannot take the replicas of %s (replicas, nodes and podsPerNode leave no room); set onInsufficientCapacity: warn to %s anyway", st.Name, which, anyway))
 		}
 	}
 	return errors.Join(errs...)

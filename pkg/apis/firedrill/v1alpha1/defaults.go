@@ -338,6 +338,18 @@ func defaultStep(st *Step, o *Objectives, t *Target) {
 			f.NodeDrain.OnInsufficientCapacity = CapacityRefuse
 		}
 	}
+	if g := f.GPUFailure; g != nil {
+		defaultSelection(&g.Selection)
+		if g.GracePeriod == nil {
+			g.GracePeriod = duration(0)
+		}
+		if g.OnInsufficientCapacity == "" {
+			g.OnInsufficientCapacity = CapacityRefuse
+		}
+		if g.TaintKey == "" && t.Platform == PlatformKubernetes {
+			g.TaintKey = DefaultGPUTaintKey
+		}
+	}
 	if f.RegionCutover != nil {
 		if f.RegionCutover.Traffic == "" {
 			f.RegionCutover.Traffic = TrafficAuto

@@ -28,6 +28,11 @@ type Fault struct {
 	// +optional
 	NodeDrain *NodeDrain `json:"nodeDrain,omitempty"`
 
+	// GPUFailure makes GPUs of nodes fail, as an Xid 79 ("fell off the
+	// bus") or an uncorrectable ECC error does.
+	// +optional
+	GPUFailure *GPUFailure `json:"gpuFailure,omitempty"`
+
 	// RegionCutover takes a region down and moves traffic to another.
 	// +optional
 	RegionCutover *RegionCutover `json:"regionCutover,omitempty"`
@@ -146,6 +151,54 @@ type NodeDrain struct {
 
 	// OnInsufficientCapacity refuses (default) or warns when the remaining
 	// nodes cannot absorb the evicted pods.
+	// +optional
+	OnInsufficientCapacity CapacityPolicy `json:"onInsufficientCapacity,omitempty"`
+}
+
+// DefaultGPUTaintKey is the key of the NoExecute taint a node whose every
+// GPU failed gets on kubernetes, in the nvidia.com/gpu.* namespace of
+// NVIDIA's GPU feature discovery labels and distinct from the
+// nvidia.com/gpu taint of GPU node pools, which GPU pods tolerate.
+const DefaultGPUTaintKey = "nvidia.com/gpu.unhealthy"
+
+// GPUFailure makes GPUs of nodes fail; revert brings them back. The
+// target is a node. On kubernetes the node's nvidia.com/gpu allocatable
+// drops by GPUs, the GPU pods that no longer fit are deleted, and a node
+// whose every GPU failed is also tainted NoExecute with TaintKey, as a
+// node-problem-detector remediation would. In the sandbox the node loses
+// its GPU: its replicas die and none is placed on it until revert.
+type GPUFailure struct {
+	Selection `json:",inline"`
+
+	// Selector matches node labels.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+
+	// Region limits the fault to nodes in one region.
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// GPUs is how many GPUs fail on each node. Unset means every GPU of
+	// the node. Kubernetes only: a sandbox node has one GPU, which it
+	// loses.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	// +optional
+	GPUs *int32 `json:"gpus,omitempty"`
+
+	// TaintKey is the key of the NoExecute taint a node whose every GPU
+	// failed gets. Kubernetes only. Defaults to nvidia.com/gpu.unhealthy.
+	// +kubebuilder:validation:MaxLength=316
+	// +optional
+	TaintKey string `json:"taintKey,omitempty"`
+
+	// GracePeriod given to each pod that loses its GPU; 0 kills at once,
+	// as a process whose GPU fell off the bus dies. Defaults to 0.
+	// +optional
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+
+	// OnInsufficientCapacity refuses (default) or warns when the other
+	// nodes cannot take the pods that lose their GPUs.
 	// +optional
 	OnInsufficientCapacity CapacityPolicy `json:"onInsufficientCapacity,omitempty"`
 }

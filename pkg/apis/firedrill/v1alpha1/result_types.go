@@ -114,7 +114,7 @@ type FaultTarget struct {
 
 // FaultResult is what was done and measured for one fault.
 type FaultResult struct {
-	// Type of the fault: podKill, nodeDrain, regionCutover,
+	// Type of the fault: podKill, nodeDrain, gpuFailure, regionCutover,
 	// modelStoreOutage, exec or chaosMesh.
 	Type string `json:"type"`
 	// Targets the fault acted on.

@@ -158,6 +158,28 @@ func TestKubernetesFaultDefaults(t *testing.T) {
 			require.Empty(t, f.ModelStoreOutage.Method)
 		},
 	}, {
+		name:   "a GPU failure fails every GPU of one node, taints it NoExecute with the default key and kills at once",
+		target: kube,
+		fault:  Fault{GPUFailure: &GPUFailure{}},
+		check: func(t *testing.T, f *Fault) {
+			t.Helper()
+			g := f.GPUFailure
+			require.Equal(t, SelectOne, g.Mode)
+			require.Nil(t, g.GPUs, "unset means every GPU of the node")
+			require.Equal(t, DefaultGPUTaintKey, g.TaintKey)
+			require.Equal(t, CapacityRefuse, g.OnInsufficientCapacity)
+			require.Zero(t, g.GracePeriod.Duration)
+		},
+	}, {
+		name:   "a GPU failure in the sandbox has no taint",
+		target: Target{Platform: PlatformLocal},
+		fault:  Fault{GPUFailure: &GPUFailure{}},
+		check: func(t *testing.T, f *Fault) {
+			t.Helper()
+			require.Empty(t, f.GPUFailure.TaintKey)
+			require.Equal(t, CapacityRefuse, f.GPUFailure.OnInsufficientCapacity)
+		},
+	}, {
 		name:   "service switch in the target namespace on the region key",
 		target: kube,
 		fault: Fault{RegionCutover: &RegionCutover{From: "a", To: "b", Traffic: TrafficManual,

@@ -83,6 +83,8 @@ func FaultRegion(s *v1alpha1.Fault) string {
 		return s.PodKill.Region
 	case s.NodeDrain != nil:
 		return s.NodeDrain.Region
+	case s.GPUFailure != nil:
+		return s.GPUFailure.Region
 	case s.RegionCutover != nil:
 		return s.RegionCutover.From
 	case s.ModelStoreOutage != nil:

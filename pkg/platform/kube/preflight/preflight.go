@@ -12,6 +12,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/region"
 	"github.com/firedrill/firedrill/pkg/platform/kube/storeoutage"
@@ -32,6 +33,8 @@ type Checker struct {
 	Outage storeoutage.Outage
 	// Cutover expands regions.
 	Cutover region.Cutover
+	// GPU checks GPU failures.
+	GPU gpu.Failer
 	// Namespace is the target namespace.
 	Namespace string
 	// Allowed are the namespaces faults may touch (safety.namespaces).
@@ -75,6 +78,16 @@ func (c Checker) Step(ctx context.Context, st v1alpha1.Step) error {
 		}
 		_, err := objects.SelectorOf(f.NodeDrain.Selector)
 		add(err)
+	case f.GPUFailure != nil:
+		g := f.GPUFailure
+		if !c.here(g.Region) {
+			return nil
+		}
+		sel, err := objects.SelectorOf(g.Selector)
+		add(err)
+		if err == nil {
+			add(c.GPU.Check(ctx, objects.NodeFilter{Selector: sel, Region: g.Region, GPUOnly: true, Scope: c.Scope}, g.Selection, gpu.SettingsOf(g)))
+		}
 	case f.RegionCutover != nil:
 		for _, err := range c.cutover(ctx, f.RegionCutover) {
 			add(err)

@@ -2,8 +2,8 @@
 // of recommender replicas, as a Kubernetes ReplicaSet and scheduler would.
 //
 // Replicas are placed on simulated nodes (spread: the least loaded
-// schedulable node first; a cordoned node or one at podsPerNode is not
-// schedulable). A replica that dies is replaced after StartDelay, which
+// schedulable node first; a cordoned node, one whose GPU failed or one at
+// podsPerNode is not schedulable). A replica that dies is replaced after StartDelay, which
 // models scheduling and container start, so every recovery includes a real
 // process start and model load. Readiness is the replica's /readyz. Drains
 // start a replacement on another node first when there is room, then stop

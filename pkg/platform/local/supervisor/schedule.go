@@ -3,11 +3,12 @@ package supervisor
 import "fmt"
 
 // pickNode returns the schedulable node with the fewest replicas (the first
-// in order on a tie): not cordoned and below podsPerNode.
-func pickNode(nodes []Node, cordoned map[string]bool, load map[string]int, podsPerNode int) (Node, bool) {
+// in order on a tie): not off (cordoned, or its GPU lost) and below
+// podsPerNode.
+func pickNode(nodes []Node, off map[string]bool, load map[string]int, podsPerNode int) (Node, bool) {
 	best, found := Node{}, false
 	for _, n := range nodes {
-		if cordoned[n.Name] || load[n.Name] >= podsPerNode {
+		if off[n.Name] || load[n.Name] >= podsPerNode {
 			continue
 		}
 		if !found || load[n.Name] < load[best.Name] {

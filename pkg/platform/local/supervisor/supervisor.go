@@ -101,6 +101,7 @@ type Supervisor struct {
 	nodes    map[string]Node
 	replicas map[string]*replica
 	cordoned map[string]bool
+	gpuLost  map[string]bool
 	down     map[string]bool
 	seq      map[string]int
 	events   []Event
@@ -120,7 +121,7 @@ func New(opts Options) (*Supervisor, error) {
 	opts.defaults()
 	s := &Supervisor{
 		opts: opts, regions: map[string]*Region{}, nodes: map[string]Node{}, replicas: map[string]*replica{},
-		cordoned: map[string]bool{}, down: map[string]bool{}, seq: map[string]int{}, kick: make(chan struct{}, 1),
+		cordoned: map[string]bool{}, gpuLost: map[string]bool{}, down: map[string]bool{}, seq: map[string]int{}, kick: make(chan struct{}, 1),
 	}
 	for i := range opts.Regions {
 		r := opts.Regions[i]
@@ -234,7 +235,7 @@ func (s *Supervisor) loadLocked() map[string]int {
 // scheduleLocked creates a replica on a schedulable node of region, or
 // returns false when there is none.
 func (s *Supervisor) scheduleLocked(reg *Region, replacement bool) (*replica, bool) {
-	n, ok := pickNode(reg.Nodes, s.cordoned, s.loadLocked(), reg.PodsPerNode)
+	n, ok := pickNode(reg.Nodes, s.unschedulableLocked(), s.loadLocked(), reg.PodsPerNode)
 	if !ok {
 		return nil, false
 	}
@@ -409,86 +410,6 @@ func (s *Supervisor) remove(ctx context.Context, r *replica, why string) {
 	}
 }
 
-// readyLoop polls the readiness of running replicas.
-func (s *Supervisor) readyLoop(ctx context.Context) {
-	t := s.opts.Clock.NewTicker(s.opts.ReadyInterval)
-	defer t.Stop()
-	for tick := 0; ; tick++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		s.pollReady(ctx, tick%5 == 0)
-	}
-}
-
-func (s *Supervisor) pollReady(ctx context.Context, all bool) {
-	type check struct {
-		r     *replica
-		addr  string
-		ready bool
-	}
-	s.mu.Lock()
-	var checks []*check
-	for _, r := range s.replicas {
-		if r.Addr == "" || r.Phase == PhaseTerminating || r.Phase == PhasePending || (r.Phase == PhaseReady && !all) {
-			continue
-		}
-		checks = append(checks, &check{r: r, addr: r.Addr})
-	}
-	s.mu.Unlock()
-	if len(checks) == 0 {
-		return
-	}
-	var wg sync.WaitGroup
-	for _, c := range checks {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, time.Second)
-			defer cancel()
-			c.ready = s.opts.Runtime.Ready(cctx, c.addr)
-		})
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return
-	}
-	var became []Replica
-	changed := false
-	s.mu.Lock()
-	now := s.opts.Clock.Now()
-	for _, c := range checks {
-		r := c.r
-		if cur, ok := s.replicas[r.Name]; !ok || cur != r || r.Phase == PhaseTerminating {
-			continue
-		}
-		switch {
-		case c.ready && r.Phase == PhaseStarting:
-			r.Phase = PhaseReady
-			if r.ReadyAt.IsZero() {
-				r.ReadyAt = now
-				became = append(became, r.snapshot())
-			}
-			s.eventLocked(Event{Type: EventReady, Region: r.Region, Node: r.Node, Replica: r.Name, Message: fmt.Sprintf("ready %s after its start", now.Sub(r.Started).Round(time.Millisecond))})
-			changed = true
-		case !c.ready && r.Phase == PhaseReady:
-			r.Phase = PhaseStarting
-			s.eventLocked(Event{Type: EventNotReady, Region: r.Region, Node: r.Node, Replica: r.Name})
-			changed = true
-		}
-	}
-	s.mu.Unlock()
-	if changed {
-		s.opts.OnChange(ctx)
-		s.poke()
-	}
-	if s.opts.OnReady != nil {
-		for _, r := range became {
-			s.wg.Go(func() { s.opts.OnReady(ctx, r) })
-		}
-	}
-}
-
 func (r *replica) snapshot() Replica {
 	c := r.Replica
 	c.Labels = make(map[string]string, len(r.Labels))
@@ -507,21 +428,6 @@ func (s *Supervisor) Replicas() []Replica {
 		out = append(out, r.snapshot())
 	}
 	return out
-}
-
-// Nodes returns every node of every region with whether it is cordoned.
-func (s *Supervisor) Nodes() ([]Node, map[string]bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Node
-	for _, name := range s.order {
-		out = append(out, s.regions[name].Nodes...)
-	}
-	cordoned := map[string]bool{}
-	for k, v := range s.cordoned {
-		cordoned[k] = v
-	}
-	return out, cordoned
 }
 
 // Capacity reports desired and ready replicas per region. A region that is
@@ -603,108 +509,6 @@ func (s *Supervisor) Kill(ctx context.Context, name string, grace time.Duration)
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for replica %s to be reaped: %w", name, ctx.Err())
 	}
-}
-
-// DrainPlan says what draining a node involves.
-type DrainPlan struct {
-	// Victims are the replicas on the node.
-	Victims []string
-	// Free is how many replicas the region's other schedulable nodes can
-	// still take.
-	Free int
-}
-
-// PlanDrain reports the replicas on node and the room left elsewhere in
-// its region.
-func (s *Supervisor) PlanDrain(node string) (DrainPlan, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.nodes[node]
-	if !ok {
-		return DrainPlan{}, fmt.Errorf("no node %s", node)
-	}
-	reg := s.regions[n.Region]
-	load := s.loadLocked()
-	var p DrainPlan
-	for _, r := range s.sortedLocked() {
-		if r.Node == node && r.Phase != PhaseTerminating && !r.Evicting {
-			p.Victims = append(p.Victims, r.Name)
-		}
-	}
-	for _, o := range reg.Nodes {
-		if o.Name != node && !s.cordoned[o.Name] {
-			p.Free += max(reg.PodsPerNode-load[o.Name], 0)
-		}
-	}
-	return p, nil
-}
-
-// Drain cordons node and evicts its replicas: a replacement is scheduled on
-// another node first where there is room, and each replica is stopped
-// gracefully once its replacement is ready and the region's disruption
-// budget allows. It returns at once; Replicas and Events show progress.
-func (s *Supervisor) Drain(node string) error {
-	s.mu.Lock()
-	n, ok := s.nodes[node]
-	if !ok {
-		s.mu.Unlock()
-		return fmt.Errorf("no node %s", node)
-	}
-	if !s.cordoned[node] {
-		s.cordoned[node] = true
-		s.eventLocked(Event{Type: EventCordoned, Region: n.Region, Node: node})
-	}
-	reg := s.regions[n.Region]
-	for _, r := range s.sortedLocked() {
-		if r.Node != node || r.Evicting || r.Phase == PhaseTerminating {
-			continue
-		}
-		r.Evicting = true
-		if !s.down[n.Region] {
-			if rep, ok := s.scheduleLocked(reg, true); ok {
-				r.waitFor = rep.Name
-			}
-		}
-	}
-	s.mu.Unlock()
-	s.poke()
-	return nil
-}
-
-// Drained reports whether no replica is left on node.
-func (s *Supervisor) Drained(node string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.replicas {
-		if r.Node == node {
-			return false
-		}
-	}
-	return true
-}
-
-// Uncordon makes node schedulable again. It is idempotent.
-func (s *Supervisor) Uncordon(node string) error {
-	s.mu.Lock()
-	n, ok := s.nodes[node]
-	if !ok {
-		s.mu.Unlock()
-		return fmt.Errorf("no node %s", node)
-	}
-	if s.cordoned[node] {
-		delete(s.cordoned, node)
-		s.eventLocked(Event{Type: EventUncordoned, Region: n.Region, Node: node})
-	}
-	s.mu.Unlock()
-	s.poke()
-	return nil
-}
-
-// Cordoned reports whether node is cordoned.
-func (s *Supervisor) Cordoned(node string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cordoned[node]
 }
 
 // SetRegionDown takes a region down (its replicas are killed and not

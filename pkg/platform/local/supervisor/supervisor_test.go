@@ -166,3 +166,34 @@ func indexOf(s []string, v string) int {
 	}
 	return -1
 }
+
+func TestAFailedGPUKillsItsReplicasAndKeepsReplicasOffItsNode(t *testing.T) {
+	ctx := context.Background()
+	s, rt, clk := newSupervisor(t, 2, 2, 2) // node-east-1 has the GPU
+	_, err := s.FailGPU(ctx, "node-east-2", 0)
+	require.EqualError(t, err, "node node-east-2 has no GPU to lose")
+	killed, err := s.FailGPU(ctx, "node-east-1", 0)
+	require.NoError(t, err)
+	require.Equal(t, []string{"recommender-east-1"}, killed)
+	require.Contains(t, rt.events(), "kill recommender-east-1", "the replica dies at once")
+	require.True(t, s.GPULost("node-east-1"))
+	killed, err = s.FailGPU(ctx, "node-east-1", 0)
+	require.NoError(t, err)
+	require.Empty(t, killed, "failing a lost GPU again does nothing")
+	plan, err := s.PlanDrain("node-east-2")
+	require.NoError(t, err)
+	require.Zero(t, plan.Free, "a node without its GPU is no room for replicas")
+
+	step(t, clk, func() bool { return s.Ready() })
+	require.Contains(t, rt.events(), "start recommender-east-3 on node-east-2", "the replacement goes to a node that still runs replicas")
+	for _, r := range s.Replicas() {
+		require.NotEqual(t, "node-east-1", r.Node)
+	}
+
+	require.NoError(t, s.RestoreGPU("node-east-1"))
+	require.NoError(t, s.RestoreGPU("node-east-1"), "restore is idempotent")
+	require.False(t, s.GPULost("node-east-1"))
+	require.NoError(t, s.Kill(ctx, "recommender-east-3", 0))
+	step(t, clk, func() bool { return s.Ready() })
+	require.Contains(t, rt.events(), "start recommender-east-4 on node-east-1", "the node takes replicas again once its GPU is back")
+}

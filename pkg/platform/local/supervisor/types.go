@@ -114,6 +114,8 @@ const (
 	EventEvicting      EventType = "Evicting"
 	EventCordoned      EventType = "Cordoned"
 	EventUncordoned    EventType = "Uncordoned"
+	EventGPUFailed     EventType = "GPUFailed"
+	EventGPURestored   EventType = "GPURestored"
 	EventRegionDown    EventType = "RegionDown"
 	EventRegionUp      EventType = "RegionUp"
 )

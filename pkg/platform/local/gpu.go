@@ -1,0 +1,85 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
+)
+
+// gpuTargets are the GPU nodes a GPU failure may pick: of its region,
+// matching its selector, neither cordoned nor already without their GPU.
+func (p *Platform) gpuTargets(g *v1alpha1.GPUFailure) ([]evidence.Target, error) {
+	sup := p.Supervisor()
+	var cordoned map[string]bool
+	if sup != nil {
+		_, cordoned = sup.Nodes()
+	}
+	var out []evidence.Target
+	for _, reg := range p.regions {
+		for _, n := range reg.Nodes {
+			if !n.GPU || (g.Region != "" && n.Region != g.Region) || cordoned[n.Name] || (sup != nil && sup.GPULost(n.Name)) {
+				continue
+			}
+			ok, err := matches(g.Selector, n.Labels)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: n.Region, Labels: n.Labels})
+			}
+		}
+	}
+	return out, nil
+}
+
+// failGPU makes node lose its GPU, as an Xid 79 would: its replicas die
+// (SIGKILL, or SIGTERM first with a gracePeriod) and the supervisor places
+// none on it until revert, so they come back on other nodes of the region
+// when there is room. A failure the rest of the region cannot absorb is
+// refused before anything is touched, unless onInsufficientCapacity is
+// warn.
+func (p *Platform) failGPU(ctx context.Context, sup *supervisor.Supervisor, f platform.Fault, g *v1alpha1.GPUFailure, node string) error {
+	if sup.GPULost(node) {
+		return nil // idempotent
+	}
+	plan, err := sup.PlanDrain(node)
+	if err != nil {
+		return err
+	}
+	short := ""
+	if len(plan.Victims) > plan.Free {
+		short = fmt.Sprintf("node %s runs %d replica(s) but the rest of its region has room for %d", node, len(plan.Victims), plan.Free)
+		if g.OnInsufficientCapacity != v1alpha1.CapacityWarn {
+			return fmt.Errorf("refusing to fail the GPU: %s (onInsufficientCapacity: refuse)", short)
+		}
+	}
+	var grace time.Duration
+	if g.GracePeriod != nil {
+		grace = g.GracePeriod.Duration
+	}
+	p.tookEffect(f)
+	killed, err := sup.FailGPU(ctx, node, grace)
+	if err != nil {
+		return fmt.Errorf("failing the GPU of node %s: %w", node, err)
+	}
+	how := "killed at once"
+	if grace > 0 {
+		how = fmt.Sprintf("stopped with a %s grace period", grace)
+	}
+	what := "it ran no replica"
+	if len(killed) > 0 {
+		what = fmt.Sprintf("replica(s) %s %s", strings.Join(killed, ", "), how)
+	}
+	p.note(f, "node %s lost its GPU: %s; no replica is placed on it until revert", node, what)
+	if short != "" {
+		p.note(f, "failed the GPU although %s (onInsufficientCapacity: warn): %d replica(s) wait for a node until revert (lost GPU capacity)",
+			short, len(plan.Victims)-plan.Free)
+	}
+	return nil
+}
