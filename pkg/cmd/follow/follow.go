@@ -26,6 +26,9 @@ const (
 	DefaultPoll = 500 * time.Millisecond
 	// statusEvery is how often a status line is printed.
 	statusEvery = 5 * time.Second
+	// DefaultUnclaimedAfter is how long a run may wait for drill serve to
+	// start it before following says that nobody has.
+	DefaultUnclaimedAfter = 30 * time.Second
 )
 
 // Options say which run to follow and where to write.
@@ -43,6 +46,10 @@ type Options struct {
 	LogProgress bool
 	// Poll is how often the run is read; zero means DefaultPoll.
 	Poll time.Duration
+	// UnclaimedAfter is how long a run may stay unstarted before following
+	// warns, once, that no drill serve has claimed it; zero means
+	// DefaultUnclaimedAfter.
+	UnclaimedAfter time.Duration
 	// Clock is the time source; nil means the real clock.
 	Clock clock.WithTicker
 }
@@ -60,6 +67,10 @@ func Run(ctx context.Context, opts Options) (*v1alpha1.DrillRun, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.UnclaimedAfter <= 0 {
+		opts.UnclaimedAfter = DefaultUnclaimedAfter
+	}
+	start, warned := opts.Clock.Now(), false
 	var logger *slog.Logger
 	if opts.LogProgress {
 		logger = slog.New(slog.NewJSONHandler(opts.Err, nil))
@@ -87,6 +98,16 @@ func Run(ctx context.Context, opts Options) (*v1alpha1.DrillRun, error) {
 		if run.Status.Phase.IsTerminal() {
 			return &run, nil
 		}
+		if !warned && unclaimed(&run) && opts.Clock.Since(start) >= opts.UnclaimedAfter {
+			warned = true
+			msg := fmt.Sprintf("run %s has not started after %s: no drill serve has claimed it; is drill serve running, and does its --watch-namespace include %s?",
+				opts.Key, opts.UnclaimedAfter, opts.Key.Namespace)
+			if logger != nil {
+				logger.Warn(msg, "run", opts.Key.String())
+			} else {
+				fmt.Fprintln(opts.Err, msg)
+			}
+		}
 		if now := opts.Clock.Now(); run.Status.Phase == v1alpha1.RunRunning && now.Sub(lastStatus) >= statusEvery {
 			lastStatus = now
 			if logger == nil {
@@ -99,6 +120,12 @@ func Run(ctx context.Context, opts Options) (*v1alpha1.DrillRun, error) {
 		case <-ticker.C():
 		}
 	}
+}
+
+// unclaimed says no drill serve has started the run: no phase past
+// Pending and no runner.
+func unclaimed(run *v1alpha1.DrillRun) bool {
+	return (run.Status.Phase == "" || run.Status.Phase == v1alpha1.RunPending) && run.Status.Runner == ""
 }
 
 // Report is the report of a run as its status holds it: the results,
