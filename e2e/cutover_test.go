@@ -270,7 +270,11 @@ spec:
           to: us-west
           traffic: manual
           switch: {command: [sh, -c, 'echo "$FIREDRILL_PHASE $FIREDRILL_TRAFFIC_FROM $FIREDRILL_TRAFFIC_TO" >> %s']}
-        duration: 5s
+        # The hold runs from when the region went down (took effect); the
+        # inject returns, and traffic switches, once its pods are gone,
+        # after the test bed's 5 s grace period. A 5 s hold ended as the
+        # switch ran, so the test could not see the region down.
+        duration: 15s
 `, ns, okEndpoint(t), ns, switchLog))
 	switched := func() string {
 		data, _ := os.ReadFile(switchLog)
