@@ -62,19 +62,7 @@ func (s *Supervisor) FailGPU(ctx context.Context, node string, grace time.Durati
 // RestoreGPU gives node its GPU back: replicas may be placed on it again.
 // It is idempotent.
 func (s *Supervisor) RestoreGPU(node string) error {
-	s.mu.Lock()
-	n, ok := s.nodes[node]
-	if !ok {
-		s.mu.Unlock()
-		return fmt.Errorf("no node %s", node)
-	}
-	if s.gpuLost[node] {
-		delete(s.gpuLost, node)
-		s.eventLocked(Event{Type: EventGPURestored, Region: n.Region, Node: node})
-	}
-	s.mu.Unlock()
-	s.poke()
-	return nil
+	return s.unmark(node, s.gpuLost, EventGPURestored)
 }
 
 // GPULost reports whether node's GPU failed.

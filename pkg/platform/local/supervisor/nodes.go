@@ -98,15 +98,22 @@ func (s *Supervisor) Drained(node string) bool {
 
 // Uncordon makes node schedulable again. It is idempotent.
 func (s *Supervisor) Uncordon(node string) error {
+	return s.unmark(node, s.cordoned, EventUncordoned)
+}
+
+// unmark takes node out of marks (the cordoned nodes, the nodes whose GPU
+// failed), recording ev if it was in, and wakes the placement loop. It is
+// idempotent.
+func (s *Supervisor) unmark(node string, marks map[string]bool, ev EventType) error {
 	s.mu.Lock()
 	n, ok := s.nodes[node]
 	if !ok {
 		s.mu.Unlock()
 		return fmt.Errorf("no node %s", node)
 	}
-	if s.cordoned[node] {
-		delete(s.cordoned, node)
-		s.eventLocked(Event{Type: EventUncordoned, Region: n.Region, Node: node})
+	if marks[node] {
+		delete(marks, node)
+		s.eventLocked(Event{Type: ev, Region: n.Region, Node: node})
 	}
 	s.mu.Unlock()
 	s.poke()
