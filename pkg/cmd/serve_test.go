@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,10 +23,12 @@ import (
 var listening = regexp.MustCompile(`msg="API listening" addr=(\S+)`)
 
 // serveProcess starts drill serve as its own process and returns it with
-// its API's base URL and token once it is ready.
-func serveProcess(t *testing.T, plans, state string) (*exec.Cmd, *syncBuffer, string, string) {
+// its API's base URL and token once it is ready; extra are more
+// arguments.
+func serveProcess(t *testing.T, plans, state string, extra ...string) (*exec.Cmd, *syncBuffer, string, string) {
 	t.Helper()
-	cmd, out := drillProcess(t, "serve", "--plans", plans, "--state-dir", state, "--archive", filepath.Join(state, "reports"), "--listen", "127.0.0.1:0")
+	args := append([]string{"serve", "--plans", plans, "--state-dir", state, "--archive", filepath.Join(state, "reports"), "--listen", "127.0.0.1:0"}, extra...)
+	cmd, out := drillProcess(t, args...)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
@@ -107,6 +110,53 @@ func TestServeSIGTERMRevertsAndExits(t *testing.T) {
 	require.NoError(t, err, out.String())
 	require.Contains(t, string(data), `"phase": "Aborted"`)
 	require.Contains(t, out.String(), `msg="plans runner stopped" err=<nil>`)
+}
+
+// TestServeDashboardSecureCookie: --dashboard-secure-cookie, or its key
+// in FIREDRILL_* or the config file, marks the dashboard's login cookie
+// Secure on plain HTTP (behind a proxy that terminates TLS); without it
+// the cookie is Secure only over TLS.
+func TestServeDashboardSecureCookie(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		env    string // FIREDRILL_DASHBOARD_SECURE_COOKIE
+		config string // the config file
+		secure bool
+	}{
+		{name: "by default a cookie over HTTP is not Secure", secure: false},
+		{name: "the flag marks it Secure", args: []string{"--dashboard-secure-cookie"}, secure: true},
+		{name: "so does FIREDRILL_DASHBOARD_SECURE_COOKIE", env: "true", secure: true},
+		{name: "so does the config file", config: "dashboard-secure-cookie: true\n", secure: true},
+		{name: "the flag wins over the environment", args: []string{"--dashboard-secure-cookie=false"}, env: "true", secure: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("FIREDRILL_DASHBOARD_SECURE_COOKIE", tt.env)
+			args := tt.args
+			if tt.config != "" {
+				cfg := filepath.Join(t.TempDir(), "firedrill.yaml")
+				require.NoError(t, os.WriteFile(cfg, []byte(tt.config), 0o600))
+				args = append(args, "--config", cfg)
+			}
+			cmd, out, base, token := serveProcess(t, t.TempDir(), t.TempDir(), args...)
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", base)
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode, out.String())
+			cookies := resp.Cookies()
+			require.Len(t, cookies, 1)
+			require.Equal(t, "firedrill_token", cookies[0].Name)
+			require.True(t, cookies[0].HttpOnly)
+			require.Equal(t, tt.secure, cookies[0].Secure, resp.Header.Values("Set-Cookie"))
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			require.NoError(t, cmd.Wait(), out.String())
+		})
+	}
 }
 
 // TestServeRefusesBeyondLoopbackWithoutTokens: nothing starts.

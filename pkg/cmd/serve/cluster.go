@@ -156,7 +156,8 @@ func runCluster(ctx context.Context, opts Options) error {
 	co.ReportURL = server.ReportPath
 	api := func(ctx context.Context, b server.Backend, authn server.Authenticator, authz server.Authorizer) error {
 		srv, err := server.New(server.Options{Addr: opts.Listen, Backend: b, Authenticator: authn, Authorizer: authz,
-			Gatherer: ctrlmetrics.Registry, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile, UI: dashboard.ForServer})
+			Gatherer: ctrlmetrics.Registry, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile,
+			UI: dashboard.UI(dashboard.Options{SecureCookie: opts.DashboardSecureCookie})})
 		if err != nil {
 			return err
 		}

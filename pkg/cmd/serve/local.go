@@ -47,6 +47,10 @@ type LocalOptions struct {
 	TokenFile string
 	// TLSCertFile and TLSKeyFile serve the API over HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// DashboardSecureCookie marks the dashboard's login cookie Secure on
+	// plain HTTP too (dashboard.Options.SecureCookie): behind a proxy that
+	// terminates TLS.
+	DashboardSecureCookie bool
 	// Platforms builds the runs' platforms (kubeconfig, context, QPS);
 	// its StateDir is set to StateDir.
 	Platforms platforms.Options
@@ -146,7 +150,8 @@ func (l *Local) Start(ctx context.Context) error {
 		return err
 	}
 	api, err := server.New(server.Options{Addr: o.Listen, Backend: runner, Authenticator: tokens, Authorizer: tokens,
-		Gatherer: o.Registry, Ready: runner.Ready, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile, UI: dashboard.ForServer})
+		Gatherer: o.Registry, Ready: runner.Ready, TLSCertFile: o.TLSCertFile, TLSKeyFile: o.TLSKeyFile,
+		UI: dashboard.UI(dashboard.Options{SecureCookie: o.DashboardSecureCookie})})
 	if err != nil {
 		return err
 	}

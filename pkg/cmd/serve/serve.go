@@ -33,6 +33,9 @@ type Options struct {
 	TokenFile string
 	// TLSCertFile and TLSKeyFile serve the API over HTTPS.
 	TLSCertFile, TLSKeyFile string
+	// DashboardSecureCookie marks the dashboard's login cookie Secure
+	// on plain HTTP too: behind a proxy that terminates TLS.
+	DashboardSecureCookie bool
 	// ShutdownTimeout bounds how long a stop waits for the runs in
 	// progress to revert their faults.
 	ShutdownTimeout time.Duration
@@ -89,6 +92,10 @@ serves the API on every replica. A bearer token is a Kubernetes token
   drill serve --plans drills/ --listen :8090 --token-file /etc/firedrill/tokens.yaml \
     --tls-cert-file tls.crt --tls-private-key-file tls.key
 
+  # Behind a proxy that terminates TLS: the dashboard's login cookie is Secure
+  drill serve --plans drills/ --listen :8090 --token-file /etc/firedrill/tokens.yaml \
+    --dashboard-secure-cookie
+
   # In a cluster (the Helm chart runs this): the plans are DrillPlan objects
   drill serve --listen :8090 --watch-namespace recsys`,
 		Args: cobra.NoArgs,
@@ -100,7 +107,8 @@ serves the API on every replica. A bearer token is a Kubernetes token
 			opts := Options{
 				Plans: v.GetString("plans"), Archive: arch, Listen: v.GetString("listen"),
 				TokenFile: v.GetString("token-file"), TLSCertFile: v.GetString("tls-cert-file"), TLSKeyFile: v.GetString("tls-private-key-file"),
-				ShutdownTimeout: v.GetDuration("shutdown-timeout"), Platforms: platforms.FromViper(v),
+				DashboardSecureCookie: v.GetBool("dashboard-secure-cookie"),
+				ShutdownTimeout:       v.GetDuration("shutdown-timeout"), Platforms: platforms.FromViper(v),
 				Cluster: ClusterOptionsFromViper(v),
 			}
 			return run(c.Context(), opts)
@@ -112,6 +120,7 @@ serves the API on every replica. A bearer token is a Kubernetes token
 	f.String("token-file", "", "file of the API's bearer tokens and their rights (docs/serve.md#authentication)")
 	f.String("tls-cert-file", "", "serve the API over HTTPS with this certificate (PEM)")
 	f.String("tls-private-key-file", "", "the private key of --tls-cert-file (PEM)")
+	f.Bool("dashboard-secure-cookie", false, "mark the dashboard's login cookie Secure on plain HTTP too: behind a proxy that terminates TLS (over --tls-cert-file it always is)")
 	f.Duration("shutdown-timeout", 3*time.Minute, "how long a stop waits for runs in progress to revert their faults")
 	archiveflags.AddFlags(f)
 	archiveflags.AddReportDirAlias(f)
@@ -147,6 +156,7 @@ func run(ctx context.Context, opts Options) error {
 	app, err := NewLocal(LocalOptions{
 		Plans: opts.Plans, StateDir: opts.Platforms.StateDir, Archive: opts.Archive, Listen: opts.Listen,
 		TokenFile: opts.TokenFile, TLSCertFile: opts.TLSCertFile, TLSKeyFile: opts.TLSKeyFile, Platforms: opts.Platforms,
+		DashboardSecureCookie: opts.DashboardSecureCookie,
 	})
 	if err != nil {
 		return err

@@ -9,19 +9,20 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/firedrill/firedrill/pkg/server"
+	"github.com/firedrill/firedrill/pkg/server/dashboard"
 )
 
-// site is the API with the dashboard mounted, as drill serve serves it,
-// over HTTP or HTTPS.
-func site(t *testing.T, tls bool) *httptest.Server {
+// site is the API with the dashboard of opts mounted, as drill serve
+// mounts it (dashboard.UI), over HTTP or HTTPS.
+func site(t *testing.T, tls bool, opts dashboard.Options) *httptest.Server {
 	t.Helper()
 	b := small()
 	tf := tokens(t)
-	d := newDashboard(t, b)
-	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf,
-		UI: func(server.Backend, server.Authenticator, server.Authorizer) (http.Handler, error) { return d, nil }})
+	opts.Clock = clocktesting.NewFakePassiveClock(now)
+	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf, UI: dashboard.UI(opts)})
 	require.NoError(t, err)
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	if tls {
@@ -74,7 +75,7 @@ func loginCookie(t *testing.T, resp *http.Response) *http.Cookie {
 }
 
 func TestAuthentication(t *testing.T) {
-	ts := site(t, false)
+	ts := site(t, false, dashboard.Options{})
 	origin := map[string]string{"Origin": ts.URL}
 	tests := []struct {
 		name           string
@@ -132,16 +133,19 @@ func TestAuthentication(t *testing.T) {
 
 func TestCookieFlags(t *testing.T) {
 	tests := []struct {
-		name   string
-		tls    bool
-		secure bool
+		name         string
+		tls          bool
+		secureCookie bool // Options.SecureCookie
+		secure       bool
 	}{
 		{name: "over HTTP the cookie is HttpOnly and SameSite=Strict", tls: false, secure: false},
 		{name: "over HTTPS it is Secure too", tls: true, secure: true},
+		{name: "over HTTP with SecureCookie (behind a TLS proxy) it is Secure", tls: false, secureCookie: true, secure: true},
+		{name: "over HTTPS with SecureCookie it is Secure", tls: true, secureCookie: true, secure: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := site(t, tt.tls)
+			ts := site(t, tt.tls, dashboard.Options{SecureCookie: tt.secureCookie})
 			resp, body := send(t, ts, "POST", "/login", "", url.Values{"token": {tokenReader}}, map[string]string{"Origin": ts.URL})
 			require.Equal(t, http.StatusSeeOther, resp.StatusCode, short(body))
 			c := loginCookie(t, resp)
@@ -154,6 +158,13 @@ func TestCookieFlags(t *testing.T) {
 			resp, body = send(t, ts, "GET", "/", c.Value, nil, nil)
 			require.Equal(t, http.StatusOK, resp.StatusCode, "the cookie signs the browser in")
 			require.Contains(t, body, "reader")
+
+			resp, _ = send(t, ts, "POST", "/logout", c.Value, nil, map[string]string{"Origin": ts.URL})
+			require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			gone := loginCookie(t, resp)
+			require.Empty(t, gone.Value, "signing out clears the cookie")
+			require.Equal(t, tt.secure, gone.Secure, "with the same attributes, so the browser replaces it")
+			require.True(t, gone.HttpOnly)
 		})
 	}
 }

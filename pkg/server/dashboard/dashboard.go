@@ -120,7 +120,17 @@ func New(opts Options) (*Dashboard, error) {
 // ForServer is the dashboard of a server.Server with the defaults, for
 // server.Options.UI.
 func ForServer(b server.Backend, authn server.Authenticator, authz server.Authorizer) (http.Handler, error) {
-	return New(Options{Backend: b, Authenticator: authn, Authorizer: authz})
+	return UI(Options{})(b, authn, authz)
+}
+
+// UI builds, for server.Options.UI, the dashboard of a server.Server with
+// opts: its Backend, Authenticator and Authorizer are the server's.
+func UI(opts Options) func(server.Backend, server.Authenticator, server.Authorizer) (http.Handler, error) {
+	return func(b server.Backend, authn server.Authenticator, authz server.Authorizer) (http.Handler, error) {
+		o := opts
+		o.Backend, o.Authenticator, o.Authorizer = b, authn, authz
+		return New(o)
+	}
 }
 
 // ServeHTTP implements http.Handler.
