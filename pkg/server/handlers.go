@@ -62,23 +62,24 @@ func route(s *Server, mux *http.ServeMux, pattern string, methods map[string]end
 			writeError(w, r, newError(http.StatusMethodNotAllowed, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
 			return
 		}
-		ns := r.URL.Query().Get(paramNS)
-		a := Attributes{Verb: e.verb, Resource: e.resource, Namespace: ns}
-		if e.name != "" {
-			a.Name = r.PathValue(e.name)
-		}
-		if !s.authorize(w, r, a) {
-			return
-		}
+		// The query, the namespace and the name are checked before the
+		// Authorizer sees them: in a cluster it sends them to the API
+		// server in a SubjectAccessReview.
 		q, bad := parseQuery(r, append([]string{paramNS}, e.query...)...)
+		ns := q.get(paramNS)
 		if bad == nil {
 			bad = checkNamespace(ns)
 		}
+		a := Attributes{Verb: e.verb, Resource: e.resource, Namespace: ns}
 		if bad == nil && e.name != "" {
+			a.Name = r.PathValue(e.name)
 			bad = checkName(e.name, a.Name)
 		}
 		if bad != nil {
 			writeError(w, r, bad)
+			return
+		}
+		if !s.authorize(w, r, a) {
 			return
 		}
 		if err := e.handle(w, r, q); err != nil {

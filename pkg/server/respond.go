@@ -146,7 +146,31 @@ func parseQuery(r *http.Request, allowed ...string) (query, *Error) {
 // get returns a parameter's value, "" when absent.
 func (q query) get(k string) string { return url.Values(q).Get(k) }
 
-// checkName checks an object name (a plan, a run) given as field.
+// CheckName says what is wrong with name, the name of a plan or a run
+// given as the parameter or field param: it is required and must be a
+// DNS-1123 subdomain, as Kubernetes object names are. The error is an
+// *Error, a 400 naming param; nil means name is fine. Every name a
+// request gives is checked so before it reaches an Authorizer or a
+// Backend (in a cluster: a SubjectAccessReview, the API server).
+func CheckName(param, name string) error {
+	if bad := checkName(param, name); bad != nil {
+		return bad
+	}
+	return nil
+}
+
+// CheckNamespace says what is wrong with ns, the namespace query
+// parameter: empty (every namespace, or one machine) or a DNS-1123 label,
+// as Kubernetes namespaces are. The error is an *Error, a 400 naming the
+// parameter; nil means ns is fine. Checked before ns reaches an
+// Authorizer or a Backend, as CheckName.
+func CheckNamespace(ns string) error {
+	if bad := checkNamespace(ns); bad != nil {
+		return bad
+	}
+	return nil
+}
+
 func checkName(field, name string) *Error {
 	if name == "" {
 		return badInput(field, "required")
@@ -157,13 +181,12 @@ func checkName(field, name string) *Error {
 	return nil
 }
 
-// checkNamespace checks the namespace parameter; empty is fine.
 func checkNamespace(ns string) *Error {
 	if ns == "" {
 		return nil
 	}
 	if len(validation.IsDNS1123Label(ns)) > 0 {
-		return badInput("namespace", "%q is not a valid namespace: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", ns)
+		return badInput(paramNS, "%q is not a valid namespace: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", ns)
 	}
 	return nil
 }

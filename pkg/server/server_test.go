@@ -33,10 +33,18 @@ import (
 // start runs a server on a free loopback port and returns its base URL.
 func start(t *testing.T, b server.Backend, ready func() error) string {
 	t.Helper()
+	base, _ := startSeen(t, b, ready)
+	return base
+}
+
+// startSeen is start, with the Authorizer that keeps what it was asked.
+func startSeen(t *testing.T, b server.Backend, ready func() error) (string, *seenAuthorizer) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector())
 	tokens := testTokens(t)
-	s, err := server.New(server.Options{Addr: "127.0.0.1:0", Backend: b, Authenticator: tokens, Authorizer: tokens, Gatherer: reg, Ready: ready})
+	authz := &seenAuthorizer{next: tokens}
+	s, err := server.New(server.Options{Addr: "127.0.0.1:0", Backend: b, Authenticator: tokens, Authorizer: authz, Gatherer: reg, Ready: ready})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(t.Context()))
 	t.Cleanup(func() {
@@ -44,7 +52,7 @@ func start(t *testing.T, b server.Backend, ready func() error) string {
 		defer cancel()
 		require.NoError(t, s.Stop(ctx))
 	})
-	return "http://" + s.Addr()
+	return "http://" + s.Addr(), authz
 }
 
 func TestNewRefusesIncompleteOptions(t *testing.T) {
@@ -114,6 +122,8 @@ func TestAuthentication(t *testing.T) {
 		{name: "scraping metrics without a token is 401", call: metrics, want: http.StatusUnauthorized},
 		{name: "scraping metrics with a read token is 403", call: metrics, token: tokenRead, want: http.StatusForbidden},
 		{name: "scraping metrics with a metrics token is 200", call: metrics, token: tokenAll, want: http.StatusOK},
+		{name: "a bad namespace with a token without rights is 400: it never reaches the Authorizer", call: call{http.MethodGet, "/api/v1/plans?namespace=Kube_System", ""}, token: tokenNone, want: http.StatusBadRequest},
+		{name: "a bad namespace without a token is 401", call: call{http.MethodGet, "/api/v1/plans?namespace=Kube_System", ""}, want: http.StatusUnauthorized},
 		{name: "an unknown API path without a token is 401, not 404", call: call{http.MethodGet, "/api/v1/nothing", ""}, want: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
@@ -142,6 +152,10 @@ func TestBadInput(t *testing.T) {
 		name, method, path, body, contentType string
 		want                                  int
 		field                                 string
+		// route: the route refuses it (query, namespace, the path's name)
+		// before it asks the Authorizer; an endpoint checks its filters
+		// and body after.
+		route bool
 	}{
 		{name: "a verdict that is not one", method: http.MethodGet, path: "/api/v1/runs?verdict=pass", want: 400, field: "verdict"},
 		{name: "a phase that is not one", method: http.MethodGet, path: "/api/v1/runs?phase=Done", want: 400, field: "phase"},
@@ -150,12 +164,22 @@ func TestBadInput(t *testing.T) {
 		{name: "a limit above the maximum", method: http.MethodGet, path: "/api/v1/runs?limit=10001", want: 400, field: "limit"},
 		{name: "a plan name that cannot be one", method: http.MethodGet, path: "/api/v1/runs?plan=Nightly_Plan", want: 400, field: "plan"},
 		{name: "an empty plan filter", method: http.MethodGet, path: "/api/v1/runs?plan=", want: 400, field: "plan"},
-		{name: "an unknown query parameter", method: http.MethodGet, path: "/api/v1/runs?verdcit=Pass", want: 400, field: "verdcit"},
-		{name: "a query parameter given twice", method: http.MethodGet, path: "/api/v1/runs?verdict=Pass&verdict=Fail", want: 400, field: "verdict"},
-		{name: "a query parameter on an endpoint that takes none", method: http.MethodGet, path: "/api/v1/plans?plan=x", want: 400, field: "plan"},
-		{name: "a namespace that cannot be one", method: http.MethodGet, path: "/api/v1/plans?namespace=Team_A", want: 400, field: "namespace"},
-		{name: "a broken query string", method: http.MethodGet, path: "/api/v1/runs?plan=%zz", want: 400, field: "query"},
-		{name: "a run id that cannot be one", method: http.MethodGet, path: "/api/v1/runs/Run_1", want: 400, field: "run"},
+		{name: "an unknown query parameter", method: http.MethodGet, path: "/api/v1/runs?verdcit=Pass", want: 400, route: true, field: "verdcit"},
+		{name: "a query parameter given twice", method: http.MethodGet, path: "/api/v1/runs?verdict=Pass&verdict=Fail", want: 400, route: true, field: "verdict"},
+		{name: "a query parameter on an endpoint that takes none", method: http.MethodGet, path: "/api/v1/plans?plan=x", want: 400, route: true, field: "plan"},
+		{name: "a namespace that cannot be one", method: http.MethodGet, path: "/api/v1/plans?namespace=Team_A", want: 400, route: true, field: "namespace"},
+		{name: "a namespace with a dot: a subdomain, not a label", method: http.MethodGet, path: "/api/v1/runs?namespace=team.a", want: 400, route: true, field: "namespace"},
+		{name: "a namespace of 64 characters", method: http.MethodGet, path: "/api/v1/runs?namespace=" + strings.Repeat("a", 64), want: 400, route: true, field: "namespace"},
+		{name: "a namespace with a path in it, on a plan", method: http.MethodGet, path: "/api/v1/plans/nightly?namespace=..%2Fkube-system", want: 400, route: true, field: "namespace"},
+		{name: "a bad namespace on a run", method: http.MethodGet, path: "/api/v1/runs/nightly-20261201-030000?namespace=-a", want: 400, route: true, field: "namespace"},
+		{name: "a bad namespace on a report", method: http.MethodGet, path: "/api/v1/runs/nightly-20261201-030000/report/md?namespace=A", want: 400, route: true, field: "namespace"},
+		{name: "a bad namespace on a trigger", method: http.MethodPost, path: "/api/v1/runs?namespace=a%20b", body: `{"plan": "nightly"}`, want: 400, route: true, field: "namespace"},
+		{name: "a bad namespace on an abort", method: http.MethodPost, path: "/api/v1/runs/nightly-20261202-030000/abort?namespace=a_b", want: 400, route: true, field: "namespace"},
+		{name: "a plan name that cannot be one, on a plan", method: http.MethodGet, path: "/api/v1/plans/Nightly", want: 400, route: true, field: "plan"},
+		{name: "a run id that cannot be one, on an abort", method: http.MethodPost, path: "/api/v1/runs/Run_1/abort", want: 400, route: true, field: "run"},
+		{name: "a run id that cannot be one, on a report", method: http.MethodGet, path: "/api/v1/runs/Run_1/report/md", want: 400, route: true, field: "run"},
+		{name: "a broken query string", method: http.MethodGet, path: "/api/v1/runs?plan=%zz", want: 400, route: true, field: "query"},
+		{name: "a run id that cannot be one", method: http.MethodGet, path: "/api/v1/runs/Run_1", want: 400, route: true, field: "run"},
 		{name: "a report format that is not one", method: http.MethodGet, path: "/api/v1/runs/nightly-20261201-030000/report/pdf", want: 400, field: "format"},
 		{name: "a trigger without a body", method: http.MethodPost, path: "/api/v1/runs", want: 400, field: "plan"},
 		{name: "a trigger without a plan", method: http.MethodPost, path: "/api/v1/runs", body: `{}`, want: 400, field: "plan"},
@@ -176,7 +200,7 @@ func TestBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBackend()
-			base := start(t, b, nil)
+			base, authz := startSeen(t, b, nil)
 			req, err := http.NewRequestWithContext(t.Context(), tt.method, base+tt.path, strings.NewReader(tt.body))
 			require.NoError(t, err)
 			req.Header.Set("Authorization", "Bearer "+tokenAll)
@@ -194,6 +218,15 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, tt.field, e.Error.Field, e.Error.Message)
 			require.Empty(t, b.changes(), "bad input changes nothing")
 			require.Empty(t, b.filters, "bad input reaches no backend")
+			for _, a := range authz.asked() {
+				require.NoError(t, server.CheckNamespace(a.Namespace), "the Authorizer is never asked about a bad namespace")
+				if a.Name != "" {
+					require.NoError(t, server.CheckName("name", a.Name), "the Authorizer is never asked about a bad name")
+				}
+			}
+			if tt.route {
+				require.Empty(t, authz.asked(), "a bad namespace, name or query is refused before the Authorizer is asked")
+			}
 			path := tt.path
 			if len(path) > 100 {
 				path = path[:100] + "..."
