@@ -174,24 +174,3 @@ func do(t *testing.T, base, token, method, path, body string) (int, http.Header,
 	require.NoError(t, err)
 	return resp.StatusCode, resp.Header, string(data)
 }
-
-// seenAuthorizer is an Authorizer that keeps what it is asked and asks
-// next.
-type seenAuthorizer struct {
-	next server.Authorizer
-	mu   sync.Mutex
-	seen []server.Attributes
-}
-
-func (a *seenAuthorizer) Authorize(ctx context.Context, u server.User, attrs server.Attributes) (bool, string, error) {
-	a.mu.Lock()
-	a.seen = append(a.seen, attrs)
-	a.mu.Unlock()
-	return a.next.Authorize(ctx, u, attrs)
-}
-
-func (a *seenAuthorizer) asked() []server.Attributes {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.seen)
-}

@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/firedrill/firedrill/pkg/server"
+	"github.com/firedrill/firedrill/pkg/server/servertest"
 	"github.com/firedrill/firedrill/pkg/testing/golden"
 )
 
@@ -38,12 +39,12 @@ func start(t *testing.T, b server.Backend, ready func() error) string {
 }
 
 // startSeen is start, with the Authorizer that keeps what it was asked.
-func startSeen(t *testing.T, b server.Backend, ready func() error) (string, *seenAuthorizer) {
+func startSeen(t *testing.T, b server.Backend, ready func() error) (string, *servertest.SeenAuthorizer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector())
 	tokens := testTokens(t)
-	authz := &seenAuthorizer{next: tokens}
+	authz := &servertest.SeenAuthorizer{Next: tokens}
 	s, err := server.New(server.Options{Addr: "127.0.0.1:0", Backend: b, Authenticator: tokens, Authorizer: authz, Gatherer: reg, Ready: ready})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(t.Context()))
@@ -218,14 +219,14 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, tt.field, e.Error.Field, e.Error.Message)
 			require.Empty(t, b.changes(), "bad input changes nothing")
 			require.Empty(t, b.filters, "bad input reaches no backend")
-			for _, a := range authz.asked() {
+			for _, a := range authz.Asked() {
 				require.NoError(t, server.CheckNamespace(a.Namespace), "the Authorizer is never asked about a bad namespace")
 				if a.Name != "" {
 					require.NoError(t, server.CheckName("name", a.Name), "the Authorizer is never asked about a bad name")
 				}
 			}
 			if tt.route {
-				require.Empty(t, authz.asked(), "a bad namespace, name or query is refused before the Authorizer is asked")
+				require.Empty(t, authz.Asked(), "a bad namespace, name or query is refused before the Authorizer is asked")
 			}
 			path := tt.path
 			if len(path) > 100 {

@@ -27,8 +27,10 @@ const maxTokenLength = 3072
 // guard authenticates a request by its bearer header or its login cookie,
 // authorizes what rights returns, and calls next. Without a credential, or
 // with a cookie whose token is no longer valid, a browser is sent to the
-// login page; without the rights it gets a 403 page saying which.
-func (d *Dashboard) guard(rights func(*http.Request) []server.Attributes, next func(http.ResponseWriter, *http.Request, server.User)) http.HandlerFunc {
+// login page; with a namespace or name rights refuses, a 400 page naming
+// the parameter (the Authorizer is never asked about it); without the
+// rights a 403 page saying which.
+func (d *Dashboard) guard(rights func(*http.Request) ([]server.Attributes, error), next func(http.ResponseWriter, *http.Request, server.User)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, fromCookie := credential(r)
 		if token == "" {
@@ -50,7 +52,13 @@ func (d *Dashboard) guard(rights func(*http.Request) []server.Attributes, next f
 			d.failed(w, r, "authenticating the request", err)
 			return
 		}
-		for _, a := range rights(r) {
+		attrs, err := rights(r)
+		if err != nil {
+			log.FromContext(r.Context()).Info("dashboard request refused: bad input", "user", u.Name, "path", r.URL.Path, "err", err)
+			d.page(w, r, http.StatusBadRequest, "error", errorView{Title: "Bad request", User: u.Name, Message: err.Error() + ".", Hint: hintFor(err)})
+			return
+		}
+		for _, a := range attrs {
 			ok, reason, err := d.opts.Authorizer.Authorize(r.Context(), u, a)
 			if err != nil {
 				d.failed(w, r, "authorizing the request", err)
@@ -68,6 +76,15 @@ func (d *Dashboard) guard(rights func(*http.Request) []server.Attributes, next f
 		}
 		next(w, r, u)
 	}
+}
+
+// hintFor says where in the address the bad input of err is.
+func hintFor(err error) string {
+	var bad *server.Error
+	if errors.As(err, &bad) && bad.Field == paramNS {
+		return "Correct or remove ?" + paramNS + "= in the address."
+	}
+	return "The address names a plan or a run that cannot exist."
 }
 
 // credential is the request's token: its bearer header, else its login

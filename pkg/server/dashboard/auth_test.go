@@ -13,16 +13,25 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/server"
 	"github.com/firedrill/firedrill/pkg/server/dashboard"
+	"github.com/firedrill/firedrill/pkg/server/servertest"
 )
 
 // site is the API with the dashboard of opts mounted, as drill serve
 // mounts it (dashboard.UI), over HTTP or HTTPS.
 func site(t *testing.T, tls bool, opts dashboard.Options) *httptest.Server {
 	t.Helper()
+	ts, _ := siteSeen(t, tls, opts)
+	return ts
+}
+
+// siteSeen is site, with the Authorizer that keeps what it was asked.
+func siteSeen(t *testing.T, tls bool, opts dashboard.Options) (*httptest.Server, *servertest.SeenAuthorizer) {
+	t.Helper()
 	b := small()
 	tf := tokens(t)
+	authz := &servertest.SeenAuthorizer{Next: tf}
 	opts.Clock = clocktesting.NewFakePassiveClock(now)
-	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: tf, UI: dashboard.UI(opts)})
+	srv, err := server.New(server.Options{Backend: b, Authenticator: tf, Authorizer: authz, UI: dashboard.UI(opts)})
 	require.NoError(t, err)
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	if tls {
@@ -31,7 +40,7 @@ func site(t *testing.T, tls bool, opts dashboard.Options) *httptest.Server {
 		ts.Start()
 	}
 	t.Cleanup(ts.Close)
-	return ts
+	return ts, authz
 }
 
 // send sends a request without following redirects; header holds extra
@@ -126,6 +135,47 @@ func TestAuthentication(t *testing.T) {
 				require.Negative(t, c.MaxAge)
 			default:
 				require.Empty(t, resp.Header.Values("Set-Cookie"), "no cookie is set")
+			}
+		})
+	}
+}
+
+// TestBadInput: a namespace or a name in the address that cannot be one
+// is a 400 page naming the parameter, for a signed-in user, before the
+// Authorizer is asked about it (in a cluster: a SubjectAccessReview).
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name, path, cookie string
+		status             int
+		location           string
+		body               []string
+	}{
+		{name: "a namespace that cannot be one on the index", path: "/?namespace=Team_A", cookie: tokenReader, status: 400,
+			body: []string{"Bad request", "namespace: &#34;Team_A&#34; is not a valid namespace: lowercase letters, digits and &#39;-&#39;", "Correct or remove ?namespace= in the address."}},
+		{name: "a namespace with a dot: a subdomain, not a label", path: "/?namespace=team.a", cookie: tokenReader, status: 400, body: []string{"namespace: &#34;team.a&#34; is not a valid namespace"}},
+		{name: "a namespace of 64 characters", path: "/?namespace=" + strings.Repeat("a", 64), cookie: tokenReader, status: 400, body: []string{"at most 63 characters"}},
+		{name: "a namespace with a path in it on a plan's page", path: "/plans/nightly?namespace=..%2Fkube-system", cookie: tokenReader, status: 400, body: []string{"namespace: &#34;../kube-system&#34; is not a valid namespace"}},
+		{name: "a namespace that cannot be one on a report", path: "/runs/nightly-20261117-030000/report?namespace=A", cookie: tokenReader, status: 400, body: []string{"namespace: &#34;A&#34; is not a valid namespace"}},
+		{name: "a plan name that cannot be one", path: "/plans/Nightly_Plan", cookie: tokenReader, status: 400,
+			body: []string{"plan: &#34;Nightly_Plan&#34; is not a valid name", "The address names a plan or a run that cannot exist."}},
+		{name: "a run name that cannot be one", path: "/runs/Run_1/report", cookie: tokenReader, status: 400, body: []string{"run: &#34;Run_1&#34; is not a valid name"}},
+		{name: "a user without rights gets the 400 too: the Authorizer is never asked", path: "/?namespace=Kube_System", cookie: tokenNobody, status: 400, body: []string{"is not a valid namespace"}},
+		{name: "without a cookie the browser signs in first", path: "/?namespace=Team_A", status: 303, location: "/login?next=%2F%3Fnamespace%3DTeam_A"},
+		{name: "a valid namespace is served", path: "/?namespace=recsys", cookie: tokenReader, status: 200, body: []string{"Drill plans"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts, authz := siteSeen(t, false, dashboard.Options{})
+			resp, body := send(t, ts, "GET", tt.path, tt.cookie, nil, nil)
+			require.Equal(t, tt.status, resp.StatusCode, short(body))
+			require.Equal(t, tt.location, resp.Header.Get("Location"))
+			for _, want := range tt.body {
+				require.Contains(t, body, want)
+			}
+			if tt.status != http.StatusOK {
+				require.Empty(t, authz.Asked(), "the Authorizer is not asked about bad input")
+			} else {
+				require.NotEmpty(t, authz.Asked())
 			}
 		})
 	}

@@ -147,7 +147,7 @@ const (
 func (d *Dashboard) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.guard(listRights, d.index))
-	mux.HandleFunc("GET "+pathPlans+"{plan}", d.guard(listRights, d.plan))
+	mux.HandleFunc("GET "+pathPlans+"{plan}", d.guard(planRights, d.plan))
 	mux.HandleFunc("GET /runs/{run}/report", d.guard(reportRights, d.report))
 	mux.HandleFunc("GET "+pathLogin, d.loginForm)
 	mux.HandleFunc("POST "+pathLogin, d.login)
@@ -172,19 +172,38 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// listRights are what the index and a plan's page need: list plans and
-// runs in the namespace asked for (every namespace when none is).
-func listRights(r *http.Request) []server.Attributes {
+// listRights are what the index needs: list plans and runs in the
+// namespace asked for (every namespace when none is).
+func listRights(r *http.Request) ([]server.Attributes, error) {
 	ns := r.URL.Query().Get(paramNS)
+	if err := server.CheckNamespace(ns); err != nil {
+		return nil, err
+	}
 	return []server.Attributes{
 		{Verb: server.VerbList, Resource: server.ResourcePlans, Namespace: ns},
 		{Verb: server.VerbList, Resource: server.ResourceRuns, Namespace: ns},
+	}, nil
+}
+
+// planRights are what a plan's page needs: listRights, for a plan whose
+// name can be one.
+func planRights(r *http.Request) ([]server.Attributes, error) {
+	if err := server.CheckName("plan", r.PathValue("plan")); err != nil {
+		return nil, err
 	}
+	return listRights(r)
 }
 
 // reportRights are what a run's report needs: get on the run.
-func reportRights(r *http.Request) []server.Attributes {
-	return []server.Attributes{{Verb: server.VerbGet, Resource: server.ResourceRuns, Namespace: r.URL.Query().Get(paramNS), Name: r.PathValue("run")}}
+func reportRights(r *http.Request) ([]server.Attributes, error) {
+	ns, id := r.URL.Query().Get(paramNS), r.PathValue("run")
+	if err := server.CheckNamespace(ns); err != nil {
+		return nil, err
+	}
+	if err := server.CheckName("run", id); err != nil {
+		return nil, err
+	}
+	return []server.Attributes{{Verb: server.VerbGet, Resource: server.ResourceRuns, Namespace: ns, Name: id}}, nil
 }
 
 // report serves a run's HTML report as the API does, under the API's
