@@ -13,9 +13,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/firedrill/firedrill/charts/helmtest"
@@ -93,6 +95,19 @@ func grantsOf(rules []rbacv1.PolicyRule) []string {
 }
 
 func args(a ...string) []string { return a }
+
+// serveBudget is drill serve's PodDisruptionBudget in the render; it
+// selects exactly the Deployment's pods.
+func serveBudget(t *testing.T, r rendered) policyv1.PodDisruptionBudget {
+	t.Helper()
+	var pdb policyv1.PodDisruptionBudget
+	r.get(t, "PodDisruptionBudget", releaseNS, release, &pdb)
+	var d appsv1.Deployment
+	r.get(t, "Deployment", releaseNS, release, &d)
+	require.Equal(t, d.Spec.Selector, pdb.Spec.Selector, "the budget selects drill serve's pods")
+	require.Equal(t, "drill-serve", pdb.Labels["app.kubernetes.io/component"])
+	return pdb
+}
 
 func TestTemplate(t *testing.T) {
 	helms := helmtest.Binaries(t)
@@ -182,7 +197,7 @@ func TestTemplate(t *testing.T) {
 		},
 		{
 			name: "every option renders, and every pod meets the restricted standard",
-			args: args("--set", "recommender.enabled=true,dashboard.enabled=true,networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true",
+			args: args("--set", "recommender.enabled=true,dashboard.enabled=true,networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true",
 				"--set", "storage.type=persistentVolumeClaim,api.tlsSecretName=drill-tls,image.digest=sha256:"+strings.Repeat("a", 64),
 				"--set", "recommender.gpu.count=2,recommender.namespace=recsys,recommender.modelRef=model-store.recsys.svc:5000/recommender:prod"),
 			check: func(t *testing.T, r rendered) {
@@ -214,6 +229,7 @@ func TestTemplate(t *testing.T) {
 				require.Subset(t, east.Spec.Template.Spec.Containers[0].Args,
 					[]string{"--addr=$(POD_IP):8080", "--allow-remote", "--model-ref=model-store.recsys.svc:5000/recommender:prod", "--plain-http"})
 				require.True(t, r.has("PodDisruptionBudget", "recsys", "recommender-us-east"))
+				require.True(t, r.has("PodDisruptionBudget", releaseNS, fullname), "drill serve's")
 				var fd corev1.Service
 				r.get(t, "Service", "recsys", "frontdoor", &fd)
 				require.Equal(t, map[string]string{"app": "recommender", "region": "us-east"}, fd.Spec.Selector)
@@ -241,6 +257,37 @@ func TestTemplate(t *testing.T) {
 				require.Equal(t, "metrics", np.Spec.Ingress[1].Ports[0].Port.StrVal)
 				require.Empty(t, np.Spec.Ingress[1].From, "metricsFrom empty: any source")
 				require.Equal(t, "probes", np.Spec.Ingress[2].Ports[0].Port.StrVal)
+			},
+		},
+		{
+			name: "podDisruptionBudget.enabled keeps one of drill serve's pods through a drain: minAvailable 1 by default",
+			args: args("--set", "podDisruptionBudget.enabled=true,replicaCount=2"),
+			check: func(t *testing.T, r rendered) {
+				t.Helper()
+				require.Equal(t, 1, r.count("PodDisruptionBudget"))
+				pdb := serveBudget(t, r)
+				require.Equal(t, intstr.FromInt32(1), *pdb.Spec.MinAvailable)
+				require.Nil(t, pdb.Spec.MaxUnavailable)
+			},
+		},
+		{
+			name: "podDisruptionBudget.minAvailable 0 is kept, not taken for unset",
+			args: args("--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.minAvailable=0"),
+			check: func(t *testing.T, r rendered) {
+				t.Helper()
+				pdb := serveBudget(t, r)
+				require.Equal(t, intstr.FromInt32(0), *pdb.Spec.MinAvailable)
+				require.Nil(t, pdb.Spec.MaxUnavailable)
+			},
+		},
+		{
+			name: "podDisruptionBudget.maxUnavailable takes a percentage, and then there is no minAvailable",
+			args: args("--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.maxUnavailable=50%"),
+			check: func(t *testing.T, r rendered) {
+				t.Helper()
+				pdb := serveBudget(t, r)
+				require.Equal(t, intstr.FromString("50%"), *pdb.Spec.MaxUnavailable)
+				require.Nil(t, pdb.Spec.MinAvailable)
 			},
 		},
 		{
@@ -297,6 +344,7 @@ dashboard: {enabled: true}
 networkPolicy: {enabled: true, apiFrom: [{namespaceSelector: {matchLabels: {team: sre}}}]}
 metrics: {serviceMonitor: {enabled: true, labels: {release: prometheus}}}
 storage: {type: persistentVolumeClaim, storageClassName: fast}
+podDisruptionBudget: {enabled: true, maxUnavailable: 1}
 `,
 	}
 	for _, h := range helmtest.Binaries(t) {
@@ -327,6 +375,9 @@ func TestSchemaRefuses(t *testing.T) {
 			{"a namespace that is not a DNS label", "watchNamespaces={Rec_Sys}", "watchNamespaces"},
 			{"a negative GPU count", "recommender.gpu.count=-1", "count"},
 			{"an unknown storage type", "storage.type=hostPath", "type"},
+			{"a PDB minAvailable that is not a number nor a percentage", "podDisruptionBudget.minAvailable=half", "minAvailable"},
+			{"a negative PDB maxUnavailable", "podDisruptionBudget.maxUnavailable=-1", "maxUnavailable"},
+			{"a PDB percentage over 100", "podDisruptionBudget.maxUnavailable=101%", "maxUnavailable"},
 		} {
 			t.Run(h.String()+"/"+tc.name, func(t *testing.T) {
 				_, stderr, err := h.Run(t, "template", release, helmtest.Chart(t), "--set", tc.set)
@@ -339,6 +390,11 @@ func TestSchemaRefuses(t *testing.T) {
 			_, stderr, err := h.Run(t, "template", release, helmtest.Chart(t), "--set", "replicaCount=2,leaderElection.enabled=false")
 			require.Error(t, err)
 			require.Contains(t, stderr, "replicaCount > 1 needs leaderElection.enabled")
+		})
+		t.Run(h.String()+"/a PDB with both minAvailable and maxUnavailable", func(t *testing.T) {
+			_, stderr, err := h.Run(t, "template", release, helmtest.Chart(t), "--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.minAvailable=1,podDisruptionBudget.maxUnavailable=1")
+			require.Error(t, err)
+			require.Contains(t, stderr, "podDisruptionBudget: set minAvailable or maxUnavailable, not both")
 		})
 	}
 }
