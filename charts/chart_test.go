@@ -260,37 +260,6 @@ func TestTemplate(t *testing.T) {
 			},
 		},
 		{
-			name: "podDisruptionBudget.enabled keeps one of drill serve's pods through a drain: minAvailable 1 by default",
-			args: args("--set", "podDisruptionBudget.enabled=true,replicaCount=2"),
-			check: func(t *testing.T, r rendered) {
-				t.Helper()
-				require.Equal(t, 1, r.count("PodDisruptionBudget"))
-				pdb := serveBudget(t, r)
-				require.Equal(t, intstr.FromInt32(1), *pdb.Spec.MinAvailable)
-				require.Nil(t, pdb.Spec.MaxUnavailable)
-			},
-		},
-		{
-			name: "podDisruptionBudget.minAvailable 0 is kept, not taken for unset",
-			args: args("--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.minAvailable=0"),
-			check: func(t *testing.T, r rendered) {
-				t.Helper()
-				pdb := serveBudget(t, r)
-				require.Equal(t, intstr.FromInt32(0), *pdb.Spec.MinAvailable)
-				require.Nil(t, pdb.Spec.MaxUnavailable)
-			},
-		},
-		{
-			name: "podDisruptionBudget.maxUnavailable takes a percentage, and then there is no minAvailable",
-			args: args("--set", "podDisruptionBudget.enabled=true,podDisruptionBudget.maxUnavailable=50%"),
-			check: func(t *testing.T, r rendered) {
-				t.Helper()
-				pdb := serveBudget(t, r)
-				require.Equal(t, intstr.FromString("50%"), *pdb.Spec.MaxUnavailable)
-				require.Nil(t, pdb.Spec.MinAvailable)
-			},
-		},
-		{
 			name: "the recommender without GPUs requests none",
 			args: args("--set", "recommender.enabled=true,recommender.gpu.count=0"),
 			check: func(t *testing.T, r rendered) {
@@ -329,6 +298,31 @@ func TestTemplate(t *testing.T) {
 				require.Equal(t, first, objs, "%s renders what helm v4 renders", h)
 			}
 		})
+	}
+}
+
+// TestPodDisruptionBudget: podDisruptionBudget.enabled renders a budget
+// that selects drill serve's pods, with minAvailable (1 when neither it
+// nor maxUnavailable is set) or maxUnavailable, with Helm v4 and v3.
+func TestPodDisruptionBudget(t *testing.T) {
+	one, zero, half := intstr.FromInt32(1), intstr.FromInt32(0), intstr.FromString("50%")
+	for _, tc := range []struct {
+		name, set string
+		min, max  *intstr.IntOrString
+	}{
+		{name: "minAvailable 1 by default: a drain keeps one of two pods", set: "replicaCount=2", min: &one},
+		{name: "minAvailable 0 is kept, not taken for unset", set: "podDisruptionBudget.minAvailable=0", min: &zero},
+		{name: "maxUnavailable takes a percentage, and then there is no minAvailable", set: "podDisruptionBudget.maxUnavailable=50%", max: &half},
+	} {
+		for _, h := range helmtest.Binaries(t) {
+			t.Run(h.String()+"/"+tc.name, func(t *testing.T) {
+				r := rendered(helmtest.Objects(t, h.Template(t, "--set", "podDisruptionBudget.enabled=true,"+tc.set)))
+				require.Equal(t, 1, r.count("PodDisruptionBudget"))
+				pdb := serveBudget(t, r)
+				require.Equal(t, tc.min, pdb.Spec.MinAvailable)
+				require.Equal(t, tc.max, pdb.Spec.MaxUnavailable)
+			})
+		}
 	}
 }
 
