@@ -4,37 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/user"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/follow"
-	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
-	"github.com/firedrill/firedrill/pkg/log"
 )
 
 // Options are the flags of drill abort.
 type Options struct {
-	Run         string
-	Reason      string
-	Cluster     follow.Cluster
-	Wait        bool
-	Output      output.Format
-	LogProgress bool
-	Out, Err    io.Writer
-	// Connect reaches the cluster; nil means follow.Connect.
-	Connect func(follow.Cluster) (client.Client, string, error)
-	// Poll is how often the run is read; zero means follow.DefaultPoll.
-	Poll time.Duration
+	follow.Command
+	Run    string
+	Reason string
 }
 
 // NewCommand returns the abort command.
@@ -56,30 +43,21 @@ finished.`,
   drill abort -n recsys gpu-inference-quarterly-20261001-070000 --reason "p99 pages"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			format, err := output.Parse(v.GetString("output"))
+			common, err := follow.CommandFromViper(v, c.OutOrStdout(), c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return run(c.Context(), Options{
-				Run: args[0], Reason: v.GetString("reason"), Cluster: follow.FromViper(v), Wait: v.GetBool("wait"), Output: format,
-				LogProgress: v.GetString("log-format") == string(log.FormatJSON), Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
-			})
+			return run(c.Context(), Options{Command: common, Run: args[0], Reason: v.GetString("reason")})
 		},
 	}
 	f := cmd.Flags()
-	follow.AddFlags(f)
+	follow.AddCommandFlags(f, "follow the run until its faults are reverted and it ended")
 	f.String("reason", "", "why, for the run's message")
-	f.Bool("wait", true, "follow the run until its faults are reverted and it ended")
-	output.AddFlag(f)
 	return cmd
 }
 
 func run(ctx context.Context, opts Options) error {
-	connect := opts.Connect
-	if connect == nil {
-		connect = follow.Connect
-	}
-	c, ns, err := connect(opts.Cluster)
+	c, ns, err := opts.Dial()
 	if err != nil {
 		return err
 	}
@@ -111,7 +89,7 @@ func run(ctx context.Context, opts Options) error {
 		return nil
 	}
 	fmt.Fprintf(opts.Err, "asked drill serve to abort run %s; following it until its faults are reverted\n", key)
-	got, err := follow.Run(ctx, follow.Options{Client: c, Key: key, Out: opts.Out, Err: opts.Err, Output: opts.Output, LogProgress: opts.LogProgress, Poll: opts.Poll})
+	got, err := follow.Run(ctx, opts.Follow(c, key))
 	if errors.Is(err, follow.ErrStopped) {
 		fmt.Fprintf(opts.Err, "stopped following; the abort stands and drill serve completes it\n")
 		return &exitcode.Error{Code: 2}

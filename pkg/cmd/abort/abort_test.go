@@ -77,8 +77,8 @@ func TestAbort(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cluster(t, tt.phase, tt.end)
 			var out, errOut bytes.Buffer
-			err := run(t.Context(), Options{Run: tt.run, Reason: "p99 pages", Wait: tt.wait, Output: output.Text, Out: &out, Err: &errOut, Poll: time.Millisecond,
-				Connect: func(follow.Cluster) (client.Client, string, error) { return c, "recsys", nil }})
+			err := run(t.Context(), Options{Run: tt.run, Reason: "p99 pages", Command: follow.Command{Wait: tt.wait, Output: output.Text, Out: &out, Err: &errOut, Poll: time.Millisecond,
+				Connect: func(follow.Cluster) (client.Client, string, error) { return c, "recsys", nil }}})
 			require.Equal(t, tt.code, exitcode.Of(err), "%v\n%s", err, errOut.String())
 			require.Contains(t, errOut.String(), tt.stderr)
 			require.Contains(t, out.String(), tt.stdout)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/user"
 	"time"
 
@@ -18,9 +17,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/follow"
-	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
-	"github.com/firedrill/firedrill/pkg/log"
 )
 
 // abortWait bounds how long drill trigger follows a run it asked to abort
@@ -29,18 +26,10 @@ const abortWait = 3 * time.Minute
 
 // Options are the flags of drill trigger.
 type Options struct {
-	Plan        string
-	Cluster     follow.Cluster
-	Wait        bool
-	Output      output.Format
-	LogProgress bool
+	follow.Command
+	Plan string
 	// RequestedBy names who triggers, for the run's annotation.
 	RequestedBy string
-	Out, Err    io.Writer
-	// Connect reaches the cluster; nil means follow.Connect.
-	Connect func(follow.Cluster) (client.Client, string, error)
-	// Poll is how often the run is read; zero means follow.DefaultPoll.
-	Poll time.Duration
 }
 
 // NewCommand returns the trigger command.
@@ -71,7 +60,7 @@ was aborted, interrupted or could not run, or the trigger was refused.`,
   drill trigger -n recsys --wait=false gpu-inference-quarterly`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			format, err := output.Parse(v.GetString("output"))
+			common, err := follow.CommandFromViper(v, c.OutOrStdout(), c.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -79,26 +68,15 @@ was aborted, interrupted or could not run, or the trigger was refused.`,
 			if u, err := user.Current(); err == nil {
 				who += " (" + u.Username + ")"
 			}
-			return run(c.Context(), Options{
-				Plan: args[0], Cluster: follow.FromViper(v), Wait: v.GetBool("wait"), Output: format,
-				LogProgress: v.GetString("log-format") == string(log.FormatJSON), RequestedBy: who,
-				Out: c.OutOrStdout(), Err: c.ErrOrStderr(),
-			})
+			return run(c.Context(), Options{Command: common, Plan: args[0], RequestedBy: who})
 		},
 	}
-	f := cmd.Flags()
-	follow.AddFlags(f)
-	f.Bool("wait", true, "follow the run to its end; false only creates it")
-	output.AddFlag(f)
+	follow.AddCommandFlags(cmd.Flags(), "follow the run to its end; false only creates it")
 	return cmd
 }
 
 func run(ctx context.Context, opts Options) error {
-	connect := opts.Connect
-	if connect == nil {
-		connect = follow.Connect
-	}
-	c, ns, err := connect(opts.Cluster)
+	c, ns, err := opts.Dial()
 	if err != nil {
 		return err
 	}
@@ -140,7 +118,7 @@ func run(ctx context.Context, opts Options) error {
 		return nil
 	}
 	fmt.Fprintf(opts.Err, "created run %s of plan %s; drill serve runs it (Ctrl-C aborts it)\n", key, p.Name)
-	fo := follow.Options{Client: c, Key: key, Out: opts.Out, Err: opts.Err, Output: opts.Output, LogProgress: opts.LogProgress, Poll: opts.Poll}
+	fo := opts.Follow(c, key)
 	got, err := follow.Run(ctx, fo)
 	if errors.Is(err, follow.ErrStopped) {
 		// Ctrl-C: as drill run, stop the drill and revert its faults.

@@ -81,8 +81,8 @@ func (s *scripted) connect(follow.Cluster) (client.Client, string, error) { retu
 func TestTriggerFollowsTheRunToItsVerdict(t *testing.T) {
 	s := newScripted(t, followtest.Script(), plan(nil))
 	var out, errOut bytes.Buffer
-	err := run(t.Context(), Options{Plan: "nightly", Wait: true, Output: output.Text, RequestedBy: "drill trigger (alice)",
-		Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond})
+	err := run(t.Context(), Options{Plan: "nightly", RequestedBy: "drill trigger (alice)",
+		Command: follow.Command{Wait: true, Output: output.Text, Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond}})
 	require.NoError(t, err, errOut.String())
 
 	var list v1alpha1.DrillRunList
@@ -132,7 +132,7 @@ func TestTriggerExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newScripted(t, []v1alpha1.DrillRunStatus{{}, tt.end}, plan(nil))
 			var out, errOut bytes.Buffer
-			err := run(t.Context(), Options{Plan: "nightly", Wait: true, Output: output.JSON, Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond})
+			err := run(t.Context(), Options{Plan: "nightly", Command: follow.Command{Wait: true, Output: output.JSON, Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond}})
 			require.Equal(t, tt.code, exitcode.Of(err), errOut.String())
 			var rep report.Report
 			require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
@@ -148,19 +148,19 @@ func TestTriggerRefusals(t *testing.T) {
 	t.Run("a plan with an active run", func(t *testing.T) {
 		s := newScripted(t, nil, plan(nil), active)
 		var errOut bytes.Buffer
-		err := run(t.Context(), Options{Plan: "nightly", Wait: true, Out: &bytes.Buffer{}, Err: &errOut, Connect: s.connect})
+		err := run(t.Context(), Options{Plan: "nightly", Command: follow.Command{Wait: true, Out: &bytes.Buffer{}, Err: &errOut, Connect: s.connect}})
 		require.Equal(t, 2, exitcode.Of(err))
 		require.Contains(t, errOut.String(), "plan recsys/nightly has 1 active run(s): nightly-20261208-030000 (concurrencyPolicy Forbid)")
 	})
 	t.Run("a missing plan", func(t *testing.T) {
 		s := newScripted(t, nil)
-		err := run(t.Context(), Options{Plan: "nightly", Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Connect: s.connect})
+		err := run(t.Context(), Options{Plan: "nightly", Command: follow.Command{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Connect: s.connect}})
 		require.EqualError(t, err, "plan nightly not found in namespace recsys")
 	})
 	t.Run("--wait=false prints the run and returns", func(t *testing.T) {
 		s := newScripted(t, nil, plan(nil))
 		var out bytes.Buffer
-		require.NoError(t, run(t.Context(), Options{Plan: "nightly", Out: &out, Err: &bytes.Buffer{}, Connect: s.connect}))
+		require.NoError(t, run(t.Context(), Options{Plan: "nightly", Command: follow.Command{Out: &out, Err: &bytes.Buffer{}, Connect: s.connect}}))
 		require.Regexp(t, `^drillrun/nightly-\w+\n$`, out.String())
 	})
 }
@@ -183,7 +183,7 @@ func TestCtrlCAbortsTheRunAndFollowsItToItsEnd(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	err := run(ctx, Options{Plan: "nightly", Wait: true, Output: output.Text, Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond})
+	err := run(ctx, Options{Plan: "nightly", Command: follow.Command{Wait: true, Output: output.Text, Out: &out, Err: &errOut, Connect: s.connect, Poll: time.Millisecond}})
 	require.Equal(t, 2, exitcode.Of(err), errOut.String())
 	require.Contains(t, errOut.String(), "interrupted: asking drill serve to abort run recsys/")
 	require.Contains(t, out.String(), "Aborted, verdict NotJudged")
