@@ -57,7 +57,7 @@ func Objectives(o v1alpha1.Objectives) (slo.Objectives, error) {
 
 // checkAbort reads the abort section's percentage, so a bad one fails the
 // run before anything is touched.
-func checkAbort(a v1alpha1.Abort) error {
+func CheckAbort(a v1alpha1.Abort) error {
 	if a.AvailabilityBelow == "" {
 		return nil
 	}
@@ -68,7 +68,7 @@ func checkAbort(a v1alpha1.Abort) error {
 }
 
 // abortWindow is the window abort.availabilityBelow is judged over.
-func abortWindow(spec *v1alpha1.DrillPlanSpec) time.Duration {
+func AbortWindow(spec *v1alpha1.DrillPlanSpec) time.Duration {
 	if w := spec.Abort.Window; w != nil {
 		return w.Duration
 	}
@@ -103,7 +103,7 @@ func apiTargets(ts []evidence.Target) []v1alpha1.FaultTarget {
 }
 
 // micro is t as a reported instant; nil for the zero time.
-func micro(t time.Time) *metav1.MicroTime {
+func Micro(t time.Time) *metav1.MicroTime {
 	if t.IsZero() {
 		return nil
 	}

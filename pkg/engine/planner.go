@@ -8,124 +8,124 @@ import (
 )
 
 // actKind names a decision of the planner.
-type actKind int
+type ActKind int
 
 const (
 	// actStartStep starts a step (and, for a fault, dispatches its inject).
-	actStartStep actKind = iota
+	ActStartStep ActKind = iota
 	// actSkipStep marks a step a resumed run completed.
-	actSkipStep
+	ActSkipStep
 	// actFinishStep ends a step.
-	actFinishStep
+	ActFinishStep
 	// actNextGroup moves on to the next group of steps.
-	actNextGroup
+	ActNextGroup
 	// actJudgeBaseline judges the steady state before the first fault.
-	actJudgeBaseline
+	ActJudgeBaseline
 	// actRevert dispatches a fault's revert.
-	actRevert
+	ActRevert
 	// actEndFailover ends the observation of a fault's failover.
-	actEndFailover
+	ActEndFailover
 	// actEndFailback ends the observation of a fault's fail-back.
-	actEndFailback
+	ActEndFailback
 	// actStartFinal starts the steady-state window after the last fault.
-	actStartFinal
+	ActStartFinal
 	// actJudgeFinal ends and judges that window.
-	actJudgeFinal
+	ActJudgeFinal
 	// actAbort stops the run early: every active fault is reverted.
-	actAbort
+	ActAbort
 	// actProgress sends a progress event.
-	actProgress
+	ActProgress
 	// actFinish ends the run.
-	actFinish
+	ActFinish
 )
 
 // act is one decision. step is the step index it is about; end is the
 // instant an observation ends; cause is an abort's reason.
-type act struct {
-	kind  actKind
-	step  int
-	end   time.Time
-	cause *abortCause
+type Act struct {
+	Kind  ActKind
+	Step  int
+	End   time.Time
+	Cause *AbortCause
 }
 
 // planOptions are the settings the planner reads besides the state.
-type planOptions struct {
-	progressInterval time.Duration
+type PlanOptions struct {
+	ProgressInterval time.Duration
 	// liveMinRequests is how many samples the abort window needs before
 	// availabilityBelow is judged.
-	liveMinRequests int64
+	LiveMinRequests int64
 }
 
 // decide returns what happens next, as a pure function of the run's state
 // and the time. It never changes s: the executor applies the decisions and
 // calls decide again until there is nothing more to do now.
-func decide(s *state, now time.Time, po planOptions) []act {
-	if s.done {
+func Decide(s *State, now time.Time, po PlanOptions) []Act {
+	if s.Done {
 		return nil
 	}
-	if s.abort == nil {
+	if s.Abort == nil {
 		if cause := abortCondition(s, now, po); cause != nil {
-			return []act{{kind: actAbort, cause: cause}}
+			return []Act{{Kind: ActAbort, Cause: cause}}
 		}
 	}
-	if s.abort != nil {
+	if s.Abort != nil {
 		return wrapUp(s, now)
 	}
-	var acts []act
-	if s.progressAt.IsZero() || now.Sub(s.progressAt) >= po.progressInterval {
-		acts = append(acts, act{kind: actProgress})
+	var acts []Act
+	if s.ProgressAt.IsZero() || now.Sub(s.ProgressAt) >= po.ProgressInterval {
+		acts = append(acts, Act{Kind: ActProgress})
 	}
-	if s.group == len(s.groups) {
+	if s.Group == len(s.Groups) {
 		return append(acts, finalCheck(s, now)...)
 	}
-	g := s.groups[s.group]
+	g := s.Groups[s.Group]
 	started := false
 	for _, i := range g {
-		started = started || !s.steps[i].started.IsZero() || s.steps[i].skipped
+		started = started || !s.Steps[i].Started.IsZero() || s.Steps[i].Skipped
 	}
 	if !started {
 		return append(acts, startGroup(s, g, now)...)
 	}
 	allDone := true
 	for _, i := range g {
-		st := &s.steps[i]
-		if !st.finished.IsZero() {
+		st := &s.Steps[i]
+		if !st.Finished.IsZero() {
 			continue
 		}
 		allDone = false
-		if s.faults[i] == nil {
-			if now.Sub(st.started) >= s.spec.Steps[i].Wait.Duration {
-				acts = append(acts, act{kind: actFinishStep, step: i})
+		if s.Faults[i] == nil {
+			if now.Sub(st.Started) >= s.Spec.Steps[i].Wait.Duration {
+				acts = append(acts, Act{Kind: ActFinishStep, Step: i})
 			}
 			continue
 		}
-		acts = append(acts, faultActs(s, s.faults[i], now)...)
+		acts = append(acts, faultActs(s, s.Faults[i], now)...)
 	}
 	if allDone {
-		acts = append(acts, act{kind: actNextGroup})
+		acts = append(acts, Act{Kind: ActNextGroup})
 	}
 	return acts
 }
 
 // abortCondition is a new reason to stop the run, or nil.
-func abortCondition(s *state, now time.Time, po planOptions) *abortCause {
+func abortCondition(s *State, now time.Time, po PlanOptions) *AbortCause {
 	switch {
-	case s.interrupted != nil:
-		return &abortCause{kind: abortInterrupted, reason: "interrupted: " + s.interrupted.Error(), at: now}
-	case len(s.errs) > 0:
-		return &abortCause{kind: abortBroken, reason: s.errs[0], at: now}
+	case s.Interrupted != nil:
+		return &AbortCause{Kind: AbortInterrupted, Reason: "interrupted: " + s.Interrupted.Error(), At: now}
+	case len(s.Errs) > 0:
+		return &AbortCause{Kind: AbortBroken, Reason: s.Errs[0], At: now}
 	}
-	a := s.spec.Abort
-	if a.MaxDuration != nil && now.Sub(s.start) > a.MaxDuration.Duration {
-		return &abortCause{kind: abortByCondition, at: now,
-			reason: "the drill ran longer than abort.maxDuration (" + report.FormatDuration(a.MaxDuration.Duration) + ")"}
+	a := s.Spec.Abort
+	if a.MaxDuration != nil && now.Sub(s.Start) > a.MaxDuration.Duration {
+		return &AbortCause{Kind: AbortByCondition, At: now,
+			Reason: "the drill ran longer than abort.maxDuration (" + report.FormatDuration(a.MaxDuration.Duration) + ")"}
 	}
-	if a.AvailabilityBelow != "" && !s.liveAt.IsZero() && s.live.Requests >= po.liveMinRequests {
+	if a.AvailabilityBelow != "" && !s.LiveAt.IsZero() && s.Live.Requests >= po.LiveMinRequests {
 		below, err := a.AvailabilityBelow.Float()
-		if err == nil && s.live.SuccessRate() < below {
-			return &abortCause{kind: abortByCondition, at: now,
-				reason: fmt.Sprintf("availability %s%% over the last %s fell below abort.availabilityBelow (%s%%)",
-					s.live.Availability, report.FormatDuration(abortWindow(s.spec)), a.AvailabilityBelow)}
+		if err == nil && s.Live.SuccessRate() < below {
+			return &AbortCause{Kind: AbortByCondition, At: now,
+				Reason: fmt.Sprintf("availability %s%% over the last %s fell below abort.availabilityBelow (%s%%)",
+					s.Live.Availability, report.FormatDuration(AbortWindow(s.Spec)), a.AvailabilityBelow)}
 		}
 	}
 	return nil
@@ -134,35 +134,35 @@ func abortCondition(s *state, now time.Time, po planOptions) *abortCause {
 // wrapUp reverts every active fault after an abort, ends every open
 // observation and step, and finishes once nothing is in flight and the
 // samples of the reverts have settled.
-func wrapUp(s *state, now time.Time) []act {
-	var acts []act
+func wrapUp(s *State, now time.Time) []Act {
+	var acts []Act
 	busy := false
 	var lastRevert time.Time
-	for _, f := range s.faults {
+	for _, f := range s.Faults {
 		if f == nil {
 			continue
 		}
-		switch f.phase {
-		case faultInjecting, faultReverting:
+		switch f.Phase {
+		case FaultInjecting, FaultReverting:
 			busy = true
-		case faultFailover:
-			if f.reverts() && len(f.injected) > 0 {
-				acts = append(acts, act{kind: actRevert, step: f.step})
+		case FaultFailover:
+			if f.Reverts() && len(f.Injected) > 0 {
+				acts = append(acts, Act{Kind: ActRevert, Step: f.Step})
 				busy = true
 			} else {
-				acts = append(acts, act{kind: actEndFailover, step: f.step, end: now})
+				acts = append(acts, Act{Kind: ActEndFailover, Step: f.Step, End: now})
 			}
-		case faultFailback:
-			acts = append(acts, act{kind: actEndFailback, step: f.step, end: now})
+		case FaultFailback:
+			acts = append(acts, Act{Kind: ActEndFailback, Step: f.Step, End: now})
 		}
-		if f.revertStarted.After(lastRevert) {
-			lastRevert = f.revertStarted
+		if f.RevertStarted.After(lastRevert) {
+			lastRevert = f.RevertStarted
 		}
 	}
-	for i := range s.steps {
-		st := &s.steps[i]
-		if !st.started.IsZero() && st.finished.IsZero() && (s.faults[i] == nil || s.faults[i].phase == faultDone || s.faults[i].phase == faultPending) {
-			acts = append(acts, act{kind: actFinishStep, step: i})
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		if !st.Started.IsZero() && st.Finished.IsZero() && (s.Faults[i] == nil || s.Faults[i].Phase == FaultDone || s.Faults[i].Phase == FaultPending) {
+			acts = append(acts, Act{Kind: ActFinishStep, Step: i})
 		}
 	}
 	if busy || len(acts) > 0 {
@@ -170,95 +170,95 @@ func wrapUp(s *state, now time.Time) []act {
 	}
 	// Let the samples sent during the reverts settle, so the report
 	// measures them.
-	if !lastRevert.IsZero() && now.Before(lastRevert.Add(s.settle)) {
+	if !lastRevert.IsZero() && now.Before(lastRevert.Add(s.Settle)) {
 		return nil
 	}
-	return []act{{kind: actFinish}}
+	return []Act{{Kind: ActFinish}}
 }
 
 // startGroup starts a group of steps, after the baseline when the group
 // is the first with a fault.
-func startGroup(s *state, g []int, now time.Time) []act {
+func startGroup(s *State, g []int, now time.Time) []Act {
 	skip := true
 	hasFault := false
 	for _, i := range g {
-		skip = skip && s.resumed[s.steps[i].name]
-		hasFault = hasFault || s.faults[i] != nil
+		skip = skip && s.Resumed[s.Steps[i].Name]
+		hasFault = hasFault || s.Faults[i] != nil
 	}
 	if skip {
-		acts := make([]act, 0, len(g)+1)
+		acts := make([]Act, 0, len(g)+1)
 		for _, i := range g {
-			acts = append(acts, act{kind: actSkipStep, step: i})
+			acts = append(acts, Act{Kind: ActSkipStep, Step: i})
 		}
-		return append(acts, act{kind: actNextGroup})
+		return append(acts, Act{Kind: ActNextGroup})
 	}
-	if hasFault && s.baselineOK == nil {
+	if hasFault && s.BaselineOK == nil {
 		// A full recovered window of load must run before the first fault.
-		if now.Before(s.start.Add(s.obj.Recovered.For + s.settle)) {
+		if now.Before(s.Start.Add(s.Obj.Recovered.For + s.Settle)) {
 			return nil
 		}
-		return []act{{kind: actJudgeBaseline}}
+		return []Act{{Kind: ActJudgeBaseline}}
 	}
-	acts := make([]act, 0, len(g))
+	acts := make([]Act, 0, len(g))
 	for _, i := range g {
-		acts = append(acts, act{kind: actStartStep, step: i})
+		acts = append(acts, Act{Kind: ActStartStep, Step: i})
 	}
 	return acts
 }
 
 // faultActs moves one started fault along: hold, observe, revert, observe
 // the fail-back, done.
-func faultActs(s *state, f *faultState, now time.Time) []act {
-	timeout := s.timeouts[f.step]
-	switch f.phase {
-	case faultFailover:
-		if f.timed() {
-			holdEnd := f.injectedAt.Add(f.spec.Duration.Duration)
+func faultActs(s *State, f *FaultState, now time.Time) []Act {
+	timeout := s.Timeouts[f.Step]
+	switch f.Phase {
+	case FaultFailover:
+		if f.Timed() {
+			holdEnd := f.InjectedAt.Add(f.Spec.Duration.Duration)
 			if now.Before(holdEnd) {
 				return nil
 			}
-			if f.reverts() {
-				return []act{{kind: actRevert, step: f.step}}
+			if f.Reverts() {
+				return []Act{{Kind: ActRevert, Step: f.Step}}
 			}
-			return []act{{kind: actEndFailover, step: f.step, end: now}}
+			return []Act{{Kind: ActEndFailover, Step: f.Step, End: now}}
 		}
-		deadline := f.injectedAt.Add(timeout)
+		deadline := f.InjectedAt.Add(timeout)
 		switch {
-		case f.failoverRecovered:
-			return []act{{kind: actEndFailover, step: f.step, end: now}}
+		case f.FailoverRecovered:
+			return []Act{{Kind: ActEndFailover, Step: f.Step, End: now}}
 		case !now.Before(deadline):
-			return []act{{kind: actEndFailover, step: f.step, end: deadline}}
+			return []Act{{Kind: ActEndFailover, Step: f.Step, End: deadline}}
 		}
-	case faultFailback:
-		deadline := f.reverted.Add(timeout)
+	case FaultFailback:
+		deadline := f.Reverted.Add(timeout)
 		switch {
-		case f.failbackRecovered:
-			return []act{{kind: actEndFailback, step: f.step, end: now}}
+		case f.FailbackRecovered:
+			return []Act{{Kind: ActEndFailback, Step: f.Step, End: now}}
 		case !now.Before(deadline):
-			return []act{{kind: actEndFailback, step: f.step, end: deadline}}
+			return []Act{{Kind: ActEndFailback, Step: f.Step, End: deadline}}
 		}
-	case faultDone:
-		return []act{{kind: actFinishStep, step: f.step}}
+	case FaultDone:
+		return []Act{{Kind: ActFinishStep, Step: f.Step}}
 	}
 	return nil
 }
 
 // finalCheck measures the steady state after the last fault, when a
 // fault ran, then finishes.
-func finalCheck(s *state, now time.Time) []act {
+func finalCheck(s *State, now time.Time) []Act {
 	ranFault := false
-	for _, f := range s.faults {
-		ranFault = ranFault || (f != nil && !f.injectedAt.IsZero())
+	for _, f := range s.Faults {
+		ranFault = ranFault || (f != nil && !f.InjectedAt.IsZero())
 	}
 	switch {
 	case !ranFault:
-	case s.finalFrom.IsZero():
-		return []act{{kind: actStartFinal}}
-	case s.finalTo.IsZero():
-		if now.Before(s.finalFrom.Add(s.obj.Recovered.For + s.settle)) {
+	case s.FinalFrom.IsZero():
+		return []Act{{Kind: ActStartFinal}}
+	case s.FinalTo.IsZero():
+		if now.Before(s.FinalFrom.Add(s.Obj.Recovered.For + s.Settle)) {
 			return nil
 		}
-		return []act{{kind: actJudgeFinal}}
+		return []Act{{Kind: ActJudgeFinal}}
 	}
-	return []act{{kind: actFinish}}
+	return []Act{{Kind: ActFinish}}
 }

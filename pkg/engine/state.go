@@ -9,189 +9,189 @@ import (
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 
-// state is everything a run knows. Only the run's loop goroutine writes
+// State is everything a run knows. Only the run's loop goroutine writes
 // it; Snapshot reads a copy under the run's lock. It holds no samples: the
 // prober keeps those.
-type state struct {
-	spec   *v1alpha1.DrillPlanSpec
-	obj    slo.Objectives
-	groups [][]int
+type State struct {
+	Spec   *v1alpha1.DrillPlanSpec
+	Obj    slo.Objectives
+	Groups [][]int
 	// settle is how long after sending a sample is final (the probe
 	// timeout plus slack): analyses only look at samples that can no
 	// longer change.
-	settle time.Duration
+	Settle time.Duration
 	// timeout bounds the observation of each recovery of a step.
-	timeouts []time.Duration
+	Timeouts []time.Duration
 
-	start time.Time
+	Start time.Time
 	// end is set when the run finished.
-	end time.Time
+	End time.Time
 
-	steps  []stepState
-	faults []*faultState // by step index; nil for wait steps
+	Steps  []StepState
+	Faults []*FaultState // by step index; nil for wait steps
 
 	// group is the index of the group of steps running or next to run.
-	group int
+	Group int
 	// baseline is the steady-state window before the first fault, judged
 	// once it ended; baselineOK is its verdict.
-	baselineTo time.Time
-	baselineOK *bool
+	BaselineTo time.Time
+	BaselineOK *bool
 	// finalFrom and finalTo bound the steady-state window after the last
 	// fault; finalTo is set when it was judged.
-	finalFrom, finalTo time.Time
+	FinalFrom, FinalTo time.Time
 
 	// abort is why the run stops early, once decided.
-	abort *abortCause
+	Abort *AbortCause
 	// interrupted is the cancellation of the run's context (a signal, an
 	// API abort), observed by the loop.
-	interrupted error
+	Interrupted error
 	// errs are problems that keep the run from doing what the plan says.
-	errs []string
+	Errs []string
 
 	// live are the SLIs over the abort window as of the last observation.
-	live       v1alpha1.WindowStats
-	liveAt     time.Time
-	progressAt time.Time
+	Live       v1alpha1.WindowStats
+	LiveAt     time.Time
+	ProgressAt time.Time
 
-	capacity     []evidence.CapacityPoint
-	lastCapacity map[string]evidence.CapacityPoint
-	capacityAt   time.Time
-	models       []evidence.ModelObservation
-	published    []evidence.ModelObservation
-	events       []evidence.Event
+	Capacity     []evidence.CapacityPoint
+	LastCapacity map[string]evidence.CapacityPoint
+	CapacityAt   time.Time
+	Models       []evidence.ModelObservation
+	Published    []evidence.ModelObservation
+	Events       []evidence.Event
 	// replaced are Replaced events tied to no fault: replacement capacity
 	// for whatever fault is in effect.
-	replaced []time.Time
+	Replaced []time.Time
 
 	// resumed are the steps a resumed run completed, by name.
-	resumed map[string]bool
-	done    bool
+	Resumed map[string]bool
+	Done    bool
 }
 
 // abortKind says why a run stops early.
-type abortKind int
+type AbortKind int
 
 const (
 	// abortByCondition is the plan's abort condition (availability, max
 	// duration): the drill failed its safety limits.
-	abortByCondition abortKind = iota
+	AbortByCondition AbortKind = iota
 	// abortInterrupted is a person or a controller stopping the run.
-	abortInterrupted
+	AbortInterrupted
 	// abortBroken is a step that could not run (an injection failed).
-	abortBroken
+	AbortBroken
 )
 
-type abortCause struct {
-	kind   abortKind
-	reason string
-	at     time.Time
+type AbortCause struct {
+	Kind   AbortKind
+	Reason string
+	At     time.Time
 }
 
 // stepState is where a step is.
-type stepState struct {
-	name    string
-	kind    v1alpha1.StepKind
-	started time.Time
+type StepState struct {
+	Name    string
+	Kind    v1alpha1.StepKind
+	Started time.Time
 	// finished is set when the step is over (its fault observed, its
 	// wait elapsed, or the run stopped).
-	finished time.Time
+	Finished time.Time
 	// message explains an error or a skip.
-	message string
+	Message string
 	// skipped is set when a resumed run had completed the step.
-	skipped bool
+	Skipped bool
 	// interrupted is set when the run stopped before the step finished.
-	interrupted bool
+	Interrupted bool
 }
 
 // faultPhase is where a fault is in its life.
-type faultPhase int
+type FaultPhase int
 
 const (
 	// faultPending is not injected yet.
-	faultPending faultPhase = iota
+	FaultPending FaultPhase = iota
 	// faultInjecting has an inject in flight.
-	faultInjecting
+	FaultInjecting
 	// faultFailover is injected; its failover is held or observed.
-	faultFailover
+	FaultFailover
 	// faultReverting has a revert in flight.
-	faultReverting
+	FaultReverting
 	// faultFailback is reverted; its fail-back is observed.
-	faultFailback
+	FaultFailback
 	// faultDone needs nothing more.
-	faultDone
+	FaultDone
 )
 
 // faultState is what happened to one fault.
-type faultState struct {
-	step  int
-	id    string
-	spec  *v1alpha1.Fault
-	typ   string
-	phase faultPhase
+type FaultState struct {
+	Step  int
+	ID    string
+	Spec  *v1alpha1.Fault
+	Type  string
+	Phase FaultPhase
 
 	// targets the fault acts on; injected the ones it was (maybe partly)
 	// applied to.
-	targets  []evidence.Target
-	injected []evidence.Target
+	Targets  []evidence.Target
+	Injected []evidence.Target
 
 	// injectStarted is when the inject began; injectedAt when the fault
 	// took effect (its earliest TookEffect event, or when Inject returned,
 	// or when an exec fault's inject action finished).
-	injectStarted, injectedAt time.Time
+	InjectStarted, InjectedAt time.Time
 	// impactFrom is the earliest instant an SLI breach counts as the
 	// failover's impact: injectedAt, or an exec action's start.
-	impactFrom time.Time
+	ImpactFrom time.Time
 	// failoverEnd ends the failover's observation: the revert's start for
 	// a timed fault, else when it recovered or timed out.
-	failoverEnd       time.Time
-	failoverRecovered bool
+	FailoverEnd       time.Time
+	FailoverRecovered bool
 
 	// revertStarted is when the revert began; reverted the fail-back's
 	// start (revertStarted, or when an exec fault's revert action
 	// finished); revertFrom the earliest instant of the fail-back's
 	// impact.
-	revertStarted, reverted, revertFrom time.Time
+	RevertStarted, Reverted, RevertFrom time.Time
 	// revertFinished is when the revert returned.
-	revertFinished    time.Time
-	failbackEnd       time.Time
-	failbackRecovered bool
+	RevertFinished    time.Time
+	FailbackEnd       time.Time
+	FailbackRecovered bool
 
 	// replaced are the platform's Replaced events for the fault.
-	replaced []time.Time
+	Replaced []time.Time
 	// tookEffect is the earliest TookEffect event.
-	tookEffect time.Time
-	actions    []v1alpha1.ActionResult
+	TookEffect time.Time
+	Actions    []v1alpha1.ActionResult
 	// notes are the platform's notes and traffic switches about the fault.
-	notes []evidence.Event
+	Notes []evidence.Event
 	// err is why inject or revert failed.
-	err []string
+	Err []string
 }
 
 // reverts says whether the fault gets a revert and a fail-back.
-func (f *faultState) reverts() bool { return revertsFault(f.spec) }
+func (f *FaultState) Reverts() bool { return revertsFault(f.Spec) }
 
 // timed says whether the fault holds for a duration.
-func (f *faultState) timed() bool { return f.spec.Duration != nil }
+func (f *FaultState) Timed() bool { return f.Spec.Duration != nil }
 
 // newState is the state of a run of spec that starts now.
-func newState(spec *v1alpha1.DrillPlanSpec, obj slo.Objectives, start time.Time, resume *journal.Record) state {
-	s := state{
-		spec: spec, obj: obj, groups: groups(spec.Steps), settle: settleOf(spec), start: start,
-		steps: make([]stepState, len(spec.Steps)), faults: make([]*faultState, len(spec.Steps)),
-		timeouts: make([]time.Duration, len(spec.Steps)), resumed: map[string]bool{},
+func NewState(spec *v1alpha1.DrillPlanSpec, obj slo.Objectives, start time.Time, resume *journal.Record) State {
+	s := State{
+		Spec: spec, Obj: obj, Groups: groups(spec.Steps), Settle: settleOf(spec), Start: start,
+		Steps: make([]StepState, len(spec.Steps)), Faults: make([]*FaultState, len(spec.Steps)),
+		Timeouts: make([]time.Duration, len(spec.Steps)), Resumed: map[string]bool{},
 	}
 	for i := range spec.Steps {
 		st := &spec.Steps[i]
-		s.steps[i] = stepState{name: st.Name, kind: v1alpha1.StepWait}
-		s.timeouts[i] = stepTimeout(st, &spec.Objectives)
+		s.Steps[i] = StepState{Name: st.Name, Kind: v1alpha1.StepWait}
+		s.Timeouts[i] = stepTimeout(st, &spec.Objectives)
 		if st.Fault != nil {
-			s.steps[i].kind = v1alpha1.StepFault
-			s.faults[i] = &faultState{step: i, id: st.Name, spec: st.Fault, typ: FaultType(st.Fault)}
+			s.Steps[i].Kind = v1alpha1.StepFault
+			s.Faults[i] = &FaultState{Step: i, ID: st.Name, Spec: st.Fault, Type: FaultType(st.Fault)}
 		}
 	}
 	if resume != nil {
 		for _, name := range resume.Completed {
-			s.resumed[name] = true
+			s.Resumed[name] = true
 		}
 	}
 	return s
@@ -213,25 +213,25 @@ func groups(steps []v1alpha1.Step) [][]int {
 // clone copies the state deeply enough for Snapshot to summarize it while
 // the loop goes on: the loop only appends to the shared slices and
 // replaces fault states it changes.
-func (s *state) clone() state {
+func (s *State) Clone() State {
 	c := *s
-	c.steps = append([]stepState(nil), s.steps...)
-	c.faults = make([]*faultState, len(s.faults))
-	for i, f := range s.faults {
+	c.Steps = append([]StepState(nil), s.Steps...)
+	c.Faults = make([]*FaultState, len(s.Faults))
+	for i, f := range s.Faults {
 		if f != nil {
 			fc := *f
-			fc.injected = append([]evidence.Target(nil), f.injected...)
-			fc.replaced = append([]time.Time(nil), f.replaced...)
-			fc.actions = append([]v1alpha1.ActionResult(nil), f.actions...)
-			fc.notes = append([]evidence.Event(nil), f.notes...)
-			fc.err = append([]string(nil), f.err...)
-			c.faults[i] = &fc
+			fc.Injected = append([]evidence.Target(nil), f.Injected...)
+			fc.Replaced = append([]time.Time(nil), f.Replaced...)
+			fc.Actions = append([]v1alpha1.ActionResult(nil), f.Actions...)
+			fc.Notes = append([]evidence.Event(nil), f.Notes...)
+			fc.Err = append([]string(nil), f.Err...)
+			c.Faults[i] = &fc
 		}
 	}
-	c.capacity = s.capacity[:len(s.capacity):len(s.capacity)]
-	c.models = s.models[:len(s.models):len(s.models)]
-	c.events = s.events[:len(s.events):len(s.events)]
-	c.replaced = s.replaced[:len(s.replaced):len(s.replaced)]
-	c.errs = append([]string(nil), s.errs...)
+	c.Capacity = s.Capacity[:len(s.Capacity):len(s.Capacity)]
+	c.Models = s.Models[:len(s.Models):len(s.Models)]
+	c.Events = s.Events[:len(s.Events):len(s.Events)]
+	c.Replaced = s.Replaced[:len(s.Replaced):len(s.Replaced)]
+	c.Errs = append([]string(nil), s.Errs...)
 	return c
 }
