@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/probe"
 )
@@ -54,7 +55,7 @@ func BenchmarkObserveTick(b *testing.B) {
 	require.NoError(b, err)
 	require.True(b, r.setup(ctx))
 	f := r.st.Faults[1]
-	f.Phase, f.InjectedAt, f.ImpactFrom = FaultFailback, inj, inj
+	f.Phase, f.InjectedAt, f.ImpactFrom = runstate.FaultFailback, inj, inj
 	f.RevertStarted, f.Reverted, f.RevertFrom = inj, inj, inj
 	for now := t0; now.Before(t0.Add(time.Minute)); now = now.Add(200 * time.Millisecond) {
 		clk.SetTime(now)

@@ -66,13 +66,6 @@ func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
 	require.Empty(t, left, "cleanup is idempotent")
 }
 
-func TestObjectivesNamesABadPercentage(t *testing.T) {
-	_, err := Objectives(v1alpha1.Objectives{Availability: "abc", Recovered: v1alpha1.RecoveredCriteria{SuccessRate: "101"}})
-	require.ErrorContains(t, err, `objectives.availability "abc"`)
-	require.ErrorContains(t, err, `objectives.recovered.successRate "101"`)
-	require.ErrorContains(t, CheckAbort(v1alpha1.Abort{AvailabilityBelow: "x"}), `abort.availabilityBelow "x"`)
-}
-
 func TestCleanupLeavesAnotherClustersFaultsAndSaysHowToRevertThem(t *testing.T) {
 	dir := t.TempDir()
 	clk := clocktesting.NewFakeClock(t0)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -91,13 +92,13 @@ func (r *Run) observe(ctx context.Context, now time.Time, buf []evidence.Sample)
 		r.mu.Unlock()
 	}
 	settled := now.Add(-s.Settle)
-	window := AbortWindow(s.Spec)
+	window := runstate.AbortWindow(s.Spec)
 	lookback := settled.Add(-window)
 	for _, f := range s.Faults {
-		if f != nil && f.Phase == FaultFailover && !f.InjectedAt.IsZero() {
+		if f != nil && f.Phase == runstate.FaultFailover && !f.InjectedAt.IsZero() {
 			lookback = minTime(lookback, f.ImpactFrom.Add(-slo.DefaultBaseline))
 		}
-		if f != nil && f.Phase == FaultFailback {
+		if f != nil && f.Phase == runstate.FaultFailback {
 			lookback = minTime(lookback, f.RevertFrom.Add(-slo.DefaultBaseline))
 		}
 	}
@@ -112,10 +113,10 @@ func (r *Run) observe(ctx context.Context, now time.Time, buf []evidence.Sample)
 			continue
 		}
 		switch {
-		case f.Phase == FaultFailover && !f.Timed() && s.CapacityAt.After(f.InjectedAt):
+		case f.Phase == runstate.FaultFailover && !f.Timed() && s.CapacityAt.After(f.InjectedAt):
 			in := r.faultInput(f, false, settled, buf)
 			recovered[f.Step] = [2]bool{slo.Recovered(in, s.Obj), false}
-		case f.Phase == FaultFailback && s.CapacityAt.After(f.Reverted):
+		case f.Phase == runstate.FaultFailback && s.CapacityAt.After(f.Reverted):
 			in := r.faultInput(f, true, settled, buf)
 			recovered[f.Step] = [2]bool{false, slo.Recovered(in, s.Obj)}
 		}
@@ -170,16 +171,6 @@ func (r *Run) observeEvents() {
 	}
 }
 
-// fault is the fault of step id, nil when there is none.
-func (s *State) Fault(id string) *FaultState {
-	for _, f := range s.Faults {
-		if f != nil && f.ID == id {
-			return f
-		}
-	}
-	return nil
-}
-
 // keepCapacity appends the points that change a workload's desired or
 // ready replicas. The caller holds r.mu.
 func (r *Run) keepCapacity(points []evidence.CapacityPoint) {
@@ -216,7 +207,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 		}
 		if f := s.Faults[a.Step]; f != nil {
 			desc = f.Type
-			f.Phase = FaultInjecting
+			f.Phase = runstate.FaultInjecting
 			f.InjectStarted = now
 			r.spawns = append(r.spawns, func() { r.inject(ctx, f) })
 		}
@@ -226,7 +217,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 		st.Skipped, st.Started, st.Finished = true, now, now
 		st.Message = "completed by run " + r.ro.Resume.RunID
 		if f := s.Faults[a.Step]; f != nil {
-			f.Phase = FaultDone
+			f.Phase = runstate.FaultDone
 		}
 		r.emit(Event{Type: EventStep, Step: st.Name, Message: "skipped: " + st.Message})
 		r.journalStep(ctx, st.Name)
@@ -244,10 +235,10 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 		r.judgeBaseline(now)
 	case ActRevert:
 		f := s.Faults[a.Step]
-		if f.Phase == FaultFailover && f.FailoverEnd.IsZero() {
+		if f.Phase == runstate.FaultFailover && f.FailoverEnd.IsZero() {
 			f.FailoverEnd = now
 		}
-		f.Phase = FaultReverting
+		f.Phase = runstate.FaultReverting
 		f.RevertStarted = now
 		if err := r.journal.Set(f.ID, journal.Reverting, ""); err != nil {
 			logger.Error("journaling a revert", "err", err)
@@ -264,7 +255,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			r.emit(Event{Type: EventRecovered, Step: f.ID, Message: msg, Active: r.activeNames()})
 		}
 		if f.Reverts() && len(f.Injected) > 0 && s.Abort == nil {
-			f.Phase = FaultReverting
+			f.Phase = runstate.FaultReverting
 			f.RevertStarted = now
 			if err := r.journal.Set(f.ID, journal.Reverting, ""); err != nil {
 				logger.Error("journaling a revert", "err", err)
@@ -272,11 +263,11 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			r.spawns = append(r.spawns, func() { r.revert(teardown, f) })
 			return
 		}
-		f.Phase = FaultDone
+		f.Phase = runstate.FaultDone
 	case ActEndFailback:
 		f := s.Faults[a.Step]
 		f.FailbackEnd = a.End
-		f.Phase = FaultDone
+		f.Phase = runstate.FaultDone
 		msg := "fail-back recovered"
 		if !f.FailbackRecovered {
 			msg = "fail-back NOT recovered within the step timeout of " + report.FormatDuration(s.Timeouts[f.Step])
@@ -330,8 +321,8 @@ func (r *Run) journalStep(ctx context.Context, name string) {
 
 // faultInput is what slo needs to measure f's failover (or fail-back) as
 // of end. samples must start early enough (observe's lookback).
-func (r *Run) faultInput(f *FaultState, failback bool, end time.Time, samples []evidence.Sample) slo.FaultInput {
-	return FaultInput(&r.st, f, failback, end, samples)
+func (r *Run) faultInput(f *runstate.FaultState, failback bool, end time.Time, samples []evidence.Sample) slo.FaultInput {
+	return runstate.FaultInput(&r.st, f, failback, end, samples)
 }
 
 func minTime(a, b time.Time) time.Time {

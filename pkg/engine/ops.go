@@ -9,6 +9,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -34,7 +35,7 @@ type opResult struct {
 // inject resolves f's targets, journals it and injects it, then reports
 // back to the loop. It runs off the loop: it reads only what the loop
 // does not change while the fault is injecting.
-func (r *Run) inject(ctx context.Context, f *FaultState) {
+func (r *Run) inject(ctx context.Context, f *runstate.FaultState) {
 	res := opResult{step: f.Step}
 	defer func() { r.results <- res }()
 	st := &r.plan.Spec.Steps[f.Step]
@@ -77,7 +78,7 @@ func (r *Run) inject(ctx context.Context, f *FaultState) {
 // revert undoes f on every target it was injected on, then reports back.
 // ctx outlives the run's cancellation. A failure is recorded; the journal
 // keeps the fault unfinished so that drill cleanup retries it.
-func (r *Run) revert(ctx context.Context, f *FaultState) {
+func (r *Run) revert(ctx context.Context, f *runstate.FaultState) {
 	res := opResult{step: f.Step, revert: true}
 	defer func() { r.results <- res }()
 	ctx, cancel := context.WithTimeout(ctx, r.e.opts.RevertTimeout)
@@ -140,7 +141,7 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 		s.Errs = append(s.Errs, "step "+f.ID+" could not inject its fault: "+res.err.Error())
 		s.Steps[f.Step].Message = msg
 		if len(f.Injected) == 0 {
-			f.Phase = FaultDone
+			f.Phase = runstate.FaultDone
 			if res.begun {
 				// Nothing was applied: the journal closes the fault.
 				if err := r.journal.Set(f.ID, journal.Reverted, ""); err != nil {
@@ -149,10 +150,10 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 			}
 			return
 		}
-		f.Phase = FaultFailover // partly in effect: the abort reverts it
+		f.Phase = runstate.FaultFailover // partly in effect: the abort reverts it
 		return
 	}
-	f.Phase = FaultFailover
+	f.Phase = runstate.FaultFailover
 	if err := r.journal.Set(f.ID, journal.Active, ""); err != nil {
 		logger.Error("journaling an injected fault", "err", err)
 	}
@@ -160,7 +161,7 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 }
 
 // applyRevert records a revert's outcome; the caller holds r.mu.
-func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *FaultState, res opResult) {
+func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *runstate.FaultState, res opResult) {
 	s := &r.st
 	f.RevertFrom, f.Reverted, f.RevertFinished = f.RevertStarted, f.RevertStarted, res.returned
 	if res.action != nil && res.action.CompletionTime != nil {
@@ -177,16 +178,16 @@ func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *FaultSta
 	if err := r.journal.Set(f.ID, state, msg); err != nil {
 		logger.Error("journaling a revert", "err", err)
 	}
-	f.Phase = FaultFailback
+	f.Phase = runstate.FaultFailback
 	if s.Abort != nil {
-		f.Phase = FaultDone
+		f.Phase = runstate.FaultDone
 		f.FailbackEnd = f.Reverted
 	}
 	r.emit(Event{Type: EventReverted, Step: f.ID, Message: text, Active: r.activeNames()})
 }
 
 // env is the environment of a fault's runbook actions.
-func (r *Run) env(f *FaultState, phase string) map[string]string {
+func (r *Run) env(f *runstate.FaultState, phase string) map[string]string {
 	r.mu.Lock()
 	endpoint := r.endpoint
 	r.mu.Unlock()
@@ -199,7 +200,7 @@ func (r *Run) env(f *FaultState, phase string) map[string]string {
 // actionResult is a runbook action as a result reports it.
 func actionResult(phase string, res action.Result, err error) *v1alpha1.ActionResult {
 	a := &v1alpha1.ActionResult{
-		Phase: phase, StartTime: Micro(res.Started), CompletionTime: Micro(res.Finished),
+		Phase: phase, StartTime: runstate.Micro(res.Started), CompletionTime: runstate.Micro(res.Finished),
 		ExitCode: int32(res.ExitCode), Status: int32(res.Status), Output: res.Output, //nolint:gosec // exit codes and statuses are small.
 	}
 	if err != nil {

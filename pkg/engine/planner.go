@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
@@ -45,7 +46,7 @@ type Act struct {
 	Kind  ActKind
 	Step  int
 	End   time.Time
-	Cause *AbortCause
+	Cause *runstate.AbortCause
 }
 
 // planOptions are the settings the planner reads besides the state.
@@ -59,7 +60,7 @@ type PlanOptions struct {
 // decide returns what happens next, as a pure function of the run's state
 // and the time. It never changes s: the executor applies the decisions and
 // calls decide again until there is nothing more to do now.
-func Decide(s *State, now time.Time, po PlanOptions) []Act {
+func Decide(s *runstate.State, now time.Time, po PlanOptions) []Act {
 	if s.Done {
 		return nil
 	}
@@ -108,24 +109,24 @@ func Decide(s *State, now time.Time, po PlanOptions) []Act {
 }
 
 // abortCondition is a new reason to stop the run, or nil.
-func abortCondition(s *State, now time.Time, po PlanOptions) *AbortCause {
+func abortCondition(s *runstate.State, now time.Time, po PlanOptions) *runstate.AbortCause {
 	switch {
 	case s.Interrupted != nil:
-		return &AbortCause{Kind: AbortInterrupted, Reason: "interrupted: " + s.Interrupted.Error(), At: now}
+		return &runstate.AbortCause{Kind: runstate.AbortInterrupted, Reason: "interrupted: " + s.Interrupted.Error(), At: now}
 	case len(s.Errs) > 0:
-		return &AbortCause{Kind: AbortBroken, Reason: s.Errs[0], At: now}
+		return &runstate.AbortCause{Kind: runstate.AbortBroken, Reason: s.Errs[0], At: now}
 	}
 	a := s.Spec.Abort
 	if a.MaxDuration != nil && now.Sub(s.Start) > a.MaxDuration.Duration {
-		return &AbortCause{Kind: AbortByCondition, At: now,
+		return &runstate.AbortCause{Kind: runstate.AbortByCondition, At: now,
 			Reason: "the drill ran longer than abort.maxDuration (" + report.FormatDuration(a.MaxDuration.Duration) + ")"}
 	}
 	if a.AvailabilityBelow != "" && !s.LiveAt.IsZero() && s.Live.Requests >= po.LiveMinRequests {
 		below, err := a.AvailabilityBelow.Float()
 		if err == nil && s.Live.SuccessRate() < below {
-			return &AbortCause{Kind: AbortByCondition, At: now,
+			return &runstate.AbortCause{Kind: runstate.AbortByCondition, At: now,
 				Reason: fmt.Sprintf("availability %s%% over the last %s fell below abort.availabilityBelow (%s%%)",
-					s.Live.Availability, report.FormatDuration(AbortWindow(s.Spec)), a.AvailabilityBelow)}
+					s.Live.Availability, report.FormatDuration(runstate.AbortWindow(s.Spec)), a.AvailabilityBelow)}
 		}
 	}
 	return nil
@@ -134,7 +135,7 @@ func abortCondition(s *State, now time.Time, po PlanOptions) *AbortCause {
 // wrapUp reverts every active fault after an abort, ends every open
 // observation and step, and finishes once nothing is in flight and the
 // samples of the reverts have settled.
-func wrapUp(s *State, now time.Time) []Act {
+func wrapUp(s *runstate.State, now time.Time) []Act {
 	var acts []Act
 	busy := false
 	var lastRevert time.Time
@@ -143,16 +144,16 @@ func wrapUp(s *State, now time.Time) []Act {
 			continue
 		}
 		switch f.Phase {
-		case FaultInjecting, FaultReverting:
+		case runstate.FaultInjecting, runstate.FaultReverting:
 			busy = true
-		case FaultFailover:
+		case runstate.FaultFailover:
 			if f.Reverts() && len(f.Injected) > 0 {
 				acts = append(acts, Act{Kind: ActRevert, Step: f.Step})
 				busy = true
 			} else {
 				acts = append(acts, Act{Kind: ActEndFailover, Step: f.Step, End: now})
 			}
-		case FaultFailback:
+		case runstate.FaultFailback:
 			acts = append(acts, Act{Kind: ActEndFailback, Step: f.Step, End: now})
 		}
 		if f.RevertStarted.After(lastRevert) {
@@ -161,7 +162,7 @@ func wrapUp(s *State, now time.Time) []Act {
 	}
 	for i := range s.Steps {
 		st := &s.Steps[i]
-		if !st.Started.IsZero() && st.Finished.IsZero() && (s.Faults[i] == nil || s.Faults[i].Phase == FaultDone || s.Faults[i].Phase == FaultPending) {
+		if !st.Started.IsZero() && st.Finished.IsZero() && (s.Faults[i] == nil || s.Faults[i].Phase == runstate.FaultDone || s.Faults[i].Phase == runstate.FaultPending) {
 			acts = append(acts, Act{Kind: ActFinishStep, Step: i})
 		}
 	}
@@ -178,7 +179,7 @@ func wrapUp(s *State, now time.Time) []Act {
 
 // startGroup starts a group of steps, after the baseline when the group
 // is the first with a fault.
-func startGroup(s *State, g []int, now time.Time) []Act {
+func startGroup(s *runstate.State, g []int, now time.Time) []Act {
 	skip := true
 	hasFault := false
 	for _, i := range g {
@@ -208,10 +209,10 @@ func startGroup(s *State, g []int, now time.Time) []Act {
 
 // faultActs moves one started fault along: hold, observe, revert, observe
 // the fail-back, done.
-func faultActs(s *State, f *FaultState, now time.Time) []Act {
+func faultActs(s *runstate.State, f *runstate.FaultState, now time.Time) []Act {
 	timeout := s.Timeouts[f.Step]
 	switch f.Phase {
-	case FaultFailover:
+	case runstate.FaultFailover:
 		if f.Timed() {
 			holdEnd := f.InjectedAt.Add(f.Spec.Duration.Duration)
 			if now.Before(holdEnd) {
@@ -229,7 +230,7 @@ func faultActs(s *State, f *FaultState, now time.Time) []Act {
 		case !now.Before(deadline):
 			return []Act{{Kind: ActEndFailover, Step: f.Step, End: deadline}}
 		}
-	case FaultFailback:
+	case runstate.FaultFailback:
 		deadline := f.Reverted.Add(timeout)
 		switch {
 		case f.FailbackRecovered:
@@ -237,7 +238,7 @@ func faultActs(s *State, f *FaultState, now time.Time) []Act {
 		case !now.Before(deadline):
 			return []Act{{Kind: ActEndFailback, Step: f.Step, End: deadline}}
 		}
-	case FaultDone:
+	case runstate.FaultDone:
 		return []Act{{Kind: ActFinishStep, Step: f.Step}}
 	}
 	return nil
@@ -245,7 +246,7 @@ func faultActs(s *State, f *FaultState, now time.Time) []Act {
 
 // finalCheck measures the steady state after the last fault, when a
 // fault ran, then finishes.
-func finalCheck(s *State, now time.Time) []Act {
+func finalCheck(s *runstate.State, now time.Time) []Act {
 	ranFault := false
 	for _, f := range s.Faults {
 		ranFault = ranFault || (f != nil && !f.InjectedAt.IsZero())

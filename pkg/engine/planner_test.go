@@ -9,13 +9,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // plannerState is a run of one baseline wait and one fault, the fault
 // already started and in phase.
-func plannerState(f v1alpha1.Fault, phase FaultPhase) *State {
+func plannerState(f v1alpha1.Fault, phase runstate.FaultPhase) *runstate.State {
 	spec := &v1alpha1.DrillPlanSpec{
 		Load: v1alpha1.Load{Timeout: &metav1.Duration{Duration: 300 * time.Millisecond}},
 		Steps: []v1alpha1.Step{
@@ -23,7 +24,7 @@ func plannerState(f v1alpha1.Fault, phase FaultPhase) *State {
 			{Name: "fault", Fault: &f, Timeout: &metav1.Duration{Duration: time.Minute}},
 		},
 	}
-	s := NewState(spec, slo.Objectives{Recovered: slo.Criteria{For: time.Second}}, t0, nil)
+	s := runstate.New(spec, slo.Objectives{Recovered: slo.Criteria{For: time.Second}}, t0, nil)
 	ok := true
 	s.BaselineOK = &ok
 	s.Steps[0].Started, s.Steps[0].Finished = t0, t0.Add(2*time.Second)
@@ -33,7 +34,7 @@ func plannerState(f v1alpha1.Fault, phase FaultPhase) *State {
 	fs.Phase = phase
 	fs.InjectedAt = t0.Add(2 * time.Second)
 	fs.Injected = []evidence.Target{{Kind: evidence.KindPod, Name: "p"}}
-	if phase == FaultFailback {
+	if phase == runstate.FaultFailback {
 		fs.Reverted = t0.Add(12 * time.Second)
 	}
 	return &s
@@ -54,36 +55,36 @@ func TestDecide(t *testing.T) {
 	podKill := v1alpha1.Fault{PodKill: &v1alpha1.PodKill{}}
 	tests := []struct {
 		name  string
-		s     func() *State
+		s     func() *runstate.State
 		now   time.Duration
 		want  []ActKind
 		check func(t *testing.T, acts []Act)
 	}{
 		{
 			name: "the first fault waits for a full recovered window of baseline",
-			s: func() *State {
-				s := plannerState(untimed, FaultPending)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultPending)
 				s.BaselineOK, s.Group = nil, 0
-				s.Steps[0] = StepState{Name: "baseline"}
-				s.Steps[1] = StepState{Name: "fault", Kind: v1alpha1.StepFault}
+				s.Steps[0] = runstate.StepState{Name: "baseline"}
+				s.Steps[1] = runstate.StepState{Name: "fault", Kind: v1alpha1.StepFault}
 				return s
 			},
 			now: 0, want: []ActKind{ActProgress, ActStartStep},
 		},
 		{
 			name: "a timed fault holds until its duration ends",
-			s:    func() *State { return plannerState(timed, FaultFailover) },
+			s:    func() *runstate.State { return plannerState(timed, runstate.FaultFailover) },
 			now:  11 * time.Second, want: []ActKind{ActProgress},
 		},
 		{
 			name: "a timed fault is reverted when its hold ends",
-			s:    func() *State { return plannerState(timed, FaultFailover) },
+			s:    func() *runstate.State { return plannerState(timed, runstate.FaultFailover) },
 			now:  12 * time.Second, want: []ActKind{ActProgress, ActRevert},
 		},
 		{
 			name: "an untimed fault ends its failover once recovered",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
 				s.Faults[1].FailoverRecovered = true
 				return s
 			},
@@ -91,7 +92,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "an untimed fault that never recovers ends at its step timeout",
-			s:    func() *State { return plannerState(untimed, FaultFailover) },
+			s:    func() *runstate.State { return plannerState(untimed, runstate.FaultFailover) },
 			now:  62 * time.Second, want: []ActKind{ActProgress, ActEndFailover},
 			check: func(t *testing.T, acts []Act) {
 				t.Helper()
@@ -100,18 +101,18 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "a fail-back is observed until it recovers",
-			s:    func() *State { return plannerState(untimed, FaultFailback) },
+			s:    func() *runstate.State { return plannerState(untimed, runstate.FaultFailback) },
 			now:  13 * time.Second, want: []ActKind{ActProgress},
 		},
 		{
 			name: "a done fault finishes its step and the group moves on",
-			s:    func() *State { return plannerState(podKill, FaultDone) },
+			s:    func() *runstate.State { return plannerState(podKill, runstate.FaultDone) },
 			now:  13 * time.Second, want: []ActKind{ActProgress, ActFinishStep},
 		},
 		{
 			name: "an interruption aborts",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
 				s.Interrupted = errors.New("a signal")
 				return s
 			},
@@ -119,49 +120,49 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "after an abort every active fault is reverted",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
-				s.Abort = &AbortCause{Kind: AbortInterrupted, Reason: "x"}
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
+				s.Abort = &runstate.AbortCause{Kind: runstate.AbortInterrupted, Reason: "x"}
 				return s
 			},
 			now: 5 * time.Second, want: []ActKind{ActRevert},
 		},
 		{
 			name: "after an abort a fault without a revert only ends its observation",
-			s: func() *State {
-				s := plannerState(podKill, FaultFailover)
-				s.Abort = &AbortCause{Kind: AbortInterrupted, Reason: "x"}
+			s: func() *runstate.State {
+				s := plannerState(podKill, runstate.FaultFailover)
+				s.Abort = &runstate.AbortCause{Kind: runstate.AbortInterrupted, Reason: "x"}
 				return s
 			},
 			now: 5 * time.Second, want: []ActKind{ActEndFailover},
 		},
 		{
 			name: "an abort waits for a revert in flight",
-			s: func() *State {
-				s := plannerState(untimed, FaultReverting)
-				s.Abort = &AbortCause{Kind: AbortInterrupted, Reason: "x"}
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultReverting)
+				s.Abort = &runstate.AbortCause{Kind: runstate.AbortInterrupted, Reason: "x"}
 				return s
 			},
 			now: 5 * time.Second, want: []ActKind{},
 		},
 		{
 			name: "abort.maxDuration aborts",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
 				s.Spec.Abort.MaxDuration = &metav1.Duration{Duration: 3 * time.Second}
 				return s
 			},
 			now: 4 * time.Second, want: []ActKind{ActAbort},
 			check: func(t *testing.T, acts []Act) {
 				t.Helper()
-				require.Equal(t, AbortByCondition, acts[0].Cause.Kind)
+				require.Equal(t, runstate.AbortByCondition, acts[0].Cause.Kind)
 				require.Contains(t, acts[0].Cause.Reason, "abort.maxDuration (3.00s)")
 			},
 		},
 		{
 			name: "availabilityBelow needs enough requests to judge",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
 				s.Spec.Abort.AvailabilityBelow = "50"
 				s.Live, s.LiveAt = v1alpha1.WindowStats{Requests: 5, Failures: 5}, t0
 				return s
@@ -170,8 +171,8 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name: "availabilityBelow aborts",
-			s: func() *State {
-				s := plannerState(untimed, FaultFailover)
+			s: func() *runstate.State {
+				s := plannerState(untimed, runstate.FaultFailover)
 				s.Spec.Abort.AvailabilityBelow = "50"
 				s.Live, s.LiveAt = v1alpha1.WindowStats{Requests: 50, Failures: 30, Availability: "40"}, t0
 				return s

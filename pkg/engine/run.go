@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -51,7 +52,7 @@ type Run struct {
 	endpoint string
 
 	mu sync.Mutex
-	st State
+	st runstate.State
 
 	// outbox holds the events emitted and not yet sent; only the run's
 	// goroutine touches it.
@@ -99,9 +100,9 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 		return nil, nil, errors.New("a platform is required")
 	}
 	o := &e.opts
-	obj, err := Objectives(p.Spec.Objectives)
+	obj, err := runstate.Objectives(p.Spec.Objectives)
 	if err == nil {
-		err = CheckAbort(p.Spec.Abort)
+		err = runstate.CheckAbort(p.Spec.Abort)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s: %w", p.Name, err)
@@ -132,7 +133,7 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 		return nil, nil, fmt.Errorf("the plan does not fit platform %s: %w", ro.Platform.Name(), err)
 	}
 	start := o.Clock.Now()
-	r.st = NewState(&p.Spec, obj, start, ro.Resume)
+	r.st = runstate.New(&p.Spec, obj, start, ro.Resume)
 	r.rec = newRecorder()
 	j, err := o.NewJournal(journal.Record{
 		RunID: ro.RunID, Plan: p.Name, PlanHash: p.Hash(), Spec: p.Spec, Platform: ro.Platform.Name(), Started: start,
@@ -192,7 +193,7 @@ func (r *Run) Snapshot() *report.Report {
 	return r.summarize(&st, samples, endpoint, r.e.opts.Clock.Now())
 }
 
-func (r *Run) summarize(st *State, samples []evidence.Sample, endpoint string, now time.Time) *report.Report {
+func (r *Run) summarize(st *runstate.State, samples []evidence.Sample, endpoint string, now time.Time) *report.Report {
 	return Summarize(SummaryInput{
 		RunID: r.id, Plan: r.plan, Tool: r.e.opts.Tool, Platform: r.ro.Platform.Name(), Endpoint: endpoint,
 		Trigger: r.ro.Trigger, Cleanup: r.ro.Cleanup, State: st, Samples: samples, Now: now,
@@ -325,7 +326,7 @@ func (r *Run) flush() {
 func (r *Run) activeNames() []string {
 	var out []string
 	for _, f := range r.st.Faults {
-		if f != nil && (f.Phase == FaultInjecting || f.Phase == FaultFailover || f.Phase == FaultReverting) {
+		if f != nil && (f.Phase == runstate.FaultInjecting || f.Phase == runstate.FaultFailover || f.Phase == runstate.FaultReverting) {
 			out = append(out, f.ID)
 		}
 	}

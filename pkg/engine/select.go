@@ -9,30 +9,13 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
 
 // FaultType names the fault type set in f.
-func FaultType(f *v1alpha1.Fault) string {
-	switch {
-	case f.PodKill != nil:
-		return "podKill"
-	case f.NodeDrain != nil:
-		return "nodeDrain"
-	case f.GPUFailure != nil:
-		return "gpuFailure"
-	case f.RegionCutover != nil:
-		return "regionCutover"
-	case f.ModelStoreOutage != nil:
-		return "modelStoreOutage"
-	case f.Exec != nil:
-		return "exec"
-	case f.ChaosMesh != nil:
-		return "chaosMesh"
-	}
-	return "unknown"
-}
+func FaultType(f *v1alpha1.Fault) string { return runstate.FaultType(f) }
 
 func selectionOf(f *v1alpha1.Fault) *v1alpha1.Selection {
 	switch {
@@ -109,6 +92,3 @@ func checkBlastRadius(spec *v1alpha1.DrillPlanSpec, res Resolution, f *v1alpha1.
 	}
 	return nil
 }
-
-// revertsFault says whether a fault gets a revert and a fail-back.
-func revertsFault(f *v1alpha1.Fault) bool { return platform.Reverts(f) }

@@ -2,13 +2,13 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -29,7 +29,7 @@ type SummaryInput struct {
 	// Now is the instant the summary is as of: the end of a finished run.
 	Now time.Time
 
-	State *State
+	State *runstate.State
 }
 
 // Summarize builds a run's report, and so the DrillRun status, from its
@@ -49,9 +49,9 @@ func Summarize(in SummaryInput) *report.Report {
 		Capacity: s.Capacity, Models: s.Models, Events: s.Events,
 	}
 	res := &rep.RunResult
-	res.StartTime = Micro(s.Start)
+	res.StartTime = runstate.Micro(s.Start)
 	if s.Done {
-		res.CompletionTime = Micro(s.End)
+		res.CompletionTime = runstate.Micro(s.End)
 	}
 	if s.BaselineOK != nil {
 		c := slo.SteadyState(in.Samples, s.Start, s.BaselineTo, s.Obj)
@@ -76,7 +76,7 @@ func Summarize(in SummaryInput) *report.Report {
 	res.Steps = make([]v1alpha1.StepResult, len(s.Steps))
 	for i := range s.Steps {
 		st := &s.Steps[i]
-		sr := v1alpha1.StepResult{Name: st.Name, Kind: st.Kind, StartTime: Micro(st.Started), CompletionTime: Micro(st.Finished), Message: st.Message}
+		sr := v1alpha1.StepResult{Name: st.Name, Kind: st.Kind, StartTime: runstate.Micro(st.Started), CompletionTime: runstate.Micro(st.Finished), Message: st.Message}
 		if f := s.Faults[i]; f != nil && !f.InjectedAt.IsZero() {
 			sr.Fault = faultResult(s, f, in.Samples, settled, lastEnd)
 			lastEnd = maxTime(lastEnd, observationEnd(f, settled))
@@ -95,22 +95,22 @@ func Summarize(in SummaryInput) *report.Report {
 }
 
 // faultResult measures one injected fault as of settled.
-func faultResult(s *State, f *FaultState, samples []evidence.Sample, settled, lastEnd time.Time) *v1alpha1.FaultResult {
+func faultResult(s *runstate.State, f *runstate.FaultState, samples []evidence.Sample, settled, lastEnd time.Time) *v1alpha1.FaultResult {
 	fr := &v1alpha1.FaultResult{
-		Type: f.Type, Targets: apiTargets(f.Targets), Injected: Micro(f.InjectedAt), Reverted: Micro(f.Reverted),
-		RevertFinished: Micro(f.RevertFinished),
+		Type: f.Type, Targets: apiTargets(f.Targets), Injected: runstate.Micro(f.InjectedAt), Reverted: runstate.Micro(f.Reverted),
+		RevertFinished: runstate.Micro(f.RevertFinished),
 		Actions:        f.Actions, Error: strings.Join(f.Err, "; "),
 	}
 	// A note's instant is shown relative to the fault's injected instant,
 	// the same reference as every recovery instant.
 	for _, n := range f.Notes {
-		fr.Notes = append(fr.Notes, report.Since(Micro(n.At), f.InjectedAt)+": "+n.Message)
+		fr.Notes = append(fr.Notes, report.Since(runstate.Micro(n.At), f.InjectedAt)+": "+n.Message)
 	}
 	failoverEnd := f.FailoverEnd
 	if failoverEnd.IsZero() || failoverEnd.After(settled) {
 		failoverEnd = settled
 	}
-	in := FaultInput(s, f, false, failoverEnd, samples)
+	in := runstate.FaultInput(s, f, false, failoverEnd, samples)
 	in.BaselineFrom = lastEnd
 	obj := faultObjectives(s, f)
 	fo := slo.AnalyzeFault(in, obj)
@@ -133,7 +133,7 @@ func faultResult(s *State, f *FaultState, samples []evidence.Sample, settled, la
 		if failbackEnd.IsZero() || failbackEnd.After(settled) {
 			failbackEnd = settled
 		}
-		in := FaultInput(s, f, true, failbackEnd, samples)
+		in := runstate.FaultInput(s, f, true, failbackEnd, samples)
 		in.BaselineFrom = lastEnd
 		fb := slo.AnalyzeFault(in, obj)
 		fr.Failback = &fb
@@ -145,40 +145,9 @@ func faultResult(s *State, f *FaultState, samples []evidence.Sample, settled, la
 	return fr
 }
 
-// faultInput is what slo needs to measure f's failover (or its
-// fail-back) up to end.
-func FaultInput(s *State, f *FaultState, failback bool, end time.Time, samples []evidence.Sample) slo.FaultInput {
-	in := slo.FaultInput{
-		Name: f.ID, Start: f.InjectedAt, ImpactFrom: f.ImpactFrom, End: end,
-		Samples: samples, Capacity: s.Capacity, Models: s.Models,
-	}
-	// Replacement capacity counts from the moment the inject (or revert)
-	// began: a controller may replace a pod before the platform's call that
-	// deleted it has returned.
-	since := f.InjectStarted
-	if failback {
-		in.Start, in.ImpactFrom, in.Failback = f.Reverted, f.RevertFrom, true
-		since = f.RevertStarted
-	}
-	if end.Before(in.Start) {
-		in.End = in.Start
-	}
-	// ... and until the end of this recovery's observation.
-	for _, t := range append(slices.Clip(f.Replaced), s.Replaced...) {
-		if !t.Before(since) && t.Before(in.End) && (in.Replaced == nil || t.Before(*in.Replaced)) {
-			at := t
-			in.Replaced = &at
-		}
-	}
-	if f.Spec.ModelStoreOutage != nil || f.Spec.RegionCutover != nil {
-		in.NewestPublishedBefore = newestBefore(s.Published, f.InjectedAt)
-	}
-	return in
-}
-
 // faultObjectives are the objectives f is judged against: the RPO is
 // about model staleness after store and region faults only.
-func faultObjectives(s *State, f *FaultState) slo.Objectives {
+func faultObjectives(s *runstate.State, f *runstate.FaultState) slo.Objectives {
 	obj := s.Obj
 	if f.Spec.ModelStoreOutage == nil && f.Spec.RegionCutover == nil {
 		obj.RPO = nil
@@ -187,7 +156,7 @@ func faultObjectives(s *State, f *FaultState) slo.Objectives {
 }
 
 // observationEnd is the end of everything observed about f as of settled.
-func observationEnd(f *FaultState, settled time.Time) time.Time {
+func observationEnd(f *runstate.FaultState, settled time.Time) time.Time {
 	end := f.FailoverEnd
 	if !f.Reverted.IsZero() {
 		end = f.FailbackEnd
@@ -198,19 +167,8 @@ func observationEnd(f *FaultState, settled time.Time) time.Time {
 	return end
 }
 
-func newestBefore(published []evidence.ModelObservation, t time.Time) *evidence.ModelObservation {
-	var newest *evidence.ModelObservation
-	for i := range published {
-		p := published[i]
-		if !p.CreatedAt.After(t) && (newest == nil || p.CreatedAt.After(newest.CreatedAt)) {
-			newest = &p
-		}
-	}
-	return newest
-}
-
 // stepPhase is a step's phase, from where it is and what it measured.
-func stepPhase(s *State, st *StepState, fr *v1alpha1.FaultResult) v1alpha1.RunPhase {
+func stepPhase(s *runstate.State, st *runstate.StepState, fr *v1alpha1.FaultResult) v1alpha1.RunPhase {
 	switch {
 	case st.Skipped:
 		return v1alpha1.RunSucceeded
@@ -230,7 +188,7 @@ func stepPhase(s *State, st *StepState, fr *v1alpha1.FaultResult) v1alpha1.RunPh
 
 // runOutcome decides the run's phase, verdict and message: an Aborted or
 // Error run is never a Pass, and each message states its cause once.
-func runOutcome(s *State, res *v1alpha1.RunResult) (v1alpha1.RunPhase, v1alpha1.Verdict, string) {
+func runOutcome(s *runstate.State, res *v1alpha1.RunResult) (v1alpha1.RunPhase, v1alpha1.Verdict, string) {
 	if !s.Done {
 		return v1alpha1.RunRunning, "", ""
 	}
@@ -241,9 +199,9 @@ func runOutcome(s *State, res *v1alpha1.RunResult) (v1alpha1.RunPhase, v1alpha1.
 		}
 	}
 	switch {
-	case s.Abort != nil && s.Abort.Kind == AbortInterrupted:
+	case s.Abort != nil && s.Abort.Kind == runstate.AbortInterrupted:
 		return v1alpha1.RunAborted, v1alpha1.VerdictNotJudged, s.Abort.Reason + "; every active fault was reverted"
-	case s.Abort != nil && s.Abort.Kind == AbortByCondition:
+	case s.Abort != nil && s.Abort.Kind == runstate.AbortByCondition:
 		return v1alpha1.RunAborted, v1alpha1.VerdictFail, "aborted: " + s.Abort.Reason + "; every active fault was reverted"
 	case len(s.Errs) > 0:
 		return v1alpha1.RunError, v1alpha1.VerdictNotJudged, strings.Join(s.Errs, "; ")
@@ -311,4 +269,13 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// apiTargets are targets as a result reports them.
+func apiTargets(ts []evidence.Target) []v1alpha1.FaultTarget {
+	out := make([]v1alpha1.FaultTarget, len(ts))
+	for i, t := range ts {
+		out[i] = v1alpha1.FaultTarget{Kind: string(t.Kind), Name: t.Name, Region: t.Region}
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package engine
+package runstate
 
 import (
 	"time"
@@ -6,49 +6,51 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
+	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 
-// State is everything a run knows. Only the run's loop goroutine writes
+// State is everything a run knows. Only the run's loop goroutine (in
+// package engine) writes
 // it; Snapshot reads a copy under the run's lock. It holds no samples: the
 // prober keeps those.
 type State struct {
 	Spec   *v1alpha1.DrillPlanSpec
 	Obj    slo.Objectives
 	Groups [][]int
-	// settle is how long after sending a sample is final (the probe
+	// Settle is how long after sending a sample is final (the probe
 	// timeout plus slack): analyses only look at samples that can no
 	// longer change.
 	Settle time.Duration
-	// timeout bounds the observation of each recovery of a step.
+	// Timeouts bound the observation of each recovery of a step.
 	Timeouts []time.Duration
 
 	Start time.Time
-	// end is set when the run finished.
+	// End is set when the run finished.
 	End time.Time
 
 	Steps  []StepState
 	Faults []*FaultState // by step index; nil for wait steps
 
-	// group is the index of the group of steps running or next to run.
+	// Group is the index of the group of steps running or next to run.
 	Group int
-	// baseline is the steady-state window before the first fault, judged
-	// once it ended; baselineOK is its verdict.
+	// BaselineTo ends the steady-state window before the first fault, judged
+	// once it ended; BaselineOK is its verdict.
 	BaselineTo time.Time
 	BaselineOK *bool
-	// finalFrom and finalTo bound the steady-state window after the last
-	// fault; finalTo is set when it was judged.
+	// FinalFrom and FinalTo bound the steady-state window after the last
+	// fault; FinalTo is set when it was judged.
 	FinalFrom, FinalTo time.Time
 
-	// abort is why the run stops early, once decided.
+	// Abort is why the run stops early, once decided.
 	Abort *AbortCause
-	// interrupted is the cancellation of the run's context (a signal, an
+	// Interrupted is the cancellation of the run's context (a signal, an
 	// API abort), observed by the loop.
 	Interrupted error
-	// errs are problems that keep the run from doing what the plan says.
+	// Errs are problems that keep the run from doing what the plan says.
 	Errs []string
 
-	// live are the SLIs over the abort window as of the last observation.
+	// Live are the SLIs over the abort window as of the last observation.
 	Live       v1alpha1.WindowStats
 	LiveAt     time.Time
 	ProgressAt time.Time
@@ -59,25 +61,25 @@ type State struct {
 	Models       []evidence.ModelObservation
 	Published    []evidence.ModelObservation
 	Events       []evidence.Event
-	// replaced are Replaced events tied to no fault: replacement capacity
+	// Replaced are Replaced events tied to no fault: replacement capacity
 	// for whatever fault is in effect.
 	Replaced []time.Time
 
-	// resumed are the steps a resumed run completed, by name.
+	// Resumed are the steps a resumed run completed, by name.
 	Resumed map[string]bool
 	Done    bool
 }
 
-// abortKind says why a run stops early.
+// AbortKind says why a run stops early.
 type AbortKind int
 
 const (
-	// abortByCondition is the plan's abort condition (availability, max
+	// AbortByCondition is the plan's abort condition (availability, max
 	// duration): the drill failed its safety limits.
 	AbortByCondition AbortKind = iota
-	// abortInterrupted is a person or a controller stopping the run.
+	// AbortInterrupted is a person or a controller stopping the run.
 	AbortInterrupted
-	// abortBroken is a step that could not run (an injection failed).
+	// AbortBroken is a step that could not run (an injection failed).
 	AbortBroken
 )
 
@@ -87,41 +89,41 @@ type AbortCause struct {
 	At     time.Time
 }
 
-// stepState is where a step is.
+// StepState is where a step is.
 type StepState struct {
 	Name    string
 	Kind    v1alpha1.StepKind
 	Started time.Time
-	// finished is set when the step is over (its fault observed, its
+	// Finished is set when the step is over (its fault observed, its
 	// wait elapsed, or the run stopped).
 	Finished time.Time
-	// message explains an error or a skip.
+	// Message explains an error or a skip.
 	Message string
-	// skipped is set when a resumed run had completed the step.
+	// Skipped is set when a resumed run had completed the step.
 	Skipped bool
-	// interrupted is set when the run stopped before the step finished.
+	// Interrupted is set when the run stopped before the step finished.
 	Interrupted bool
 }
 
-// faultPhase is where a fault is in its life.
+// FaultPhase is where a fault is in its life.
 type FaultPhase int
 
 const (
-	// faultPending is not injected yet.
+	// FaultPending is not injected yet.
 	FaultPending FaultPhase = iota
-	// faultInjecting has an inject in flight.
+	// FaultInjecting has an inject in flight.
 	FaultInjecting
-	// faultFailover is injected; its failover is held or observed.
+	// FaultFailover is injected; its failover is held or observed.
 	FaultFailover
-	// faultReverting has a revert in flight.
+	// FaultReverting has a revert in flight.
 	FaultReverting
-	// faultFailback is reverted; its fail-back is observed.
+	// FaultFailback is reverted; its fail-back is observed.
 	FaultFailback
-	// faultDone needs nothing more.
+	// FaultDone needs nothing more.
 	FaultDone
 )
 
-// faultState is what happened to one fault.
+// FaultState is what happened to one fault.
 type FaultState struct {
 	Step  int
 	ID    string
@@ -129,52 +131,52 @@ type FaultState struct {
 	Type  string
 	Phase FaultPhase
 
-	// targets the fault acts on; injected the ones it was (maybe partly)
+	// Targets the fault acts on; injected the ones it was (maybe partly)
 	// applied to.
 	Targets  []evidence.Target
 	Injected []evidence.Target
 
-	// injectStarted is when the inject began; injectedAt when the fault
+	// InjectStarted is when the inject began; injectedAt when the fault
 	// took effect (its earliest TookEffect event, or when Inject returned,
 	// or when an exec fault's inject action finished).
 	InjectStarted, InjectedAt time.Time
-	// impactFrom is the earliest instant an SLI breach counts as the
+	// ImpactFrom is the earliest instant an SLI breach counts as the
 	// failover's impact: injectedAt, or an exec action's start.
 	ImpactFrom time.Time
-	// failoverEnd ends the failover's observation: the revert's start for
+	// FailoverEnd ends the failover's observation: the revert's start for
 	// a timed fault, else when it recovered or timed out.
 	FailoverEnd       time.Time
 	FailoverRecovered bool
 
-	// revertStarted is when the revert began; reverted the fail-back's
-	// start (revertStarted, or when an exec fault's revert action
+	// RevertStarted is when the revert began; reverted the fail-back's
+	// Start (revertStarted, or when an exec fault's revert action
 	// finished); revertFrom the earliest instant of the fail-back's
 	// impact.
 	RevertStarted, Reverted, RevertFrom time.Time
-	// revertFinished is when the revert returned.
+	// RevertFinished is when the revert returned.
 	RevertFinished    time.Time
 	FailbackEnd       time.Time
 	FailbackRecovered bool
 
-	// replaced are the platform's Replaced events for the fault.
+	// Replaced are the platform's Replaced events for the fault.
 	Replaced []time.Time
-	// tookEffect is the earliest TookEffect event.
+	// TookEffect is the earliest TookEffect event.
 	TookEffect time.Time
 	Actions    []v1alpha1.ActionResult
-	// notes are the platform's notes and traffic switches about the fault.
+	// Notes are the platform's notes and traffic switches about the fault.
 	Notes []evidence.Event
-	// err is why inject or revert failed.
+	// Err is why inject or revert failed.
 	Err []string
 }
 
-// reverts says whether the fault gets a revert and a fail-back.
-func (f *FaultState) Reverts() bool { return revertsFault(f.Spec) }
+// Reverts says whether the fault gets a revert and a fail-back.
+func (f *FaultState) Reverts() bool { return platform.Reverts(f.Spec) }
 
-// timed says whether the fault holds for a duration.
+// Timed says whether the fault holds for a duration.
 func (f *FaultState) Timed() bool { return f.Spec.Duration != nil }
 
-// newState is the state of a run of spec that starts now.
-func NewState(spec *v1alpha1.DrillPlanSpec, obj slo.Objectives, start time.Time, resume *journal.Record) State {
+// New is the state of a run of spec that starts now.
+func New(spec *v1alpha1.DrillPlanSpec, obj slo.Objectives, start time.Time, resume *journal.Record) State {
 	s := State{
 		Spec: spec, Obj: obj, Groups: groups(spec.Steps), Settle: settleOf(spec), Start: start,
 		Steps: make([]StepState, len(spec.Steps)), Faults: make([]*FaultState, len(spec.Steps)),
@@ -197,7 +199,7 @@ func NewState(spec *v1alpha1.DrillPlanSpec, obj slo.Objectives, start time.Time,
 	return s
 }
 
-// groups splits steps into groups that start together.
+// Groups splits steps into groups that start together.
 func groups(steps []v1alpha1.Step) [][]int {
 	var out [][]int
 	for i, st := range steps {
@@ -210,7 +212,7 @@ func groups(steps []v1alpha1.Step) [][]int {
 	return out
 }
 
-// clone copies the state deeply enough for Snapshot to summarize it while
+// Clone copies the state deeply enough for Snapshot to summarize it while
 // the loop goes on: the loop only appends to the shared slices and
 // replaces fault states it changes.
 func (s *State) Clone() State {
@@ -234,4 +236,14 @@ func (s *State) Clone() State {
 	c.Replaced = s.Replaced[:len(s.Replaced):len(s.Replaced)]
 	c.Errs = append([]string(nil), s.Errs...)
 	return c
+}
+
+// Fault is the fault of step id, nil when there is none.
+func (s *State) Fault(id string) *FaultState {
+	for _, f := range s.Faults {
+		if f != nil && f.ID == id {
+			return f
+		}
+	}
+	return nil
 }
