@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/planner"
 	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
@@ -45,9 +46,9 @@ func (r *Run) loop(ctx, teardown context.Context) {
 func (r *Run) tick(ctx, teardown context.Context) {
 	now := r.e.opts.Clock.Now()
 	r.buf = r.observe(ctx, now, r.buf)
-	po := PlanOptions{ProgressInterval: r.e.opts.ProgressInterval, LiveMinRequests: 10}
+	po := planner.Options{ProgressInterval: r.e.opts.ProgressInterval, LiveMinRequests: 10}
 	for range maxDecisionRounds {
-		acts := Decide(&r.st, now, po)
+		acts := planner.Decide(&r.st, now, po)
 		if len(acts) == 0 {
 			return
 		}
@@ -188,16 +189,16 @@ func (r *Run) keepCapacity(points []evidence.CapacityPoint) {
 }
 
 // apply performs one decision.
-func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
+func (r *Run) apply(ctx, teardown context.Context, a planner.Act, now time.Time) {
 	s := &r.st
 	logger := log.FromContext(ctx).With("run", r.id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch a.Kind {
-	case ActProgress:
+	case planner.ActProgress:
 		s.ProgressAt = now
 		r.emit(Event{Type: EventProgress, Live: s.Live, Active: r.activeNames()})
-	case ActStartStep:
+	case planner.ActStartStep:
 		st := &s.Steps[a.Step]
 		st.Started = now
 		spec := &s.Spec.Steps[a.Step]
@@ -212,7 +213,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			r.spawns = append(r.spawns, func() { r.inject(ctx, f) })
 		}
 		r.emit(Event{Type: EventStep, Step: st.Name, Message: desc, Active: r.activeNames()})
-	case ActSkipStep:
+	case planner.ActSkipStep:
 		st := &s.Steps[a.Step]
 		st.Skipped, st.Started, st.Finished = true, now, now
 		st.Message = "completed by run " + r.ro.Resume.RunID
@@ -221,7 +222,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 		}
 		r.emit(Event{Type: EventStep, Step: st.Name, Message: "skipped: " + st.Message})
 		r.journalStep(ctx, st.Name)
-	case ActFinishStep:
+	case planner.ActFinishStep:
 		st := &s.Steps[a.Step]
 		st.Finished = now
 		if s.Abort != nil {
@@ -229,11 +230,11 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			return
 		}
 		r.journalStep(ctx, st.Name)
-	case ActNextGroup:
+	case planner.ActNextGroup:
 		s.Group++
-	case ActJudgeBaseline:
+	case planner.ActJudgeBaseline:
 		r.judgeBaseline(now)
-	case ActRevert:
+	case planner.ActRevert:
 		f := s.Faults[a.Step]
 		if f.Phase == runstate.FaultFailover && f.FailoverEnd.IsZero() {
 			f.FailoverEnd = now
@@ -244,7 +245,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			logger.Error("journaling a revert", "err", err)
 		}
 		r.spawns = append(r.spawns, func() { r.revert(teardown, f) })
-	case ActEndFailover:
+	case planner.ActEndFailover:
 		f := s.Faults[a.Step]
 		f.FailoverEnd = a.End
 		if !f.Timed() {
@@ -264,7 +265,7 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 			return
 		}
 		f.Phase = runstate.FaultDone
-	case ActEndFailback:
+	case planner.ActEndFailback:
 		f := s.Faults[a.Step]
 		f.FailbackEnd = a.End
 		f.Phase = runstate.FaultDone
@@ -275,16 +276,16 @@ func (r *Run) apply(ctx, teardown context.Context, a Act, now time.Time) {
 		if s.Abort == nil {
 			r.emit(Event{Type: EventRecovered, Step: f.ID, Message: msg, Active: r.activeNames()})
 		}
-	case ActStartFinal:
+	case planner.ActStartFinal:
 		s.FinalFrom = now
 		r.emit(Event{Type: EventBaseline, Message: "measuring the steady state after the last fault"})
-	case ActJudgeFinal:
+	case planner.ActJudgeFinal:
 		s.FinalTo = now.Add(-s.Settle)
-	case ActAbort:
+	case planner.ActAbort:
 		s.Abort = a.Cause
 		r.stop(fmt.Errorf("%s", a.Cause.Reason))
 		r.emit(Event{Type: EventAborting, Message: a.Cause.Reason + "; reverting every active fault", Active: r.activeNames()})
-	case ActFinish:
+	case planner.ActFinish:
 		s.End = now
 		s.Done = true
 	}

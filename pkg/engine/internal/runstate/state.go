@@ -11,9 +11,8 @@ import (
 )
 
 // State is everything a run knows. Only the run's loop goroutine (in
-// package engine) writes
-// it; Snapshot reads a copy under the run's lock. It holds no samples: the
-// prober keeps those.
+// package engine) writes it; Snapshot reads a copy under the run's lock.
+// It holds no samples: the prober keeps those.
 type State struct {
 	Spec   *v1alpha1.DrillPlanSpec
 	Obj    slo.Objectives

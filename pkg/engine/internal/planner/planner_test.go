@@ -1,4 +1,4 @@
-package engine
+package planner
 
 import (
 	"errors"
@@ -13,6 +13,9 @@ import (
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
+
+// t0 anchors every test's time.
+var t0 = time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
 
 // plannerState is a run of one baseline wait and one fault, the fault
 // already started and in phase.
@@ -49,7 +52,7 @@ func kinds(acts []Act) []ActKind {
 }
 
 func TestDecide(t *testing.T) {
-	po := PlanOptions{ProgressInterval: time.Hour, LiveMinRequests: 10}
+	po := Options{ProgressInterval: time.Hour, LiveMinRequests: 10}
 	timed := v1alpha1.Fault{Duration: &metav1.Duration{Duration: 10 * time.Second}, NodeDrain: &v1alpha1.NodeDrain{}}
 	untimed := v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{}}
 	podKill := v1alpha1.Fault{PodKill: &v1alpha1.PodKill{}}

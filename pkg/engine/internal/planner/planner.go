@@ -1,4 +1,4 @@
-package engine
+package planner
 
 import (
 	"fmt"
@@ -8,39 +8,39 @@ import (
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
-// actKind names a decision of the planner.
+// ActKind names a decision of the planner.
 type ActKind int
 
 const (
-	// actStartStep starts a step (and, for a fault, dispatches its inject).
+	// ActStartStep starts a step (and, for a fault, dispatches its inject).
 	ActStartStep ActKind = iota
-	// actSkipStep marks a step a resumed run completed.
+	// ActSkipStep marks a step a resumed run completed.
 	ActSkipStep
-	// actFinishStep ends a step.
+	// ActFinishStep ends a step.
 	ActFinishStep
-	// actNextGroup moves on to the next group of steps.
+	// ActNextGroup moves on to the next group of steps.
 	ActNextGroup
-	// actJudgeBaseline judges the steady state before the first fault.
+	// ActJudgeBaseline judges the steady state before the first fault.
 	ActJudgeBaseline
-	// actRevert dispatches a fault's revert.
+	// ActRevert dispatches a fault's revert.
 	ActRevert
-	// actEndFailover ends the observation of a fault's failover.
+	// ActEndFailover ends the observation of a fault's failover.
 	ActEndFailover
-	// actEndFailback ends the observation of a fault's fail-back.
+	// ActEndFailback ends the observation of a fault's fail-back.
 	ActEndFailback
-	// actStartFinal starts the steady-state window after the last fault.
+	// ActStartFinal starts the steady-state window after the last fault.
 	ActStartFinal
-	// actJudgeFinal ends and judges that window.
+	// ActJudgeFinal ends and judges that window.
 	ActJudgeFinal
-	// actAbort stops the run early: every active fault is reverted.
+	// ActAbort stops the run early: every active fault is reverted.
 	ActAbort
-	// actProgress sends a progress event.
+	// ActProgress sends a progress event.
 	ActProgress
-	// actFinish ends the run.
+	// ActFinish ends the run.
 	ActFinish
 )
 
-// act is one decision. step is the step index it is about; end is the
+// Act is one decision. step is the step index it is about; end is the
 // instant an observation ends; cause is an abort's reason.
 type Act struct {
 	Kind  ActKind
@@ -49,18 +49,18 @@ type Act struct {
 	Cause *runstate.AbortCause
 }
 
-// planOptions are the settings the planner reads besides the state.
-type PlanOptions struct {
+// Options are the settings the planner reads besides the state.
+type Options struct {
 	ProgressInterval time.Duration
-	// liveMinRequests is how many samples the abort window needs before
+	// LiveMinRequests is how many samples the abort window needs before
 	// availabilityBelow is judged.
 	LiveMinRequests int64
 }
 
-// decide returns what happens next, as a pure function of the run's state
+// Decide returns what happens next, as a pure function of the run's state
 // and the time. It never changes s: the executor applies the decisions and
-// calls decide again until there is nothing more to do now.
-func Decide(s *runstate.State, now time.Time, po PlanOptions) []Act {
+// calls Decide again until there is nothing more to do now.
+func Decide(s *runstate.State, now time.Time, po Options) []Act {
 	if s.Done {
 		return nil
 	}
@@ -109,7 +109,7 @@ func Decide(s *runstate.State, now time.Time, po PlanOptions) []Act {
 }
 
 // abortCondition is a new reason to stop the run, or nil.
-func abortCondition(s *runstate.State, now time.Time, po PlanOptions) *runstate.AbortCause {
+func abortCondition(s *runstate.State, now time.Time, po Options) *runstate.AbortCause {
 	switch {
 	case s.Interrupted != nil:
 		return &runstate.AbortCause{Kind: runstate.AbortInterrupted, Reason: "interrupted: " + s.Interrupted.Error(), At: now}
