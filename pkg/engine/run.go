@@ -9,6 +9,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
+	"github.com/firedrill/firedrill/pkg/engine/internal/summary"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -194,7 +195,7 @@ func (r *Run) Snapshot() *report.Report {
 }
 
 func (r *Run) summarize(st *runstate.State, samples []evidence.Sample, endpoint string, now time.Time) *report.Report {
-	return Summarize(SummaryInput{
+	return summary.Summarize(summary.Input{
 		RunID: r.id, Plan: r.plan, Tool: r.e.opts.Tool, Platform: r.ro.Platform.Name(), Endpoint: endpoint,
 		Trigger: r.ro.Trigger, Cleanup: r.ro.Cleanup, State: st, Samples: samples, Now: now,
 	})

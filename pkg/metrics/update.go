@@ -13,7 +13,7 @@ import (
 )
 
 // outcomes are the phase and verdict pairs a finished run can have
-// (engine.Summarize): their counters exist at zero from a plan's first
+// (the engine's summary.Summarize): their counters exist at zero from a plan's first
 // mention, so that increase() counts the first run after a restart.
 var outcomes = [][2]string{
 	{string(v1alpha1.RunSucceeded), string(v1alpha1.VerdictPass)},
@@ -163,7 +163,7 @@ func (m *Metrics) Restore(rep *report.Report) {
 }
 
 // RevertFailed says whether a fault's revert failed: the engine records
-// it in the fault's error as "revert: ..." (engine.Summarize reads it the
+// it in the fault's error as "revert: ..." (the engine's summary.Summarize reads it the
 // same way to end the run in Error).
 func RevertFailed(f *v1alpha1.FaultResult) bool {
 	return strings.Contains(f.Error, "revert: ")

@@ -1,4 +1,4 @@
-package engine
+package summary
 
 import (
 	"fmt"
@@ -15,8 +15,8 @@ import (
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 
-// SummaryInput is what a run's report is built from.
-type SummaryInput struct {
+// Input is what a run's report is built from.
+type Input struct {
 	RunID    string
 	Plan     *plan.Plan
 	Tool     report.Tool
@@ -29,6 +29,8 @@ type SummaryInput struct {
 	// Now is the instant the summary is as of: the end of a finished run.
 	Now time.Time
 
+	// State is the run's state: a copy the caller does not change while
+	// Summarize reads it.
 	State *runstate.State
 }
 
@@ -36,7 +38,7 @@ type SummaryInput struct {
 // state and samples. It is a pure function: the same input gives the same
 // report, live or at the end. It is the one place that decides the run's
 // phase and verdict and every step's.
-func Summarize(in SummaryInput) *report.Report {
+func Summarize(in Input) *report.Report {
 	s := in.State
 	settled := in.Now.Add(-s.Settle)
 	if s.Done {
