@@ -71,5 +71,5 @@ func BenchmarkObserveTick(b *testing.B) {
 		buf = r.observe(ctx, now, buf)
 	}
 	b.StopTimer()
-	r.lock.release()
+	r.lock.Release()
 }

@@ -374,7 +374,7 @@ func (h *harness) run(p *plan.Plan, interruptAt time.Duration) *report.Report {
 	r.finish()
 	r.stopPlatform(teardown)
 	if r.lock != nil {
-		r.lock.release()
+		r.lock.Release()
 	}
 	// Every report the engine builds matches the published schema.
 	js, err := report.JSON(r.final)

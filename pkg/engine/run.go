@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runlock"
 	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/engine/internal/summary"
 	"github.com/firedrill/firedrill/pkg/evidence"
@@ -43,7 +44,7 @@ type Run struct {
 	plan    *plan.Plan
 	ro      RunOptions
 	journal Journal
-	lock    *runLock
+	lock    *runlock.Lock
 	rec     *recorder
 	results chan opResult
 	stop    context.CancelCauseFunc
@@ -120,13 +121,13 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 	r := &Run{e: e, id: ro.RunID, plan: p, ro: ro, results: make(chan opResult, 64), done: make(chan struct{}),
 		spawn: func(f func()) { go f() }}
 	if !p.Spec.Safety.AllowConcurrentRuns && o.JournalDir != "" {
-		if r.lock, err = acquireLock(o.JournalDir, p, ro.Platform.Name(), ro.RunID); err != nil {
+		if r.lock, err = runlock.Acquire(o.JournalDir, p, ro.Platform.Name(), ro.RunID); err != nil {
 			return nil, nil, err
 		}
 	}
 	release := func() {
 		if r.lock != nil {
-			r.lock.release()
+			r.lock.Release()
 		}
 	}
 	if err := ro.Platform.Preflight(ctx, &p.Spec); err != nil {
@@ -206,7 +207,7 @@ func (r *Run) execute(ctx context.Context) {
 	defer close(r.done)
 	defer func() {
 		if r.lock != nil {
-			r.lock.release()
+			r.lock.Release()
 		}
 	}()
 	// Everything after this point must be undone even when ctx is
