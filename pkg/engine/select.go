@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -91,4 +92,23 @@ func checkBlastRadius(spec *v1alpha1.DrillPlanSpec, res Resolution, f *v1alpha1.
 		}
 	}
 	return nil
+}
+
+// DryRun resolves what each step of p would do, touching nothing.
+func DryRun(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanSpec, runID string) ([]Resolution, error) {
+	var out []Resolution
+	var errs []error
+	for i := range spec.Steps {
+		st := &spec.Steps[i]
+		if st.Fault == nil {
+			out = append(out, Resolution{Step: st.Name, Type: "wait"})
+			continue
+		}
+		res, err := resolve(ctx, p, spec, runID, st)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, res)
+	}
+	return out, errors.Join(errs...)
 }
