@@ -82,6 +82,7 @@ const (
 	AbortBroken
 )
 
+// AbortCause is why and when a run stops early, and of which kind.
 type AbortCause struct {
 	Kind   AbortKind
 	Reason string
