@@ -51,6 +51,7 @@ type Act struct {
 
 // Options are the settings the planner reads besides the state.
 type Options struct {
+	// ProgressInterval is how often a progress event is due.
 	ProgressInterval time.Duration
 	// LiveMinRequests is how many samples the abort window needs before
 	// availabilityBelow is judged.
