@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/probe"
 )
@@ -53,14 +54,14 @@ func BenchmarkObserveTick(b *testing.B) {
 	r, ctx, err := e.prepare(context.Background(), p, RunOptions{Platform: pf, RunID: "bench"})
 	require.NoError(b, err)
 	require.True(b, r.setup(ctx))
-	f := r.st.faults[1]
-	f.phase, f.injectedAt, f.impactFrom = faultFailback, inj, inj
-	f.revertStarted, f.reverted, f.revertFrom = inj, inj, inj
+	f := r.st.Faults[1]
+	f.Phase, f.InjectedAt, f.ImpactFrom = runstate.FaultFailback, inj, inj
+	f.RevertStarted, f.Reverted, f.RevertFrom = inj, inj, inj
 	for now := t0; now.Before(t0.Add(time.Minute)); now = now.Add(200 * time.Millisecond) {
 		clk.SetTime(now)
 		r.keepCapacity(pf.capacity(now))
 	}
-	r.st.capacityAt = t0.Add(time.Minute)
+	r.st.CapacityAt = t0.Add(time.Minute)
 	now := t0.Add(time.Minute)
 	clk.SetTime(now)
 	var buf []evidence.Sample
@@ -70,5 +71,5 @@ func BenchmarkObserveTick(b *testing.B) {
 		buf = r.observe(ctx, now, buf)
 	}
 	b.StopTimer()
-	r.lock.release()
+	r.lock.Release()
 }

@@ -353,7 +353,7 @@ func (h *harness) run(p *plan.Plan, interruptAt time.Duration) *report.Report {
 	r.spawn = func(f func()) { f() }
 	teardown := context.WithoutCancel(runCtx)
 	if r.setup(runCtx) {
-		for i := 0; !r.st.done; i++ {
+		for i := 0; !r.st.Done; i++ {
 			require.Less(h.t, i, 100_000, "the run never finished")
 			if interruptAt > 0 && !h.clk.Now().Before(t0.Add(interruptAt)) && runCtx.Err() == nil {
 				cancel(errors.New("a signal"))
@@ -374,7 +374,7 @@ func (h *harness) run(p *plan.Plan, interruptAt time.Duration) *report.Report {
 	r.finish()
 	r.stopPlatform(teardown)
 	if r.lock != nil {
-		r.lock.release()
+		r.lock.Release()
 	}
 	// Every report the engine builds matches the published schema.
 	js, err := report.JSON(r.final)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/planner"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -25,7 +27,7 @@ func (r *Run) loop(ctx, teardown context.Context) {
 	ctxDone := ctx.Done()
 	for {
 		r.tick(ctx, teardown)
-		if r.st.done {
+		if r.st.Done {
 			return
 		}
 		select {
@@ -44,9 +46,9 @@ func (r *Run) loop(ctx, teardown context.Context) {
 func (r *Run) tick(ctx, teardown context.Context) {
 	now := r.e.opts.Clock.Now()
 	r.buf = r.observe(ctx, now, r.buf)
-	po := planOptions{progressInterval: r.e.opts.ProgressInterval, liveMinRequests: 10}
+	po := planner.Options{ProgressInterval: r.e.opts.ProgressInterval, LiveMinRequests: 10}
 	for range maxDecisionRounds {
-		acts := decide(&r.st, now, po)
+		acts := planner.Decide(&r.st, now, po)
 		if len(acts) == 0 {
 			return
 		}
@@ -66,8 +68,8 @@ func (r *Run) tick(ctx, teardown context.Context) {
 func (r *Run) interrupt(ctx context.Context) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.st.interrupted == nil {
-		r.st.interrupted = context.Cause(ctx)
+	if r.st.Interrupted == nil {
+		r.st.Interrupted = context.Cause(ctx)
 	}
 }
 
@@ -78,7 +80,7 @@ func (r *Run) observe(ctx context.Context, now time.Time, buf []evidence.Sample)
 	o := &r.e.opts
 	r.observeEvents()
 	s := &r.st
-	if s.capacityAt.IsZero() || now.Sub(s.capacityAt) >= o.CapacityInterval {
+	if s.CapacityAt.IsZero() || now.Sub(s.CapacityAt) >= o.CapacityInterval {
 		points, err := r.ro.Platform.Capacity(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.FromContext(ctx).Warn("sampling capacity", "run", r.id, "err", err)
@@ -86,49 +88,49 @@ func (r *Run) observe(ctx context.Context, now time.Time, buf []evidence.Sample)
 		r.mu.Lock()
 		r.keepCapacity(points)
 		if err == nil {
-			s.capacityAt = now
+			s.CapacityAt = now
 		}
 		r.mu.Unlock()
 	}
-	settled := now.Add(-s.settle)
-	window := abortWindow(s.spec)
+	settled := now.Add(-s.Settle)
+	window := runstate.AbortWindow(s.Spec)
 	lookback := settled.Add(-window)
-	for _, f := range s.faults {
-		if f != nil && f.phase == faultFailover && !f.injectedAt.IsZero() {
-			lookback = minTime(lookback, f.impactFrom.Add(-slo.DefaultBaseline))
+	for _, f := range s.Faults {
+		if f != nil && f.Phase == runstate.FaultFailover && !f.InjectedAt.IsZero() {
+			lookback = minTime(lookback, f.ImpactFrom.Add(-slo.DefaultBaseline))
 		}
-		if f != nil && f.phase == faultFailback {
-			lookback = minTime(lookback, f.revertFrom.Add(-slo.DefaultBaseline))
+		if f != nil && f.Phase == runstate.FaultFailback {
+			lookback = minTime(lookback, f.RevertFrom.Add(-slo.DefaultBaseline))
 		}
 	}
 	buf = r.prober.AppendSince(buf[:0], lookback)
 	live := v1alpha1.WindowStats{}
-	if settled.Sub(s.start) >= min(window, 5*time.Second) {
+	if settled.Sub(s.Start) >= min(window, 5*time.Second) {
 		live = slo.Stats(buf, settled.Add(-window), settled, 0)
 	}
 	recovered := map[int][2]bool{}
-	for _, f := range s.faults {
+	for _, f := range s.Faults {
 		if f == nil {
 			continue
 		}
 		switch {
-		case f.phase == faultFailover && !f.timed() && s.capacityAt.After(f.injectedAt):
+		case f.Phase == runstate.FaultFailover && !f.Timed() && s.CapacityAt.After(f.InjectedAt):
 			in := r.faultInput(f, false, settled, buf)
-			recovered[f.step] = [2]bool{slo.Recovered(in, s.obj), false}
-		case f.phase == faultFailback && s.capacityAt.After(f.reverted):
+			recovered[f.Step] = [2]bool{slo.Recovered(in, s.Obj), false}
+		case f.Phase == runstate.FaultFailback && s.CapacityAt.After(f.Reverted):
 			in := r.faultInput(f, true, settled, buf)
-			recovered[f.step] = [2]bool{false, slo.Recovered(in, s.obj)}
+			recovered[f.Step] = [2]bool{false, slo.Recovered(in, s.Obj)}
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if settled.Sub(s.start) >= min(window, 5*time.Second) {
-		s.live, s.liveAt = live, now
+	if settled.Sub(s.Start) >= min(window, 5*time.Second) {
+		s.Live, s.LiveAt = live, now
 	}
 	for i, rec := range recovered {
-		f := s.faults[i]
-		f.failoverRecovered = f.failoverRecovered || rec[0]
-		f.failbackRecovered = f.failbackRecovered || rec[1]
+		f := s.Faults[i]
+		f.FailoverRecovered = f.FailoverRecovered || rec[0]
+		f.FailbackRecovered = f.FailbackRecovered || rec[1]
 	}
 	return buf
 }
@@ -145,157 +147,147 @@ func (r *Run) observeEvents() {
 	for _, ev := range evs {
 		if ev.Type == evidence.EventModelServed {
 			if ev.Model != nil {
-				s.models = append(s.models, *ev.Model)
+				s.Models = append(s.Models, *ev.Model)
 			}
 			continue
 		}
-		s.events = append(s.events, ev)
-		f := s.fault(ev.Fault)
+		s.Events = append(s.Events, ev)
+		f := s.Fault(ev.Fault)
 		if f == nil {
 			if ev.Type == evidence.EventReplaced {
-				s.replaced = append(s.replaced, ev.At) // replacement capacity for any fault in effect
+				s.Replaced = append(s.Replaced, ev.At) // replacement capacity for any fault in effect
 			}
 			continue
 		}
 		switch ev.Type {
 		case evidence.EventTookEffect:
-			if f.tookEffect.IsZero() || ev.At.Before(f.tookEffect) {
-				f.tookEffect = ev.At
+			if f.TookEffect.IsZero() || ev.At.Before(f.TookEffect) {
+				f.TookEffect = ev.At
 			}
 		case evidence.EventReplaced:
-			f.replaced = append(f.replaced, ev.At)
+			f.Replaced = append(f.Replaced, ev.At)
 		case evidence.EventNote, evidence.EventTrafficSwitched:
-			f.notes = append(f.notes, ev)
+			f.Notes = append(f.Notes, ev)
 		}
 	}
-}
-
-// fault is the fault of step id, nil when there is none.
-func (s *state) fault(id string) *faultState {
-	for _, f := range s.faults {
-		if f != nil && f.id == id {
-			return f
-		}
-	}
-	return nil
 }
 
 // keepCapacity appends the points that change a workload's desired or
 // ready replicas. The caller holds r.mu.
 func (r *Run) keepCapacity(points []evidence.CapacityPoint) {
 	s := &r.st
-	if s.lastCapacity == nil {
-		s.lastCapacity = map[string]evidence.CapacityPoint{}
+	if s.LastCapacity == nil {
+		s.LastCapacity = map[string]evidence.CapacityPoint{}
 	}
 	for _, pt := range points {
-		if last, ok := s.lastCapacity[pt.Workload]; ok && last.Desired == pt.Desired && last.Ready == pt.Ready {
+		if last, ok := s.LastCapacity[pt.Workload]; ok && last.Desired == pt.Desired && last.Ready == pt.Ready {
 			continue
 		}
-		s.lastCapacity[pt.Workload] = pt
-		s.capacity = append(s.capacity, pt)
+		s.LastCapacity[pt.Workload] = pt
+		s.Capacity = append(s.Capacity, pt)
 	}
 }
 
 // apply performs one decision.
-func (r *Run) apply(ctx, teardown context.Context, a act, now time.Time) {
+func (r *Run) apply(ctx, teardown context.Context, a planner.Act, now time.Time) {
 	s := &r.st
 	logger := log.FromContext(ctx).With("run", r.id)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch a.kind {
-	case actProgress:
-		s.progressAt = now
-		r.emit(Event{Type: EventProgress, Live: s.live, Active: r.activeNames()})
-	case actStartStep:
-		st := &s.steps[a.step]
-		st.started = now
-		spec := &s.spec.Steps[a.step]
+	switch a.Kind {
+	case planner.ActProgress:
+		s.ProgressAt = now
+		r.emit(Event{Type: EventProgress, Live: s.Live, Active: r.activeNames()})
+	case planner.ActStartStep:
+		st := &s.Steps[a.Step]
+		st.Started = now
+		spec := &s.Spec.Steps[a.Step]
 		desc := "wait"
 		if spec.Wait != nil {
 			desc = "wait " + report.FormatDuration(spec.Wait.Duration)
 		}
-		if f := s.faults[a.step]; f != nil {
-			desc = f.typ
-			f.phase = faultInjecting
-			f.injectStarted = now
+		if f := s.Faults[a.Step]; f != nil {
+			desc = f.Type
+			f.Phase = runstate.FaultInjecting
+			f.InjectStarted = now
 			r.spawns = append(r.spawns, func() { r.inject(ctx, f) })
 		}
-		r.emit(Event{Type: EventStep, Step: st.name, Message: desc, Active: r.activeNames()})
-	case actSkipStep:
-		st := &s.steps[a.step]
-		st.skipped, st.started, st.finished = true, now, now
-		st.message = "completed by run " + r.ro.Resume.RunID
-		if f := s.faults[a.step]; f != nil {
-			f.phase = faultDone
+		r.emit(Event{Type: EventStep, Step: st.Name, Message: desc, Active: r.activeNames()})
+	case planner.ActSkipStep:
+		st := &s.Steps[a.Step]
+		st.Skipped, st.Started, st.Finished = true, now, now
+		st.Message = "completed by run " + r.ro.Resume.RunID
+		if f := s.Faults[a.Step]; f != nil {
+			f.Phase = runstate.FaultDone
 		}
-		r.emit(Event{Type: EventStep, Step: st.name, Message: "skipped: " + st.message})
-		r.journalStep(ctx, st.name)
-	case actFinishStep:
-		st := &s.steps[a.step]
-		st.finished = now
-		if s.abort != nil {
-			st.interrupted = true
+		r.emit(Event{Type: EventStep, Step: st.Name, Message: "skipped: " + st.Message})
+		r.journalStep(ctx, st.Name)
+	case planner.ActFinishStep:
+		st := &s.Steps[a.Step]
+		st.Finished = now
+		if s.Abort != nil {
+			st.Interrupted = true
 			return
 		}
-		r.journalStep(ctx, st.name)
-	case actNextGroup:
-		s.group++
-	case actJudgeBaseline:
+		r.journalStep(ctx, st.Name)
+	case planner.ActNextGroup:
+		s.Group++
+	case planner.ActJudgeBaseline:
 		r.judgeBaseline(now)
-	case actRevert:
-		f := s.faults[a.step]
-		if f.phase == faultFailover && f.failoverEnd.IsZero() {
-			f.failoverEnd = now
+	case planner.ActRevert:
+		f := s.Faults[a.Step]
+		if f.Phase == runstate.FaultFailover && f.FailoverEnd.IsZero() {
+			f.FailoverEnd = now
 		}
-		f.phase = faultReverting
-		f.revertStarted = now
-		if err := r.journal.Set(f.id, journal.Reverting, ""); err != nil {
+		f.Phase = runstate.FaultReverting
+		f.RevertStarted = now
+		if err := r.journal.Set(f.ID, journal.Reverting, ""); err != nil {
 			logger.Error("journaling a revert", "err", err)
 		}
 		r.spawns = append(r.spawns, func() { r.revert(teardown, f) })
-	case actEndFailover:
-		f := s.faults[a.step]
-		f.failoverEnd = a.end
-		if !f.timed() {
+	case planner.ActEndFailover:
+		f := s.Faults[a.Step]
+		f.FailoverEnd = a.End
+		if !f.Timed() {
 			msg := "recovered"
-			if !f.failoverRecovered {
-				msg = "NOT recovered within the step timeout of " + report.FormatDuration(s.timeouts[f.step])
+			if !f.FailoverRecovered {
+				msg = "NOT recovered within the step timeout of " + report.FormatDuration(s.Timeouts[f.Step])
 			}
-			r.emit(Event{Type: EventRecovered, Step: f.id, Message: msg, Active: r.activeNames()})
+			r.emit(Event{Type: EventRecovered, Step: f.ID, Message: msg, Active: r.activeNames()})
 		}
-		if f.reverts() && len(f.injected) > 0 && s.abort == nil {
-			f.phase = faultReverting
-			f.revertStarted = now
-			if err := r.journal.Set(f.id, journal.Reverting, ""); err != nil {
+		if f.Reverts() && len(f.Injected) > 0 && s.Abort == nil {
+			f.Phase = runstate.FaultReverting
+			f.RevertStarted = now
+			if err := r.journal.Set(f.ID, journal.Reverting, ""); err != nil {
 				logger.Error("journaling a revert", "err", err)
 			}
 			r.spawns = append(r.spawns, func() { r.revert(teardown, f) })
 			return
 		}
-		f.phase = faultDone
-	case actEndFailback:
-		f := s.faults[a.step]
-		f.failbackEnd = a.end
-		f.phase = faultDone
+		f.Phase = runstate.FaultDone
+	case planner.ActEndFailback:
+		f := s.Faults[a.Step]
+		f.FailbackEnd = a.End
+		f.Phase = runstate.FaultDone
 		msg := "fail-back recovered"
-		if !f.failbackRecovered {
-			msg = "fail-back NOT recovered within the step timeout of " + report.FormatDuration(s.timeouts[f.step])
+		if !f.FailbackRecovered {
+			msg = "fail-back NOT recovered within the step timeout of " + report.FormatDuration(s.Timeouts[f.Step])
 		}
-		if s.abort == nil {
-			r.emit(Event{Type: EventRecovered, Step: f.id, Message: msg, Active: r.activeNames()})
+		if s.Abort == nil {
+			r.emit(Event{Type: EventRecovered, Step: f.ID, Message: msg, Active: r.activeNames()})
 		}
-	case actStartFinal:
-		s.finalFrom = now
+	case planner.ActStartFinal:
+		s.FinalFrom = now
 		r.emit(Event{Type: EventBaseline, Message: "measuring the steady state after the last fault"})
-	case actJudgeFinal:
-		s.finalTo = now.Add(-s.settle)
-	case actAbort:
-		s.abort = a.cause
-		r.stop(fmt.Errorf("%s", a.cause.reason))
-		r.emit(Event{Type: EventAborting, Message: a.cause.reason + "; reverting every active fault", Active: r.activeNames()})
-	case actFinish:
-		s.end = now
-		s.done = true
+	case planner.ActJudgeFinal:
+		s.FinalTo = now.Add(-s.Settle)
+	case planner.ActAbort:
+		s.Abort = a.Cause
+		r.stop(fmt.Errorf("%s", a.Cause.Reason))
+		r.emit(Event{Type: EventAborting, Message: a.Cause.Reason + "; reverting every active fault", Active: r.activeNames()})
+	case planner.ActFinish:
+		s.End = now
+		s.Done = true
 	}
 }
 
@@ -303,21 +295,21 @@ func (r *Run) apply(ctx, teardown context.Context, a act, now time.Time) {
 // caller holds r.mu.
 func (r *Run) judgeBaseline(now time.Time) {
 	s := &r.st
-	to := now.Add(-s.settle)
-	c := slo.SteadyState(r.prober.AppendSince(nil, s.start), s.start, to, s.obj)
+	to := now.Add(-s.Settle)
+	c := slo.SteadyState(r.prober.AppendSince(nil, s.Start), s.Start, to, s.Obj)
 	ok := c.Verdict == v1alpha1.VerdictPass
-	s.baselineTo, s.baselineOK = to, &ok
+	s.BaselineTo, s.BaselineOK = to, &ok
 	st := c.Stats
 	msg := fmt.Sprintf("steady state held: %s%% success, p99 %s over %d requests", st.Availability, report.FormatDuration(st.P99.Duration), st.Requests)
 	if !ok {
 		msg = fmt.Sprintf("steady state NOT met before any fault: %s%% success, p99 %s over %d requests", st.Availability, report.FormatDuration(st.P99.Duration), st.Requests)
 	}
 	r.emit(Event{Type: EventBaseline, Message: msg})
-	if !ok && !s.spec.Safety.SkipSteadyStateCheck {
-		s.errs = append(s.errs, "the system did not meet its objectives before the first fault, so no fault was injected (set safety.skipSteadyStateCheck to drill anyway)")
+	if !ok && !s.Spec.Safety.SkipSteadyStateCheck {
+		s.Errs = append(s.Errs, "the system did not meet its objectives before the first fault, so no fault was injected (set safety.skipSteadyStateCheck to drill anyway)")
 	} else if !ok {
 		t := true
-		s.baselineOK = &t // judged, and overridden by the plan
+		s.BaselineOK = &t // judged, and overridden by the plan
 	}
 }
 
@@ -330,8 +322,8 @@ func (r *Run) journalStep(ctx context.Context, name string) {
 
 // faultInput is what slo needs to measure f's failover (or fail-back) as
 // of end. samples must start early enough (observe's lookback).
-func (r *Run) faultInput(f *faultState, failback bool, end time.Time, samples []evidence.Sample) slo.FaultInput {
-	return faultInput(&r.st, f, failback, end, samples)
+func (r *Run) faultInput(f *runstate.FaultState, failback bool, end time.Time, samples []evidence.Sample) slo.FaultInput {
+	return runstate.FaultInput(&r.st, f, failback, end, samples)
 }
 
 func minTime(a, b time.Time) time.Time {

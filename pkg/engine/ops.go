@@ -9,6 +9,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -34,10 +35,10 @@ type opResult struct {
 // inject resolves f's targets, journals it and injects it, then reports
 // back to the loop. It runs off the loop: it reads only what the loop
 // does not change while the fault is injecting.
-func (r *Run) inject(ctx context.Context, f *faultState) {
-	res := opResult{step: f.step}
+func (r *Run) inject(ctx context.Context, f *runstate.FaultState) {
+	res := opResult{step: f.Step}
 	defer func() { r.results <- res }()
-	st := &r.plan.Spec.Steps[f.step]
+	st := &r.plan.Spec.Steps[f.Step]
 	rs, err := resolve(ctx, r.ro.Platform, &r.plan.Spec, r.id, st)
 	if err != nil {
 		res.err = err
@@ -45,15 +46,15 @@ func (r *Run) inject(ctx context.Context, f *faultState) {
 	}
 	res.targets = rs.Picked
 	// The journal knows about the fault before anything is touched.
-	if err := r.journal.Begin(f.id, *f.spec, rs.Picked); err != nil {
+	if err := r.journal.Begin(f.ID, *f.Spec, rs.Picked); err != nil {
 		res.err = err
 		return
 	}
 	res.begun = true
 	// Every runbook action of the fault, the engine's or the platform's
 	// (a cutover's switch command), is journaled while it runs.
-	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
-	if ex := f.spec.Exec; ex != nil {
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.ID))
+	if ex := f.Spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, &ex.Inject, r.env(f, "inject"))
 		res.action = actionResult("inject", ar, err)
 		res.injected, res.returned = rs.Picked, ar.Finished
@@ -63,7 +64,7 @@ func (r *Run) inject(ctx context.Context, f *faultState) {
 		res.err = err
 		return
 	}
-	pf := platform.Fault{ID: f.id, RunID: r.id, Spec: f.spec}
+	pf := platform.Fault{ID: f.ID, RunID: r.id, Spec: f.Spec}
 	for _, t := range rs.Picked {
 		res.injected = append(res.injected, t) // may be partly in effect if Inject fails
 		if err := r.ro.Platform.Inject(ctx, pf, t); err != nil {
@@ -77,13 +78,13 @@ func (r *Run) inject(ctx context.Context, f *faultState) {
 // revert undoes f on every target it was injected on, then reports back.
 // ctx outlives the run's cancellation. A failure is recorded; the journal
 // keeps the fault unfinished so that drill cleanup retries it.
-func (r *Run) revert(ctx context.Context, f *faultState) {
-	res := opResult{step: f.step, revert: true}
+func (r *Run) revert(ctx context.Context, f *runstate.FaultState) {
+	res := opResult{step: f.Step, revert: true}
 	defer func() { r.results <- res }()
 	ctx, cancel := context.WithTimeout(ctx, r.e.opts.RevertTimeout)
 	defer cancel()
-	ctx = action.WithTracker(ctx, r.journal.Tracker(f.id))
-	if ex := f.spec.Exec; ex != nil {
+	ctx = action.WithTracker(ctx, r.journal.Tracker(f.ID))
+	if ex := f.Spec.Exec; ex != nil {
 		ar, err := r.e.opts.Actions.Run(ctx, ex.Revert, r.env(f, "revert"))
 		res.action = actionResult("revert", ar, err)
 		res.returned, res.err = ar.Finished, err
@@ -92,9 +93,9 @@ func (r *Run) revert(ctx context.Context, f *faultState) {
 		}
 		return
 	}
-	pf := platform.Fault{ID: f.id, RunID: r.id, Spec: f.spec}
+	pf := platform.Fault{ID: f.ID, RunID: r.id, Spec: f.Spec}
 	var errs []error
-	for _, t := range f.injected {
+	for _, t := range f.Injected {
 		if err := r.ro.Platform.Revert(ctx, pf, t); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t, err))
 		}
@@ -111,87 +112,87 @@ func (r *Run) applyResult(ctx context.Context, res opResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := &r.st
-	f := s.faults[res.step]
+	f := s.Faults[res.step]
 	if res.action != nil {
-		f.actions = append(f.actions, *res.action)
+		f.Actions = append(f.Actions, *res.action)
 	}
 	if res.revert {
 		r.applyRevert(logger, f, res)
 		return
 	}
 	if res.targets != nil {
-		f.targets = res.targets
+		f.Targets = res.targets
 	}
-	f.injected = res.injected
-	if len(f.injected) > 0 {
-		f.injectedAt, f.impactFrom = res.returned, res.returned
-		if !f.tookEffect.IsZero() && f.tookEffect.Before(res.returned) {
-			f.injectedAt, f.impactFrom = f.tookEffect, f.tookEffect
+	f.Injected = res.injected
+	if len(f.Injected) > 0 {
+		f.InjectedAt, f.ImpactFrom = res.returned, res.returned
+		if !f.TookEffect.IsZero() && f.TookEffect.Before(res.returned) {
+			f.InjectedAt, f.ImpactFrom = f.TookEffect, f.TookEffect
 		}
 		if res.action != nil && res.action.StartTime != nil {
 			// A runbook's effect time is unknown: any breach after its
 			// action started may be the impact.
-			f.impactFrom = res.action.StartTime.Time
+			f.ImpactFrom = res.action.StartTime.Time
 		}
 	}
 	if res.err != nil {
 		msg := "inject: " + res.err.Error()
-		f.err = append(f.err, msg)
-		s.errs = append(s.errs, "step "+f.id+" could not inject its fault: "+res.err.Error())
-		s.steps[f.step].message = msg
-		if len(f.injected) == 0 {
-			f.phase = faultDone
+		f.Err = append(f.Err, msg)
+		s.Errs = append(s.Errs, "step "+f.ID+" could not inject its fault: "+res.err.Error())
+		s.Steps[f.Step].Message = msg
+		if len(f.Injected) == 0 {
+			f.Phase = runstate.FaultDone
 			if res.begun {
 				// Nothing was applied: the journal closes the fault.
-				if err := r.journal.Set(f.id, journal.Reverted, ""); err != nil {
+				if err := r.journal.Set(f.ID, journal.Reverted, ""); err != nil {
 					logger.Error("journaling a fault that was not injected", "err", err)
 				}
 			}
 			return
 		}
-		f.phase = faultFailover // partly in effect: the abort reverts it
+		f.Phase = runstate.FaultFailover // partly in effect: the abort reverts it
 		return
 	}
-	f.phase = faultFailover
-	if err := r.journal.Set(f.id, journal.Active, ""); err != nil {
+	f.Phase = runstate.FaultFailover
+	if err := r.journal.Set(f.ID, journal.Active, ""); err != nil {
 		logger.Error("journaling an injected fault", "err", err)
 	}
-	r.emit(Event{Type: EventInjected, Step: f.id, Message: fmt.Sprintf("%s on %s", f.typ, evidence.TargetNames(f.injected)), Active: r.activeNames()})
+	r.emit(Event{Type: EventInjected, Step: f.ID, Message: fmt.Sprintf("%s on %s", f.Type, evidence.TargetNames(f.Injected)), Active: r.activeNames()})
 }
 
 // applyRevert records a revert's outcome; the caller holds r.mu.
-func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *faultState, res opResult) {
+func (r *Run) applyRevert(logger interface{ Error(string, ...any) }, f *runstate.FaultState, res opResult) {
 	s := &r.st
-	f.revertFrom, f.reverted, f.revertFinished = f.revertStarted, f.revertStarted, res.returned
+	f.RevertFrom, f.Reverted, f.RevertFinished = f.RevertStarted, f.RevertStarted, res.returned
 	if res.action != nil && res.action.CompletionTime != nil {
 		// An exec revert takes effect when its action finished; its
 		// disruption may start once it began.
-		f.reverted = res.action.CompletionTime.Time
+		f.Reverted = res.action.CompletionTime.Time
 	}
 	state, msg, text := journal.Reverted, "", "reverted"
 	if res.err != nil {
 		state, msg, text = journal.Reverting, res.err.Error(), "revert FAILED: "+res.err.Error()
-		f.err = append(f.err, "revert: "+res.err.Error())
-		logger.Error("reverting a fault", "step", f.id, "err", res.err)
+		f.Err = append(f.Err, "revert: "+res.err.Error())
+		logger.Error("reverting a fault", "step", f.ID, "err", res.err)
 	}
-	if err := r.journal.Set(f.id, state, msg); err != nil {
+	if err := r.journal.Set(f.ID, state, msg); err != nil {
 		logger.Error("journaling a revert", "err", err)
 	}
-	f.phase = faultFailback
-	if s.abort != nil {
-		f.phase = faultDone
-		f.failbackEnd = f.reverted
+	f.Phase = runstate.FaultFailback
+	if s.Abort != nil {
+		f.Phase = runstate.FaultDone
+		f.FailbackEnd = f.Reverted
 	}
-	r.emit(Event{Type: EventReverted, Step: f.id, Message: text, Active: r.activeNames()})
+	r.emit(Event{Type: EventReverted, Step: f.ID, Message: text, Active: r.activeNames()})
 }
 
 // env is the environment of a fault's runbook actions.
-func (r *Run) env(f *faultState, phase string) map[string]string {
+func (r *Run) env(f *runstate.FaultState, phase string) map[string]string {
 	r.mu.Lock()
 	endpoint := r.endpoint
 	r.mu.Unlock()
 	return map[string]string{
-		"FIREDRILL_RUN_ID": r.id, "FIREDRILL_PLAN": r.plan.Name, "FIREDRILL_STEP": f.id,
+		"FIREDRILL_RUN_ID": r.id, "FIREDRILL_PLAN": r.plan.Name, "FIREDRILL_STEP": f.ID,
 		"FIREDRILL_PHASE": phase, "FIREDRILL_ENDPOINT": endpoint,
 	}
 }
@@ -199,7 +200,7 @@ func (r *Run) env(f *faultState, phase string) map[string]string {
 // actionResult is a runbook action as a result reports it.
 func actionResult(phase string, res action.Result, err error) *v1alpha1.ActionResult {
 	a := &v1alpha1.ActionResult{
-		Phase: phase, StartTime: micro(res.Started), CompletionTime: micro(res.Finished),
+		Phase: phase, StartTime: runstate.Micro(res.Started), CompletionTime: runstate.Micro(res.Finished),
 		ExitCode: int32(res.ExitCode), Status: int32(res.Status), Output: res.Output, //nolint:gosec // exit codes and statuses are small.
 	}
 	if err != nil {

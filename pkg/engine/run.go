@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runlock"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
+	"github.com/firedrill/firedrill/pkg/engine/internal/summary"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -41,7 +44,7 @@ type Run struct {
 	plan    *plan.Plan
 	ro      RunOptions
 	journal Journal
-	lock    *runLock
+	lock    *runlock.Lock
 	rec     *recorder
 	results chan opResult
 	stop    context.CancelCauseFunc
@@ -51,7 +54,7 @@ type Run struct {
 	endpoint string
 
 	mu sync.Mutex
-	st state
+	st runstate.State
 
 	// outbox holds the events emitted and not yet sent; only the run's
 	// goroutine touches it.
@@ -99,9 +102,9 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 		return nil, nil, errors.New("a platform is required")
 	}
 	o := &e.opts
-	obj, err := Objectives(p.Spec.Objectives)
+	obj, err := runstate.Objectives(p.Spec.Objectives)
 	if err == nil {
-		err = checkAbort(p.Spec.Abort)
+		err = runstate.CheckAbort(p.Spec.Abort)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("plan %s: %w", p.Name, err)
@@ -118,13 +121,13 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 	r := &Run{e: e, id: ro.RunID, plan: p, ro: ro, results: make(chan opResult, 64), done: make(chan struct{}),
 		spawn: func(f func()) { go f() }}
 	if !p.Spec.Safety.AllowConcurrentRuns && o.JournalDir != "" {
-		if r.lock, err = acquireLock(o.JournalDir, p, ro.Platform.Name(), ro.RunID); err != nil {
+		if r.lock, err = runlock.Acquire(o.JournalDir, p, ro.Platform.Name(), ro.RunID); err != nil {
 			return nil, nil, err
 		}
 	}
 	release := func() {
 		if r.lock != nil {
-			r.lock.release()
+			r.lock.Release()
 		}
 	}
 	if err := ro.Platform.Preflight(ctx, &p.Spec); err != nil {
@@ -132,7 +135,7 @@ func (e *Engine) prepare(ctx context.Context, p *plan.Plan, ro RunOptions) (*Run
 		return nil, nil, fmt.Errorf("the plan does not fit platform %s: %w", ro.Platform.Name(), err)
 	}
 	start := o.Clock.Now()
-	r.st = newState(&p.Spec, obj, start, ro.Resume)
+	r.st = runstate.New(&p.Spec, obj, start, ro.Resume)
 	r.rec = newRecorder()
 	j, err := o.NewJournal(journal.Record{
 		RunID: ro.RunID, Plan: p.Name, PlanHash: p.Hash(), Spec: p.Spec, Platform: ro.Platform.Name(), Started: start,
@@ -182,7 +185,7 @@ func (r *Run) Snapshot() *report.Report {
 	default:
 	}
 	r.mu.Lock()
-	st := r.st.clone()
+	st := r.st.Clone()
 	prober, endpoint := r.prober, r.endpoint
 	r.mu.Unlock()
 	var samples []evidence.Sample
@@ -192,10 +195,10 @@ func (r *Run) Snapshot() *report.Report {
 	return r.summarize(&st, samples, endpoint, r.e.opts.Clock.Now())
 }
 
-func (r *Run) summarize(st *state, samples []evidence.Sample, endpoint string, now time.Time) *report.Report {
-	return Summarize(SummaryInput{
+func (r *Run) summarize(st *runstate.State, samples []evidence.Sample, endpoint string, now time.Time) *report.Report {
+	return summary.Summarize(summary.Input{
 		RunID: r.id, Plan: r.plan, Tool: r.e.opts.Tool, Platform: r.ro.Platform.Name(), Endpoint: endpoint,
-		Trigger: r.ro.Trigger, Cleanup: r.ro.Cleanup, state: st, Samples: samples, Now: now,
+		Trigger: r.ro.Trigger, Cleanup: r.ro.Cleanup, State: st, Samples: samples, Now: now,
 	})
 }
 
@@ -204,7 +207,7 @@ func (r *Run) execute(ctx context.Context) {
 	defer close(r.done)
 	defer func() {
 		if r.lock != nil {
-			r.lock.release()
+			r.lock.Release()
 		}
 	}()
 	// Everything after this point must be undone even when ctx is
@@ -241,7 +244,7 @@ func (r *Run) setup(ctx context.Context) bool {
 	if r.endpoint == "" {
 		r.endpoint = info.Endpoint
 	}
-	r.st.published = info.Published
+	r.st.Published = info.Published
 	r.mu.Unlock()
 	if err != nil {
 		r.failStart("starting platform " + pf.Name() + ": " + err.Error())
@@ -277,9 +280,9 @@ func (r *Run) stopPlatform(ctx context.Context) {
 func (r *Run) failStart(msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.st.errs = append(r.st.errs, msg)
-	r.st.end = r.e.opts.Clock.Now()
-	r.st.done = true
+	r.st.Errs = append(r.st.Errs, msg)
+	r.st.End = r.e.opts.Clock.Now()
+	r.st.Done = true
 }
 
 // finish builds the final report from the final state.
@@ -289,9 +292,9 @@ func (r *Run) finish() {
 		samples = r.prober.AppendSince(nil, time.Time{})
 	}
 	r.mu.Lock()
-	st := r.st.clone()
+	st := r.st.Clone()
 	r.mu.Unlock()
-	r.final = r.summarize(&st, samples, r.endpoint, st.end)
+	r.final = r.summarize(&st, samples, r.endpoint, st.End)
 	msg := string(r.final.Phase) + ", verdict " + string(r.final.Verdict)
 	if r.final.Message != "" {
 		msg += ": " + r.final.Message
@@ -309,7 +312,7 @@ func (r *Run) finish() {
 func (r *Run) emit(ev Event) {
 	ev.RunID = r.id
 	ev.At = r.e.opts.Clock.Now()
-	ev.Elapsed = ev.At.Sub(r.st.start)
+	ev.Elapsed = ev.At.Sub(r.st.Start)
 	r.outbox = append(r.outbox, ev)
 }
 
@@ -324,9 +327,9 @@ func (r *Run) flush() {
 // activeNames lists the faults in effect. The caller is the loop.
 func (r *Run) activeNames() []string {
 	var out []string
-	for _, f := range r.st.faults {
-		if f != nil && (f.phase == faultInjecting || f.phase == faultFailover || f.phase == faultReverting) {
-			out = append(out, f.id)
+	for _, f := range r.st.Faults {
+		if f != nil && (f.Phase == runstate.FaultInjecting || f.Phase == runstate.FaultFailover || f.Phase == runstate.FaultReverting) {
+			out = append(out, f.ID)
 		}
 	}
 	return out
@@ -338,7 +341,7 @@ func (r *Run) resolveAll(ctx context.Context) error {
 	var errs []error
 	for i := range r.plan.Spec.Steps {
 		st := &r.plan.Spec.Steps[i]
-		if st.Fault == nil || r.st.resumed[st.Name] {
+		if st.Fault == nil || r.st.Resumed[st.Name] {
 			continue
 		}
 		if _, err := resolve(ctx, r.ro.Platform, &r.plan.Spec, r.id, st); err != nil {

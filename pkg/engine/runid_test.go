@@ -21,31 +21,6 @@ func TestRunIDsAreUniqueWithinOneInstant(t *testing.T) {
 	require.Greater(t, len(seen), 150, "200 runs started in the same millisecond get distinct ids")
 }
 
-func TestASecondRunOfAPlanAgainstTheSameTargetIsRefused(t *testing.T) {
-	dir := t.TempDir()
-	h := newHarness(t)
-	p := h.plan(objectives + `  steps:
-    - {name: baseline, wait: 2s}
-`)
-	first, err := acquireLock(dir, p, "fake", "first-run")
-	require.NoError(t, err)
-	_, err = acquireLock(dir, p, "fake", "second-run")
-	require.ErrorContains(t, err, "plan unit is already running against the same target as run first-run")
-	first.release()
-	second, err := acquireLock(dir, p, "fake", "second-run")
-	require.NoError(t, err, "a finished (or dead) holder never blocks")
-	second.release()
-
-	other := &plan.Plan{DrillPlan: p.DeepCopy()}
-	other.Spec.Target.Context = "west"
-	a, err := acquireLock(dir, p, "fake", "a")
-	require.NoError(t, err)
-	defer a.release()
-	b, err := acquireLock(dir, other, "fake", "b")
-	require.NoError(t, err, "the same plan against another target runs")
-	b.release()
-}
-
 func TestStartRefusesAConcurrentRunAndAllowsTheOptOut(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	e, err := New(Options{JournalDir: t.TempDir(), Clock: clk})
@@ -58,7 +33,7 @@ func TestStartRefusesAConcurrentRunAndAllowsTheOptOut(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = e.prepare(t.Context(), p, RunOptions{Platform: platform.None{}, RunID: "two"})
 	require.ErrorContains(t, err, "as run one")
-	r.lock.release()
+	r.lock.Release()
 
 	opt := &plan.Plan{DrillPlan: p.DeepCopy()}
 	opt.Spec.Safety.AllowConcurrentRuns = true

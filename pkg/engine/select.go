@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
@@ -9,30 +10,13 @@ import (
 	"strings"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 )
 
 // FaultType names the fault type set in f.
-func FaultType(f *v1alpha1.Fault) string {
-	switch {
-	case f.PodKill != nil:
-		return "podKill"
-	case f.NodeDrain != nil:
-		return "nodeDrain"
-	case f.GPUFailure != nil:
-		return "gpuFailure"
-	case f.RegionCutover != nil:
-		return "regionCutover"
-	case f.ModelStoreOutage != nil:
-		return "modelStoreOutage"
-	case f.Exec != nil:
-		return "exec"
-	case f.ChaosMesh != nil:
-		return "chaosMesh"
-	}
-	return "unknown"
-}
+func FaultType(f *v1alpha1.Fault) string { return runstate.FaultType(f) }
 
 func selectionOf(f *v1alpha1.Fault) *v1alpha1.Selection {
 	switch {
@@ -110,5 +94,21 @@ func checkBlastRadius(spec *v1alpha1.DrillPlanSpec, res Resolution, f *v1alpha1.
 	return nil
 }
 
-// revertsFault says whether a fault gets a revert and a fail-back.
-func revertsFault(f *v1alpha1.Fault) bool { return platform.Reverts(f) }
+// DryRun resolves what each step of p would do, touching nothing.
+func DryRun(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanSpec, runID string) ([]Resolution, error) {
+	var out []Resolution
+	var errs []error
+	for i := range spec.Steps {
+		st := &spec.Steps[i]
+		if st.Fault == nil {
+			out = append(out, Resolution{Step: st.Name, Type: "wait"})
+			continue
+		}
+		res, err := resolve(ctx, p, spec, runID, st)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, res)
+	}
+	return out, errors.Join(errs...)
+}

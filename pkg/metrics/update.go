@@ -12,9 +12,9 @@ import (
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
-// outcomes are the phase and verdict pairs a finished run can have
-// (engine.Summarize): their counters exist at zero from a plan's first
-// mention, so that increase() counts the first run after a restart.
+// outcomes are the phase and verdict pairs a finished run can have (the
+// engine's summary.Summarize): their counters exist at zero from a plan's
+// first mention, so that increase() counts the first run after a restart.
 var outcomes = [][2]string{
 	{string(v1alpha1.RunSucceeded), string(v1alpha1.VerdictPass)},
 	{string(v1alpha1.RunFailed), string(v1alpha1.VerdictFail)},
@@ -163,8 +163,8 @@ func (m *Metrics) Restore(rep *report.Report) {
 }
 
 // RevertFailed says whether a fault's revert failed: the engine records
-// it in the fault's error as "revert: ..." (engine.Summarize reads it the
-// same way to end the run in Error).
+// it in the fault's error as "revert: ..." (the engine's summary.Summarize
+// reads it the same way to end the run in Error).
 func RevertFailed(f *v1alpha1.FaultResult) bool {
 	return strings.Contains(f.Error, "revert: ")
 }

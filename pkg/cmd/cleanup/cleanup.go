@@ -14,7 +14,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/exitcode"
 	"github.com/firedrill/firedrill/pkg/cmd/output"
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
-	"github.com/firedrill/firedrill/pkg/engine"
+	enginecleanup "github.com/firedrill/firedrill/pkg/engine/cleanup"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
@@ -180,7 +180,7 @@ type Leftover struct {
 }
 
 func run(ctx context.Context, opts Options) error {
-	leftovers, err := engine.Cleanup(ctx, engine.CleanupOptions{
+	leftovers, err := enginecleanup.Run(ctx, enginecleanup.Options{
 		JournalDir: platforms.JournalDir(opts.StateDir),
 		DryRun:     opts.DryRun,
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
@@ -226,7 +226,7 @@ func run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-func convert(l engine.Leftover) Leftover {
+func convert(l enginecleanup.Leftover) Leftover {
 	out := Leftover{Run: l.RunID, Plan: l.Plan, Step: l.Fault, Type: l.Type, Targets: l.Targets, Error: l.Error, Hint: l.Hint, Stopped: l.Stopped}
 	switch {
 	case l.Elsewhere:

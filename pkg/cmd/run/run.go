@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/platforms"
 	"github.com/firedrill/firedrill/pkg/cmd/reports/archiveflags"
 	"github.com/firedrill/firedrill/pkg/engine"
+	enginecleanup "github.com/firedrill/firedrill/pkg/engine/cleanup"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/log"
@@ -157,7 +158,7 @@ func run(ctx context.Context, opts Options) error {
 	prog := newProgress(opts)
 
 	journalDir := platforms.JournalDir(opts.StateDir)
-	leftovers, err := engine.Cleanup(ctx, engine.CleanupOptions{
+	leftovers, err := enginecleanup.Run(ctx, enginecleanup.Options{
 		JournalDir: journalDir,
 		Platforms: func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error) {
 			return platforms.New(ctx, spec, opts.Platforms)

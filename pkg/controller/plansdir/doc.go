@@ -16,7 +16,7 @@
 // starts the engine, which journals every fault before touching it; the
 // run's snapshot is written every few seconds while it goes, and its
 // report goes to the History when it ends. On start the runner reverts
-// what dead runs left (engine.Cleanup over the journal) and stores the
+// what dead runs left (package engine/cleanup over the journal) and stores the
 // runs a dead drill serve did not, as Error with what was measured. Stop
 // aborts every run in progress, which reverts its faults.
 //

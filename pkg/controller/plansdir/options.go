@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/firedrill/firedrill/pkg/engine"
+	"github.com/firedrill/firedrill/pkg/engine/cleanup"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/scheduler"
@@ -63,7 +64,7 @@ type Options struct {
 	History History
 	// Platforms builds a run's platform, and the platform of a dead run to
 	// revert its leftovers. Required.
-	Platforms engine.PlatformFactory
+	Platforms cleanup.PlatformFactory
 	// Start starts drills; nil means an engine.Engine on JournalDir, Tool
 	// and Clock.
 	Start Starter

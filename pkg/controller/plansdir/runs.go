@@ -11,6 +11,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/engine"
+	"github.com/firedrill/firedrill/pkg/engine/cleanup"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/scheduler"
@@ -243,7 +244,7 @@ func (r *Runner) retry(ctx context.Context) {
 // Error if it died while they went. The caller is Start.
 func (r *Runner) recover(ctx context.Context, st persisted) error {
 	r.statuses = st.Plans
-	leftovers, err := engine.Cleanup(ctx, engine.CleanupOptions{JournalDir: r.opts.JournalDir, Platforms: r.opts.Platforms, Clock: r.opts.Clock})
+	leftovers, err := cleanup.Run(ctx, cleanup.Options{JournalDir: r.opts.JournalDir, Platforms: r.opts.Platforms, Clock: r.opts.Clock})
 	reverted := map[string][]string{}
 	for _, l := range leftovers {
 		r.logger.Warn("a run that died left a fault", "run", l.RunID, "plan", l.Plan, "fault", l.String())

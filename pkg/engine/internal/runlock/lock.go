@@ -1,4 +1,4 @@
-package engine
+package runlock
 
 import (
 	"crypto/sha256"
@@ -15,11 +15,11 @@ import (
 	"github.com/firedrill/firedrill/pkg/plan"
 )
 
-// runLock is held while a run of a plan is active against a target. It is
+// Lock is held while a run of a plan is active against a target. It is
 // an flock(2) on a file under the journal directory, so it is held by a
 // live process only: a run that died never blocks the next one, and two
 // runs in one process (drill serve) exclude each other too.
-type runLock struct {
+type Lock struct {
 	f *os.File
 }
 
@@ -42,9 +42,9 @@ func targetKey(p *plan.Plan, platformName string) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// acquireLock takes the lock of p's target for runID, or says which run
+// Acquire takes the lock of p's target for runID, or says which run
 // holds it.
-func acquireLock(journalDir string, p *plan.Plan, platformName, runID string) (*runLock, error) {
+func Acquire(journalDir string, p *plan.Plan, platformName, runID string) (*Lock, error) {
 	dir := filepath.Join(journalDir, "locks")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the run lock directory: %w", err)
@@ -72,7 +72,7 @@ func acquireLock(journalDir string, p *plan.Plan, platformName, runID string) (*
 			return nil, fmt.Errorf("writing the run lock: %w", err)
 		}
 	}
-	return &runLock{f: f}, nil
+	return &Lock{f: f}, nil
 }
 
 func readHolder(f *os.File) lockHolder {
@@ -86,9 +86,9 @@ func readHolder(f *os.File) lockHolder {
 	return h
 }
 
-// release drops the lock. The file stays: unlinking it would let a third
+// Release drops the lock. The file stays: unlinking it would let a third
 // run lock a new file while a second still holds the old one.
-func (l *runLock) release() {
+func (l *Lock) Release() {
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	_ = l.f.Close()
 }

@@ -1,4 +1,4 @@
-package engine
+package cleanup
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/action"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/engine/internal/runstate"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform"
@@ -20,8 +21,14 @@ import (
 // revert its faults.
 type PlatformFactory func(ctx context.Context, spec *v1alpha1.DrillPlanSpec) (platform.Platform, error)
 
-// CleanupOptions configure Cleanup.
-type CleanupOptions struct {
+// ActionRunner runs runbook actions (*action.Runner).
+type ActionRunner interface {
+	// Run runs a with the extra environment variables.
+	Run(ctx context.Context, a *v1alpha1.Action, extra map[string]string) (action.Result, error)
+}
+
+// Options configure Run.
+type Options struct {
 	// JournalDir holds the run journals. Required.
 	JournalDir string
 	// Platforms builds platforms for journaled runs. Required unless every
@@ -73,7 +80,7 @@ func (l Leftover) String() string {
 	return out
 }
 
-// Cleanup finds faults that runs whose process is gone left in effect and
+// Run finds faults that runs whose process is gone left in effect and
 // reverts them. Runs of live processes are left alone. Before it reverts
 // anything of a run, it stops the runbook commands the run left running
 // (an orphaned inject command must not undo the revert). A run that
@@ -81,7 +88,7 @@ func (l Leftover) String() string {
 // same clusters; otherwise its faults are listed with the command that
 // would revert them, and left as they are. It returns every leftover found
 // and an error when any could not be reverted.
-func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
+func Run(ctx context.Context, opts Options) ([]Leftover, error) {
 	if opts.JournalDir == "" {
 		return nil, errors.New("a journal directory is required")
 	}
@@ -109,12 +116,12 @@ func Cleanup(ctx context.Context, opts CleanupOptions) ([]Leftover, error) {
 }
 
 // cleanupRun stops what a dead run left running and reverts its faults.
-func cleanupRun(ctx context.Context, opts CleanupOptions, rec *journal.Record, unfinished []*journal.Fault) ([]Leftover, error) {
+func cleanupRun(ctx context.Context, opts Options, rec *journal.Record, unfinished []*journal.Fault) ([]Leftover, error) {
 	j := journal.Reopen(opts.JournalDir, rec, opts.Clock)
 	var out []Leftover
 	var errs []error
 	leftover := func(f *journal.Fault) Leftover {
-		return Leftover{RunID: rec.RunID, Plan: rec.Plan, Fault: f.ID, Type: FaultType(&f.Spec), Targets: f.Targets}
+		return Leftover{RunID: rec.RunID, Plan: rec.Plan, Fault: f.ID, Type: runstate.FaultType(&f.Spec), Targets: f.Targets}
 	}
 	// Commands the dead run left running die first, whatever cluster
 	// they act on: they run on this machine.
@@ -187,7 +194,7 @@ func cleanupRun(ctx context.Context, opts CleanupOptions, rec *journal.Record, u
 }
 
 // revertLeftover reverts one fault of a dead run.
-func revertLeftover(ctx context.Context, opts CleanupOptions, rec *journal.Record, f *journal.Fault, p platform.Platform, j *journal.Journal) error {
+func revertLeftover(ctx context.Context, opts Options, rec *journal.Record, f *journal.Fault, p platform.Platform, j *journal.Journal) error {
 	ctx = action.WithTracker(ctx, j.Tracker(f.ID))
 	if f.Spec.Exec != nil {
 		if f.Spec.Exec.Revert == nil {
@@ -233,23 +240,4 @@ func elsewhere(touched, here []evidence.Cluster) string {
 		cmd = "drill cleanup --kubeconfig FILE (a kubeconfig for that server)"
 	}
 	return "it belongs to cluster " + strings.Join(names, ", ") + ", which this cleanup is not pointed at; revert it with: " + strings.TrimSpace(cmd)
-}
-
-// DryRun resolves what each step of p would do, touching nothing.
-func DryRun(ctx context.Context, p platform.Platform, spec *v1alpha1.DrillPlanSpec, runID string) ([]Resolution, error) {
-	var out []Resolution
-	var errs []error
-	for i := range spec.Steps {
-		st := &spec.Steps[i]
-		if st.Fault == nil {
-			out = append(out, Resolution{Step: st.Name, Type: "wait"})
-			continue
-		}
-		res, err := resolve(ctx, p, spec, runID, st)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		out = append(out, res)
-	}
-	return out, errors.Join(errs...)
 }

@@ -1,4 +1,4 @@
-package engine
+package runstate
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/slo"
 )
 
@@ -55,9 +54,9 @@ func Objectives(o v1alpha1.Objectives) (slo.Objectives, error) {
 	return out, errors.Join(errs...)
 }
 
-// checkAbort reads the abort section's percentage, so a bad one fails the
+// CheckAbort reads the abort section's percentage, so a bad one fails the
 // run before anything is touched.
-func checkAbort(a v1alpha1.Abort) error {
+func CheckAbort(a v1alpha1.Abort) error {
 	if a.AvailabilityBelow == "" {
 		return nil
 	}
@@ -67,8 +66,8 @@ func checkAbort(a v1alpha1.Abort) error {
 	return nil
 }
 
-// abortWindow is the window abort.availabilityBelow is judged over.
-func abortWindow(spec *v1alpha1.DrillPlanSpec) time.Duration {
+// AbortWindow is the window abort.availabilityBelow is judged over.
+func AbortWindow(spec *v1alpha1.DrillPlanSpec) time.Duration {
 	if w := spec.Abort.Window; w != nil {
 		return w.Duration
 	}
@@ -93,20 +92,32 @@ func settleOf(spec *v1alpha1.DrillPlanSpec) time.Duration {
 	return d + 50*time.Millisecond
 }
 
-// apiTargets are targets as a result reports them.
-func apiTargets(ts []evidence.Target) []v1alpha1.FaultTarget {
-	out := make([]v1alpha1.FaultTarget, len(ts))
-	for i, t := range ts {
-		out[i] = v1alpha1.FaultTarget{Kind: string(t.Kind), Name: t.Name, Region: t.Region}
-	}
-	return out
-}
-
-// micro is t as a reported instant; nil for the zero time.
-func micro(t time.Time) *metav1.MicroTime {
+// Micro is t as a reported instant; nil for the zero time.
+func Micro(t time.Time) *metav1.MicroTime {
 	if t.IsZero() {
 		return nil
 	}
 	m := metav1.NewMicroTime(t)
 	return &m
+}
+
+// FaultType names the fault type set in f.
+func FaultType(f *v1alpha1.Fault) string {
+	switch {
+	case f.PodKill != nil:
+		return "podKill"
+	case f.NodeDrain != nil:
+		return "nodeDrain"
+	case f.GPUFailure != nil:
+		return "gpuFailure"
+	case f.RegionCutover != nil:
+		return "regionCutover"
+	case f.ModelStoreOutage != nil:
+		return "modelStoreOutage"
+	case f.Exec != nil:
+		return "exec"
+	case f.ChaosMesh != nil:
+		return "chaosMesh"
+	}
+	return "unknown"
 }

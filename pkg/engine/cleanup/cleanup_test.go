@@ -1,4 +1,4 @@
-package engine
+package cleanup
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
 		ran = append(ran, phase+" "+strings.Join(a.Command, " "))
 		return nil
 	}}
-	pf := newFakePlatform(clk)
+	pf := newFakePlatform()
 	dead := journal.Owner{PID: 999999, StartTicks: 1}
 	exec := v1alpha1.Fault{Exec: &v1alpha1.ExecFault{
 		Inject: v1alpha1.Action{Command: []string{"touch", "flag"}},
@@ -40,18 +40,18 @@ func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, live.Begin("drain", v1alpha1.Fault{NodeDrain: &v1alpha1.NodeDrain{}}, []evidence.Target{{Kind: evidence.KindNode, Name: "node-b"}}))
 
-	opts := CleanupOptions{JournalDir: dir, Actions: actions, Clock: clk,
+	opts := Options{JournalDir: dir, Actions: actions, Clock: clk,
 		Platforms: func(context.Context, *v1alpha1.DrillPlanSpec) (platform.Platform, error) { return pf, nil }}
 
 	dry := opts
 	dry.DryRun = true
-	left, err := Cleanup(t.Context(), dry)
+	left, err := Run(t.Context(), dry)
 	require.NoError(t, err)
 	require.Len(t, left, 2, "the live run's fault is not a leftover")
 	require.Empty(t, ran, "a dry run touches nothing")
 	require.Empty(t, pf.Calls())
 
-	left, err = Cleanup(t.Context(), opts)
+	left, err = Run(t.Context(), opts)
 	require.NoError(t, err)
 	require.Len(t, left, 2)
 	for _, l := range left {
@@ -61,16 +61,9 @@ func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
 	require.Equal(t, []string{"recover drain node/node-a"}, pf.Calls())
 	require.Equal(t, "run dead-run, step flag (exec on action/flag): reverted", left[0].String())
 
-	left, err = Cleanup(t.Context(), opts)
+	left, err = Run(t.Context(), opts)
 	require.NoError(t, err)
 	require.Empty(t, left, "cleanup is idempotent")
-}
-
-func TestObjectivesNamesABadPercentage(t *testing.T) {
-	_, err := Objectives(v1alpha1.Objectives{Availability: "abc", Recovered: v1alpha1.RecoveredCriteria{SuccessRate: "101"}})
-	require.ErrorContains(t, err, `objectives.availability "abc"`)
-	require.ErrorContains(t, err, `objectives.recovered.successRate "101"`)
-	require.ErrorContains(t, checkAbort(v1alpha1.Abort{AvailabilityBelow: "x"}), `abort.availabilityBelow "x"`)
 }
 
 func TestCleanupLeavesAnotherClustersFaultsAndSaysHowToRevertThem(t *testing.T) {
@@ -84,12 +77,12 @@ func TestCleanupLeavesAnotherClustersFaultsAndSaysHowToRevertThem(t *testing.T) 
 	require.NoError(t, j.Begin("outage", v1alpha1.Fault{ModelStoreOutage: &v1alpha1.ModelStoreOutage{}}, []evidence.Target{{Kind: evidence.KindStore, Name: "Deployment/recsys/store"}}))
 	require.NoError(t, j.Set("outage", journal.Active, ""))
 
-	pf := newFakePlatform(clk)
-	opts := CleanupOptions{JournalDir: dir, Clock: clk,
+	pf := newFakePlatform()
+	opts := Options{JournalDir: dir, Clock: clk,
 		Platforms: func(context.Context, *v1alpha1.DrillPlanSpec) (platform.Platform, error) { return pf, nil }}
 
 	pf.clusters = []evidence.Cluster{east}
-	left, err := Cleanup(t.Context(), opts)
+	left, err := Run(t.Context(), opts)
 	require.NoError(t, err, "another cluster's fault is not an error of this cleanup")
 	require.Len(t, left, 1)
 	require.True(t, left[0].Elsewhere)
@@ -100,12 +93,12 @@ func TestCleanupLeavesAnotherClustersFaultsAndSaysHowToRevertThem(t *testing.T) 
 
 	// The same context name for another server is still another cluster.
 	pf.clusters = []evidence.Cluster{{Context: "west", Server: "https://10.9.9.9:6443", CAFingerprint: "cc"}}
-	left, err = Cleanup(t.Context(), opts)
+	left, err = Run(t.Context(), opts)
 	require.NoError(t, err)
 	require.True(t, left[0].Elsewhere, "a context name is only a local alias")
 
 	pf.clusters = []evidence.Cluster{{Context: "prod-west", Server: west.Server, CAFingerprint: west.CAFingerprint}}
-	left, err = Cleanup(t.Context(), opts)
+	left, err = Run(t.Context(), opts)
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	require.True(t, left[0].Reverted, "the same server and CA under another context name is the same cluster")
@@ -122,7 +115,7 @@ func TestCleanupForgetsTheActionsItStopped(t *testing.T) {
 	require.NoError(t, j.Begin("switch", exec, []evidence.Target{{Kind: evidence.KindAction, Name: "switch"}}))
 	require.NoError(t, j.Tracker("switch").Starting(action.InFlight{Token: "no-such-process", Kind: "command", What: "switch"}))
 
-	left, err := Cleanup(t.Context(), CleanupOptions{JournalDir: dir, Clock: clk, Actions: &fakeActions{clk: clk}})
+	left, err := Run(t.Context(), Options{JournalDir: dir, Clock: clk, Actions: &fakeActions{clk: clk}})
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	recs, err := journal.Load(dir)
