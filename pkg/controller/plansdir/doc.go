@@ -6,7 +6,7 @@
 // The directory is watched (fsnotify, and read again every minute): a
 // changed file is loaded with the strict plan loader; a broken edit is
 // reported as file:line:column: field: message and the last good version
-// of its plans stays scheduled. Each plan is scheduled by the same rules
+// of its plans stays scheduled. Package plans reads the directory. Each plan is scheduled by the same rules
 // as in a cluster, scheduler.Decide; each plan's schedule status and the
 // runs in progress are kept in the state directory, written atomically,
 // so a restart neither starts a fire twice nor forgets one it missed.
