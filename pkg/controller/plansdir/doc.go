@@ -9,7 +9,8 @@
 // of its plans stays scheduled. Package plans reads the directory. Each plan is scheduled by the same rules
 // as in a cluster, scheduler.Decide; each plan's schedule status and the
 // runs in progress are kept in the state directory, written atomically,
-// so a restart neither starts a fire twice nor forgets one it missed.
+// so a restart neither starts a fire twice nor forgets one it missed
+// (package state).
 //
 // Runs started by the schedule and by the API take one path: the run is
 // recorded in the state file, then a goroutine builds its platform and

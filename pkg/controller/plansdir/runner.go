@@ -15,6 +15,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/controller/plansdir/plans"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/state"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/scheduler"
 )
@@ -32,7 +33,7 @@ var errStopped = errors.New("drill serve is stopping")
 // (a trigger) are handed to it; reads take the lock.
 type Runner struct {
 	opts  Options
-	state stateDir
+	state state.Dir
 
 	// changed carries a change notice of the plans directory.
 	changed chan struct{}
@@ -74,7 +75,7 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		opts: opts, state: stateDir{dir: opts.StateDir}, logger: log.Discard(),
+		opts: opts, state: state.New(opts.StateDir), logger: log.Discard(),
 		changed: make(chan struct{}, 1), events: make(chan func(context.Context)),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		plans: plans.New(opts.Dir), stalled: map[string]string{}, statuses: map[string]v1alpha1.ScheduleStatus{},
@@ -98,7 +99,7 @@ func (r *Runner) Start(ctx context.Context) (err error) {
 	r.logger = log.FromContext(ctx)
 	ctx = log.IntoContext(context.WithoutCancel(ctx), r.logger)
 
-	if r.lock, err = r.state.lock(); err != nil {
+	if r.lock, err = r.state.Lock(); err != nil {
 		return err
 	}
 	defer func() {
@@ -106,7 +107,7 @@ func (r *Runner) Start(ctx context.Context) (err error) {
 			r.release()
 		}
 	}()
-	st, err := r.state.load()
+	st, err := r.state.Load()
 	if err != nil {
 		return err
 	}
@@ -315,7 +316,7 @@ func (r *Runner) call(ctx context.Context, f func(context.Context) error) error 
 // the worker, or Start.
 func (r *Runner) save() bool {
 	r.mu.Lock()
-	st := persisted{Plans: make(map[string]v1alpha1.ScheduleStatus, len(r.statuses))}
+	st := state.File{Plans: make(map[string]v1alpha1.ScheduleStatus, len(r.statuses))}
 	for name, s := range r.statuses {
 		st.Plans[name] = s
 	}
@@ -323,8 +324,8 @@ func (r *Runner) save() bool {
 		st.Active = append(st.Active, run.rec)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(st.Active, func(a, b activeRecord) int { return a.Created.Compare(b.Created) })
-	if err := r.state.save(st); err != nil {
+	slices.SortFunc(st.Active, func(a, b state.Run) int { return a.Created.Compare(b.Created) })
+	if err := r.state.Save(st); err != nil {
 		r.logger.Error("writing the serve state; trying again", "err", err, "in", r.opts.RetryInterval)
 		r.saveAgain = true
 		r.retryAt = r.opts.Clock.Now().Add(r.opts.RetryInterval)
