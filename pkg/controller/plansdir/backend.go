@@ -22,13 +22,13 @@ var _ server.Backend = (*Runner)(nil)
 // that provide none because their only version was refused.
 func (r *Runner) Plans(ctx context.Context) ([]server.Plan, error) {
 	r.mu.Lock()
-	out := make([]server.Plan, 0, len(r.plans))
-	for _, ps := range r.plans {
-		spec := &ps.plan.Spec
-		p := server.Plan{Name: ps.plan.Name, Source: ps.file, Platform: spec.Target.Platform, Schedule: spec.Schedule,
-			TimeZone: spec.TimeZone, Suspend: spec.Suspend, Error: r.fileProblems(ps.file)}
-		if ps.stalled != "" {
-			p.Error = strings.TrimPrefix(p.Error+"\n"+ps.stalled, "\n")
+	out := make([]server.Plan, 0, r.plans.Len())
+	for ps := range r.plans.All() {
+		spec := &ps.Plan.Spec
+		p := server.Plan{Name: ps.Plan.Name, Source: ps.File, Platform: spec.Target.Platform, Schedule: spec.Schedule,
+			TimeZone: spec.TimeZone, Suspend: spec.Suspend, Error: r.plans.Problems(ps.File)}
+		if stalled := r.stalled[p.Name]; stalled != "" {
+			p.Error = strings.TrimPrefix(p.Error+"\n"+stalled, "\n")
 		}
 		if next := r.statuses[p.Name].NextScheduleTime; next != nil && spec.Schedule != "" && !spec.Suspend {
 			t := next.UTC()
@@ -43,10 +43,8 @@ func (r *Runner) Plans(ctx context.Context) ([]server.Plan, error) {
 		out = append(out, p)
 	}
 	var orphans []server.Plan
-	for path, fs := range r.files {
-		if len(fs.plans) == 0 && len(fs.problems) > 0 {
-			orphans = append(orphans, server.Plan{Source: path, Error: fs.problems.Error()})
-		}
+	for path, problems := range r.plans.Refused() {
+		orphans = append(orphans, server.Plan{Source: path, Error: problems})
 	}
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b server.Plan) int { return cmp.Compare(a.Name, b.Name) })
@@ -162,7 +160,7 @@ func (r *Runner) Trigger(ctx context.Context, namespace, name string, by server.
 	var out server.Run
 	err := r.call(ctx, func(ctx context.Context) error {
 		r.mu.Lock()
-		ps, stopping := r.plans[name], r.stopping
+		ps, stopping := r.plans.Plan(name), r.stopping
 		var going []string
 		for _, run := range r.active {
 			if run.rec.Plan.Name == name && !run.phase().IsTerminal() {
@@ -175,12 +173,12 @@ func (r *Runner) Trigger(ctx context.Context, namespace, name string, by server.
 			return errStopped
 		case ps == nil:
 			return fmt.Errorf("plan %q: %w", name, server.ErrNotFound)
-		case len(going) > 0 && ps.plan.Spec.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow:
+		case len(going) > 0 && ps.Plan.Spec.ConcurrencyPolicy != v1alpha1.ConcurrencyAllow:
 			slices.Sort(going)
 			return fmt.Errorf("%w: plan %s has run %s in progress and its concurrencyPolicy is %s, not Allow; abort it or wait for it to finish",
-				server.ErrConflict, name, strings.Join(going, ", "), cmp.Or(ps.plan.Spec.ConcurrencyPolicy, v1alpha1.ConcurrencyForbid))
+				server.ErrConflict, name, strings.Join(going, ", "), cmp.Or(ps.Plan.Spec.ConcurrencyPolicy, v1alpha1.ConcurrencyForbid))
 		}
-		run := r.newRun(ps.plan, engine.NewRunID(name, r.opts.Clock.Now()), v1alpha1.TriggerAPI, nil)
+		run := r.newRun(ps.Plan, engine.NewRunID(name, r.opts.Clock.Now()), v1alpha1.TriggerAPI, nil)
 		r.mu.Lock()
 		r.active[run.rec.ID] = run
 		r.mu.Unlock()

@@ -6,10 +6,11 @@
 // The directory is watched (fsnotify, and read again every minute): a
 // changed file is loaded with the strict plan loader; a broken edit is
 // reported as file:line:column: field: message and the last good version
-// of its plans stays scheduled. Each plan is scheduled by the same rules
-// as in a cluster, scheduler.Decide; each plan's schedule status and the
-// runs in progress are kept in the state directory, written atomically,
-// so a restart neither starts a fire twice nor forgets one it missed.
+// of its plans stays scheduled (package plans reads the directory). Each
+// plan is scheduled by the same rules as in a cluster, scheduler.Decide;
+// each plan's schedule status and the runs in progress are kept in the
+// state directory, written atomically, so a restart neither starts a fire
+// twice nor forgets one it missed (package state).
 //
 // Runs started by the schedule and by the API take one path: the run is
 // recorded in the state file, then a goroutine builds its platform and

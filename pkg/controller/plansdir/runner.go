@@ -14,22 +14,14 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/plans"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/state"
 	"github.com/firedrill/firedrill/pkg/log"
-	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/scheduler"
 )
 
 // errStopped is what a request gets once the runner is stopping.
 var errStopped = errors.New("drill serve is stopping")
-
-// planState is a plan the runner schedules: the last good version of it.
-type planState struct {
-	plan *plan.Plan
-	// file is the file it came from.
-	file string
-	// stalled says why its schedule cannot be decided; "" when it can.
-	stalled string
-}
 
 // Runner runs the plans of a directory on their schedules and on request,
 // keeps their history, and serves both to the API (it is a
@@ -41,7 +33,7 @@ type planState struct {
 // (a trigger) are handed to it; reads take the lock.
 type Runner struct {
 	opts  Options
-	state stateDir
+	state state.Dir
 
 	// changed carries a change notice of the plans directory.
 	changed chan struct{}
@@ -61,10 +53,11 @@ type Runner struct {
 	ready      bool
 	stopCalled bool
 	stopping   bool
-	plans      map[string]*planState
-	files      map[string]*fileState
-	statuses   map[string]v1alpha1.ScheduleStatus
-	active     map[string]*activeRun
+	plans      *plans.Dir
+	// stalled says, by plan, why its schedule cannot be decided.
+	stalled  map[string]string
+	statuses map[string]v1alpha1.ScheduleStatus
+	active   map[string]*activeRun
 
 	// Only the worker touches these (and Start, before the worker runs).
 	due       map[string]time.Time
@@ -82,10 +75,10 @@ func New(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		opts: opts, state: stateDir{dir: opts.StateDir}, logger: log.Discard(),
+		opts: opts, state: state.New(opts.StateDir), logger: log.Discard(),
 		changed: make(chan struct{}, 1), events: make(chan func(context.Context)),
 		quit: make(chan struct{}), done: make(chan struct{}),
-		plans: map[string]*planState{}, files: map[string]*fileState{}, statuses: map[string]v1alpha1.ScheduleStatus{},
+		plans: plans.New(opts.Dir), stalled: map[string]string{}, statuses: map[string]v1alpha1.ScheduleStatus{},
 		active: map[string]*activeRun{}, due: map[string]time.Time{}, dirty: map[string]bool{},
 	}, nil
 }
@@ -106,7 +99,7 @@ func (r *Runner) Start(ctx context.Context) (err error) {
 	r.logger = log.FromContext(ctx)
 	ctx = log.IntoContext(context.WithoutCancel(ctx), r.logger)
 
-	if r.lock, err = r.state.lock(); err != nil {
+	if r.lock, err = r.state.Lock(); err != nil {
 		return err
 	}
 	defer func() {
@@ -114,7 +107,7 @@ func (r *Runner) Start(ctx context.Context) (err error) {
 			r.release()
 		}
 	}()
-	st, err := r.state.load()
+	st, err := r.state.Load()
 	if err != nil {
 		return err
 	}
@@ -134,8 +127,8 @@ func (r *Runner) Start(ctx context.Context) (err error) {
 	for _, n := range names {
 		r.dirty[n] = true
 	}
-	r.logger.Info("plans runner started", "dir", r.opts.Dir, "plans", len(r.plans), "state", r.opts.StateDir)
-	go r.watch(ctx, r.watcher)
+	r.logger.Info("plans runner started", "dir", r.opts.Dir, "plans", r.plans.Len(), "state", r.opts.StateDir)
+	go plans.Watch(ctx, r.watcher, r.opts.Dir, r.changed)
 	go r.loop(ctx)
 	r.mu.Lock()
 	r.ready = true
@@ -323,7 +316,7 @@ func (r *Runner) call(ctx context.Context, f func(context.Context) error) error 
 // the worker, or Start.
 func (r *Runner) save() bool {
 	r.mu.Lock()
-	st := persisted{Plans: make(map[string]v1alpha1.ScheduleStatus, len(r.statuses))}
+	st := state.File{Plans: make(map[string]v1alpha1.ScheduleStatus, len(r.statuses))}
 	for name, s := range r.statuses {
 		st.Plans[name] = s
 	}
@@ -331,8 +324,8 @@ func (r *Runner) save() bool {
 		st.Active = append(st.Active, run.rec)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(st.Active, func(a, b activeRecord) int { return a.Created.Compare(b.Created) })
-	if err := r.state.save(st); err != nil {
+	slices.SortFunc(st.Active, func(a, b state.Run) int { return a.Created.Compare(b.Created) })
+	if err := r.state.Save(st); err != nil {
 		r.logger.Error("writing the serve state; trying again", "err", err, "in", r.opts.RetryInterval)
 		r.saveAgain = true
 		r.retryAt = r.opts.Clock.Now().Add(r.opts.RetryInterval)
@@ -359,17 +352,17 @@ func (r *Runner) reconcileDue(ctx context.Context, now time.Time) {
 
 // decide runs the schedule rules for a plan: its runs are the active ones
 // and those in the history.
-func (r *Runner) decide(ctx context.Context, ps *planState, now time.Time) (scheduler.Decision, []Entry, error) {
-	hist, err := r.opts.History.List(ctx, Query{Plan: ps.plan.Name})
+func (r *Runner) decide(ctx context.Context, ps *plans.Plan, now time.Time) (scheduler.Decision, []Entry, error) {
+	hist, err := r.opts.History.List(ctx, Query{Plan: ps.Plan.Name})
 	if err != nil {
-		return scheduler.Decision{}, nil, fmt.Errorf("listing the runs of plan %s: %w", ps.plan.Name, err)
+		return scheduler.Decision{}, nil, fmt.Errorf("listing the runs of plan %s: %w", ps.Plan.Name, err)
 	}
 	r.mu.Lock()
-	dp := *ps.plan.DrillPlan
-	dp.Status = v1alpha1.DrillPlanStatus{ScheduleStatus: r.statuses[ps.plan.Name]}
+	dp := *ps.Plan.DrillPlan
+	dp.Status = v1alpha1.DrillPlanStatus{ScheduleStatus: r.statuses[ps.Plan.Name]}
 	var runs []scheduler.Run
 	for _, run := range r.active {
-		if run.rec.Plan.Name == ps.plan.Name {
+		if run.rec.Plan.Name == ps.Plan.Name {
 			runs = append(runs, run.schedulerRun())
 		}
 	}
@@ -382,4 +375,27 @@ func (r *Runner) decide(ctx context.Context, ps *planState, now time.Time) (sche
 	}
 	d, err := scheduler.Decide(&dp, runs, now)
 	return d, hist, err
+}
+
+// reload reads the plans directory again (plans.Dir.Reload) and returns
+// the names of the plans that changed, appeared or went away; a plan
+// that changed is no longer stalled. The caller is the worker, or Start.
+func (r *Runner) reload(ctx context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names, err := r.plans.Reload(ctx, r.removePlan)
+	for _, name := range names {
+		delete(r.stalled, name)
+	}
+	return names, err
+}
+
+// removePlan forgets a plan gone from the directory: its schedule starts
+// afresh if it comes back. Its runs in progress go on. The caller holds
+// r.mu.
+func (r *Runner) removePlan(name string) {
+	delete(r.stalled, name)
+	delete(r.statuses, name)
+	delete(r.due, name)
+	r.opts.Observer.PlanRemoved(name)
 }

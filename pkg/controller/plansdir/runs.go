@@ -10,18 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/controller/plansdir/state"
 	"github.com/firedrill/firedrill/pkg/engine"
 	"github.com/firedrill/firedrill/pkg/engine/cleanup"
 	"github.com/firedrill/firedrill/pkg/plan"
 	"github.com/firedrill/firedrill/pkg/report"
 	"github.com/firedrill/firedrill/pkg/scheduler"
-	"github.com/firedrill/firedrill/pkg/slo"
 )
 
 // activeRun is a run the runner created and has not yet stored in the
 // history. Its fields after rec are guarded by Runner.mu.
 type activeRun struct {
-	rec  activeRecord
+	rec  state.Run
 	plan *plan.Plan
 
 	// drill is the engine's run once it started.
@@ -39,7 +39,7 @@ type activeRun struct {
 
 // newRun is a run of p the runner is about to create.
 func (r *Runner) newRun(p *plan.Plan, id string, trigger v1alpha1.Trigger, scheduled *time.Time) *activeRun {
-	return &activeRun{plan: p, rec: activeRecord{
+	return &activeRun{plan: p, rec: state.Run{
 		ID: id, Trigger: trigger, Scheduled: scheduled, Created: r.opts.Clock.Now(),
 		Plan: report.Plan{Name: p.Name, Source: p.Source, Hash: p.Hash(), Spec: p.Spec},
 	}}
@@ -106,7 +106,7 @@ func (r *Runner) launch(ctx context.Context, run *activeRun) {
 		rep := r.execute(ctx, run)
 		// Kept first: if the worker is gone (Stop gave up waiting) or
 		// drill serve dies now, the next start stores it as it is.
-		if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), rep); err != nil {
+		if err := r.state.WriteLive(run.rec.ID, r.opts.Clock.Now(), rep); err != nil {
 			r.logger.Error("keeping the final report of a run", "run", run.rec.ID, "err", err)
 		}
 		r.submit(func(ctx context.Context) { r.finish(ctx, run, rep) })
@@ -150,7 +150,7 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 		case <-drill.Done():
 			running = false
 		case <-ticker.C():
-			if err := r.state.writeLive(run.rec.ID, r.opts.Clock.Now(), drill.Snapshot()); err != nil {
+			if err := r.state.WriteLive(run.rec.ID, r.opts.Clock.Now(), drill.Snapshot()); err != nil {
 				r.logger.Warn("keeping a snapshot of a run in progress", "run", run.rec.ID, "err", err)
 			}
 		case <-updates.C():
@@ -171,19 +171,9 @@ func (r *Runner) execute(ctx context.Context, run *activeRun) *report.Report {
 // unstarted is the report of a run that never started its drill.
 func (r *Runner) unstarted(run *activeRun, phase v1alpha1.RunPhase, msg string) *report.Report {
 	now := metav1.NewMicroTime(r.opts.Clock.Now())
-	rep := r.bareReport(run.rec)
+	rep := state.BareReport(run.rec, r.opts.Tool)
 	rep.Phase, rep.Verdict, rep.Message = phase, v1alpha1.VerdictNotJudged, msg
 	rep.CompletionTime = &now
-	return rep
-}
-
-// bareReport is a report of rec with nothing measured.
-func (r *Runner) bareReport(rec activeRecord) *report.Report {
-	created := metav1.NewMicroTime(rec.Created)
-	rep := &report.Report{Schema: report.SchemaVersion, RunID: rec.ID, Plan: rec.Plan, Tool: r.opts.Tool,
-		Platform: string(rec.Plan.Spec.Target.Platform), Endpoint: rec.Plan.Spec.System.Endpoint, Trigger: rec.Trigger,
-		Series: []slo.Point{}}
-	rep.StartTime = &created
 	return rep
 }
 
@@ -209,7 +199,7 @@ func (r *Runner) store(ctx context.Context, run *activeRun) bool {
 	delete(r.active, rep.RunID)
 	r.mu.Unlock()
 	if r.save() {
-		if err := r.state.removeLive(rep.RunID); err != nil {
+		if err := r.state.RemoveLive(rep.RunID); err != nil {
 			r.logger.Warn("removing a stored run's snapshot", "run", rep.RunID, "err", err)
 		}
 	}
@@ -242,7 +232,7 @@ func (r *Runner) retry(ctx context.Context) {
 // recover reverts the faults that dead runs left (the journal) and stores
 // the runs the last drill serve did not: as they ended if they ended, as
 // Error if it died while they went. The caller is Start.
-func (r *Runner) recover(ctx context.Context, st persisted) error {
+func (r *Runner) recover(ctx context.Context, st state.File) error {
 	r.statuses = st.Plans
 	leftovers, err := cleanup.Run(ctx, cleanup.Options{JournalDir: r.opts.JournalDir, Platforms: r.opts.Platforms, Clock: r.opts.Clock})
 	reverted := map[string][]string{}
@@ -254,9 +244,9 @@ func (r *Runner) recover(ctx context.Context, st persisted) error {
 		return fmt.Errorf("faults left by runs that died could not be reverted; nothing runs until they are (drill cleanup --state-dir): %w", err)
 	}
 	for _, rec := range st.Active {
-		run := &activeRun{rec: rec, final: r.deadReport(rec, reverted[rec.ID])}
+		run := &activeRun{rec: rec, final: r.state.DeadReport(rec, reverted[rec.ID], r.opts.Tool)}
 		r.active[rec.ID] = run
-		if run.final.Phase == v1alpha1.RunError && strings.HasPrefix(run.final.Message, diedMessage) {
+		if run.final.Phase == v1alpha1.RunError && strings.HasPrefix(run.final.Message, state.DiedMessage) {
 			r.logger.Warn("a run was going when drill serve stopped; stored as Error", "plan", rec.Plan.Name, "run", rec.ID)
 		}
 		r.store(ctx, run)
@@ -265,38 +255,4 @@ func (r *Runner) recover(ctx context.Context, st persisted) error {
 		return fmt.Errorf("writing the serve state in %s", r.opts.StateDir)
 	}
 	return nil
-}
-
-// diedMessage starts the message of a run drill serve died during.
-const diedMessage = "drill serve stopped while the run was going (killed or crashed)"
-
-// deadReport is the report of a run the last drill serve did not store:
-// its final report when it finished, otherwise its last snapshot (or
-// nothing measured) as Error.
-func (r *Runner) deadReport(rec activeRecord, reverted []string) *report.Report {
-	snap := r.state.readLive(rec.ID)
-	if snap != nil && snap.Report.Phase.IsTerminal() {
-		return snap.Report
-	}
-	rep, until := r.bareReport(rec), rec.Created
-	if snap != nil {
-		rep, until = snap.Report, snap.At
-	}
-	msg := diedMessage
-	if len(reverted) > 0 {
-		msg += "; when it started again it reverted: " + strings.Join(reverted, "; ")
-	} else {
-		msg += "; when it started again no fault of the run was left to revert"
-	}
-	if snap != nil {
-		msg += "; the measurements are as of " + until.UTC().Format(time.RFC3339)
-	} else {
-		msg += "; nothing of it was measured"
-	}
-	done := metav1.NewMicroTime(until)
-	rep.Phase, rep.Verdict, rep.Message, rep.CompletionTime = v1alpha1.RunError, v1alpha1.VerdictNotJudged, msg, &done
-	if rep.Series == nil {
-		rep.Series = []slo.Point{}
-	}
-	return rep
 }

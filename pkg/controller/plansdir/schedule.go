@@ -19,7 +19,7 @@ import (
 // caller is the worker.
 func (r *Runner) reconcile(ctx context.Context, name string) {
 	r.mu.Lock()
-	ps := r.plans[name]
+	ps := r.plans.Plan(name)
 	r.mu.Unlock()
 	if ps == nil {
 		return // removed
@@ -28,8 +28,8 @@ func (r *Runner) reconcile(ctx context.Context, name string) {
 	d, hist, err := r.decide(ctx, ps, now)
 	if err != nil {
 		r.mu.Lock()
-		stalled := ps.stalled != err.Error()
-		ps.stalled = err.Error()
+		stalled := r.stalled[name] != err.Error()
+		r.stalled[name] = err.Error()
 		r.mu.Unlock()
 		if stalled {
 			r.logger.Error("the plan's schedule cannot be decided until it changes", "plan", name, "err", err)
@@ -37,7 +37,7 @@ func (r *Runner) reconcile(ctx context.Context, name string) {
 		return
 	}
 	r.mu.Lock()
-	ps.stalled = ""
+	delete(r.stalled, name)
 	stopping := r.stopping
 	r.mu.Unlock()
 	if stopping && d.Start != nil {
@@ -50,7 +50,7 @@ func (r *Runner) reconcile(ctx context.Context, name string) {
 	var created *activeRun
 	if f := d.Start; f != nil && !slices.ContainsFunc(hist, func(e Entry) bool { return e.ID == f.RunName }) {
 		fire := f.Time
-		created = r.newRun(ps.plan, f.RunName, v1alpha1.TriggerSchedule, &fire)
+		created = r.newRun(ps.Plan, f.RunName, v1alpha1.TriggerSchedule, &fire)
 	}
 	r.mu.Lock()
 	was, had := r.statuses[name]
@@ -93,7 +93,7 @@ func (r *Runner) reconcile(ctx context.Context, name string) {
 			r.logger.Info("pruned runs beyond the history limits", "plan", name, "runs", d.Prune)
 		}
 	}
-	r.opts.Observer.Decided(ps.plan, d)
+	r.opts.Observer.Decided(ps.Plan, d)
 	if d.RequeueAfter > 0 {
 		r.due[name] = now.Add(d.RequeueAfter)
 	} else {

@@ -6,7 +6,8 @@
 // (Load). The artifact is a flat directory of compact little-endian binary
 // files plus metadata.json and a SHA256SUMS manifest; Load verifies every
 // checksum and refuses corrupt or truncated artifacts with an error wrapping
-// ErrCorrupt. The file format is documented in docs/recommender.md.
+// ErrCorrupt. The file format is documented in docs/recommender.md; package
+// artifact reads and writes it, this package decides what the files hold.
 //
 // A loaded Model is immutable and safe for concurrent use. Top-k retrieval is
 // exact: Recommend scores every item with one float32 matrix-vector product

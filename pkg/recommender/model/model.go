@@ -10,13 +10,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firedrill/firedrill/pkg/recommender/model/artifact"
 )
 
 // ErrUnknownItem is returned by Similar for an item the model was not trained on.
 var ErrUnknownItem = errors.New("unknown item")
 
 // ErrCorrupt is wrapped by Load when a checksum, size or format check fails.
-var ErrCorrupt = errors.New("corrupt model artifact")
+var ErrCorrupt = artifact.ErrCorrupt
 
 // Result is one ranked item.
 type Result struct {

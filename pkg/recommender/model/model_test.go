@@ -301,26 +301,6 @@ func TestLoadRefusesDamagedArtifacts(t *testing.T) {
 	}
 }
 
-func TestDecodeRejectsInconsistentFiles(t *testing.T) {
-	tests := []struct {
-		name string
-		b    []byte
-	}{
-		{"a short header", []byte("FDR")},
-		{"a wrong magic", append([]byte("XXXX"), make([]byte, 12)...)},
-		{"a body shorter than the header says", encodeF32(4, 4, make([]float32, 16))[:40]},
-		{"a string table with a bad length", append(header(kindStr, 2, 1), 0x7f, 'a')},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, errF := decodeF32("x", tt.b, -1)
-			_, errS := decodeStrings("x", tt.b)
-			require.ErrorIs(t, errF, ErrCorrupt)
-			require.ErrorIs(t, errS, ErrCorrupt)
-		})
-	}
-}
-
 func flip(t *testing.T, path string, off int64) {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package model
+package artifact
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // mapFile maps path read-only and pre-faults it (MAP_POPULATE), which costs
 // one system call instead of a page fault per 4 KiB. Replicas on one host
 // share the pages through the page cache. Artifacts are immutable once
-// saved; the mapping must not outlive the model (see regions).
+// saved; the mapping must not outlive the model (see Regions).
 func mapFile(path string) ([]byte, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {

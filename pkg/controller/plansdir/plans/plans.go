@@ -1,4 +1,4 @@
-package plansdir
+package plans
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,7 +19,53 @@ import (
 	"github.com/firedrill/firedrill/pkg/plan"
 )
 
-// fileState is what the runner knows of one plan file.
+// Plan is a plan the directory provides: the last good version of it.
+type Plan struct {
+	// Plan is the plan.
+	Plan *plan.Plan
+	// File is the file it came from.
+	File string
+}
+
+// Dir is the plans directory as last read: each plan's last good version
+// and each file's refused latest version. It is not safe for concurrent
+// use: the runner guards it with its lock.
+type Dir struct {
+	path  string
+	plans map[string]*Plan
+	files map[string]*fileState
+}
+
+// New returns the plans directory dir, not read yet (Reload reads it).
+func New(dir string) *Dir {
+	return &Dir{path: dir, plans: map[string]*Plan{}, files: map[string]*fileState{}}
+}
+
+// Plan returns the plan called name; nil when the directory provides
+// none.
+func (d *Dir) Plan(name string) *Plan { return d.plans[name] }
+
+// Len is how many plans the directory provides.
+func (d *Dir) Len() int { return len(d.plans) }
+
+// All are the plans the directory provides, in no order.
+func (d *Dir) All() iter.Seq[*Plan] { return maps.Values(d.plans) }
+
+// Refused are the files that provide no plan because their only version
+// was refused, with their problems as text, in no order.
+func (d *Dir) Refused() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for path, fs := range d.files {
+			if len(fs.plans) == 0 && len(fs.problems) > 0 {
+				if !yield(path, fs.problems.Error()) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// fileState is what the directory knows of one plan file.
 type fileState struct {
 	// sum is the content's sha256 when last read; a file read again with
 	// the same content is not loaded again.
@@ -71,12 +118,13 @@ func readPlanFile(path string) ([]byte, *plan.Problem) {
 	return data, nil
 }
 
-// reload reads the plans directory again and takes every changed file
-// whose new version is valid; a file whose new version is not keeps its
-// last good plans, with its problems. It returns the names of the plans
-// that changed, appeared or went away. The caller is the worker.
-func (r *Runner) reload(ctx context.Context) ([]string, error) {
-	paths, err := planFiles(r.opts.Dir)
+// Reload reads the directory again and takes every changed file whose
+// new version is valid; a file whose new version is not keeps its last
+// good plans, with its problems. It calls removed with each plan that
+// goes away, as it goes, and returns the names of the plans that changed,
+// appeared or went away.
+func (d *Dir) Reload(ctx context.Context, removed func(name string)) ([]string, error) {
+	paths, err := planFiles(d.path)
 	if err != nil {
 		// An unreadable directory takes nothing away: every plan stays.
 		return nil, err
@@ -84,28 +132,26 @@ func (r *Runner) reload(ctx context.Context) ([]string, error) {
 	logger := log.FromContext(ctx)
 	loader := &plan.Loader{}
 	changed := map[string]bool{}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for path := range r.files {
+	for path := range d.files {
 		if !slices.Contains(paths, path) {
-			for _, name := range r.files[path].plans {
-				r.removePlan(name)
+			for _, name := range d.files[path].plans {
+				d.remove(name, removed)
 				changed[name] = true
 			}
-			delete(r.files, path)
+			delete(d.files, path)
 			logger.Info("plan file removed", "file", path)
 		}
 	}
 	for _, path := range paths {
 		data, problem := readPlanFile(path)
-		fs := r.files[path]
+		fs := d.files[path]
 		if fs == nil {
 			fs = &fileState{}
-			r.files[path] = fs
+			d.files[path] = fs
 		}
 		if problem != nil {
 			fs.sum, fs.problems = [sha256.Size]byte{}, plan.Problems{*problem}
-			r.refused(ctx, path, fs)
+			refused(ctx, path, fs)
 			continue
 		}
 		sum := sha256.Sum256(data)
@@ -114,25 +160,25 @@ func (r *Runner) reload(ctx context.Context) ([]string, error) {
 		}
 		fs.sum = sum
 		plans, problems := loader.LoadBytes(path, data)
-		problems = append(problems, r.nameClashes(path, plans)...)
+		problems = append(problems, d.nameClashes(path, plans)...)
 		if len(problems) > 0 {
 			fs.problems = problems
-			r.refused(ctx, path, fs)
+			refused(ctx, path, fs)
 			continue
 		}
 		fs.problems = nil
 		var names []string
 		for _, p := range plans {
 			names = append(names, p.Name)
-			if old := r.plans[p.Name]; old == nil || old.plan.Hash() != p.Hash() {
+			if old := d.plans[p.Name]; old == nil || old.Plan.Hash() != p.Hash() {
 				logger.Info("plan loaded", "plan", p.Name, "file", path, "hash", p.Hash()[:12])
 			}
-			r.plans[p.Name] = &planState{plan: p, file: path}
+			d.plans[p.Name] = &Plan{Plan: p, File: path}
 			changed[p.Name] = true
 		}
 		for _, name := range fs.plans {
 			if !slices.Contains(names, name) {
-				r.removePlan(name)
+				d.remove(name, removed)
 				changed[name] = true
 			}
 		}
@@ -142,7 +188,7 @@ func (r *Runner) reload(ctx context.Context) ([]string, error) {
 }
 
 // refused logs a file whose latest version was not taken.
-func (r *Runner) refused(ctx context.Context, path string, fs *fileState) {
+func refused(ctx context.Context, path string, fs *fileState) {
 	msg := "plan file refused; the last good version of its plans stays scheduled"
 	if len(fs.plans) == 0 {
 		msg = "plan file refused; it provides no plan"
@@ -153,44 +199,42 @@ func (r *Runner) refused(ctx context.Context, path string, fs *fileState) {
 }
 
 // nameClashes are the plans of path that another file already provides,
-// or that path defines twice. The caller holds r.mu.
-func (r *Runner) nameClashes(path string, plans []*plan.Plan) plan.Problems {
+// or that path defines twice.
+func (d *Dir) nameClashes(path string, plans []*plan.Plan) plan.Problems {
 	var out plan.Problems
 	seen := map[string]bool{}
 	for _, p := range plans {
-		switch other := r.plans[p.Name]; {
+		switch other := d.plans[p.Name]; {
 		case seen[p.Name]:
 			out = append(out, plan.Problem{File: path, Field: "metadata.name", Message: fmt.Sprintf("duplicate plan name %q (twice in this file)", p.Name)})
-		case other != nil && other.file != path:
-			out = append(out, plan.Problem{File: path, Field: "metadata.name", Message: fmt.Sprintf("duplicate plan name %q (also in %s)", p.Name, other.file)})
+		case other != nil && other.File != path:
+			out = append(out, plan.Problem{File: path, Field: "metadata.name", Message: fmt.Sprintf("duplicate plan name %q (also in %s)", p.Name, other.File)})
 		}
 		seen[p.Name] = true
 	}
 	return out
 }
 
-// removePlan forgets a plan: its schedule starts afresh if it comes back.
-// Its runs in progress go on. The caller holds r.mu.
-func (r *Runner) removePlan(name string) {
-	delete(r.plans, name)
-	delete(r.statuses, name)
-	delete(r.due, name)
-	r.opts.Observer.PlanRemoved(name)
+// remove forgets a plan and tells removed.
+func (d *Dir) remove(name string, removed func(name string)) {
+	delete(d.plans, name)
+	removed(name)
 }
 
-// fileProblems is the refused latest version of the file a plan is in,
-// as text; "" when it was taken. The caller holds r.mu.
-func (r *Runner) fileProblems(path string) string {
-	fs := r.files[path]
+// Problems is the refused latest version of a file (the one a plan is
+// in), as text; "" when it was taken.
+func (d *Dir) Problems(path string) string {
+	fs := d.files[path]
 	if fs == nil || len(fs.problems) == 0 {
 		return ""
 	}
 	return fs.problems.Error()
 }
 
-// watch forwards change notices of the plans directory to the worker until
-// the watcher is closed.
-func (r *Runner) watch(ctx context.Context, w *fsnotify.Watcher) {
+// Watch forwards the change notices of w, a watcher of the plans
+// directory dir, to changed, without blocking: a notice already pending
+// stands for the new one. It returns once the watcher is closed.
+func Watch(ctx context.Context, w *fsnotify.Watcher, dir string, changed chan<- struct{}) {
 	for {
 		select {
 		case _, ok := <-w.Events:
@@ -198,7 +242,7 @@ func (r *Runner) watch(ctx context.Context, w *fsnotify.Watcher) {
 				return
 			}
 			select {
-			case r.changed <- struct{}{}:
+			case changed <- struct{}{}:
 			default: // a notice is already pending
 			}
 		case err, ok := <-w.Errors:
@@ -206,10 +250,10 @@ func (r *Runner) watch(ctx context.Context, w *fsnotify.Watcher) {
 				return
 			}
 			if !errors.Is(err, fsnotify.ErrEventOverflow) {
-				log.FromContext(ctx).Warn("watching the plans directory", "dir", r.opts.Dir, "err", err)
+				log.FromContext(ctx).Warn("watching the plans directory", "dir", dir, "err", err)
 			}
 			select {
-			case r.changed <- struct{}{}:
+			case changed <- struct{}{}:
 			default:
 			}
 		}

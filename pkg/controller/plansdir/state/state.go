@@ -1,4 +1,4 @@
-package plansdir
+package state
 
 import (
 	"encoding/json"
@@ -15,8 +15,8 @@ import (
 	"github.com/firedrill/firedrill/pkg/report"
 )
 
-// stateSchema identifies the state file's format.
-const stateSchema = "firedrill.dev/serve-state/v1"
+// schema identifies the state file's format.
+const schema = "firedrill.dev/serve-state/v1"
 
 // Files under the state directory.
 const (
@@ -25,18 +25,19 @@ const (
 	liveDir   = "live"
 )
 
-// persisted is the state file: what a restart needs so that it neither
+// File is the state file: what a restart needs so that it neither
 // starts a fire twice nor forgets a missed one, nor loses a run.
-type persisted struct {
+type File struct {
+	// Schema identifies the format; Save sets it.
 	Schema string `json:"schema"`
 	// Plans are the schedule status of each plan, by name.
 	Plans map[string]v1alpha1.ScheduleStatus `json:"plans,omitempty"`
 	// Active are the runs created and not yet in the history.
-	Active []activeRecord `json:"active,omitempty"`
+	Active []Run `json:"active,omitempty"`
 }
 
-// activeRecord is what the state file keeps about a run in progress.
-type activeRecord struct {
+// Run is what the state file keeps about a run in progress.
+type Run struct {
 	// ID is the run's id.
 	ID string `json:"id"`
 	// Plan is the version of the plan it runs.
@@ -49,16 +50,19 @@ type activeRecord struct {
 	Created time.Time `json:"created"`
 }
 
-// stateDir reads and writes the state directory.
-type stateDir struct {
+// Dir reads and writes the state directory.
+type Dir struct {
 	dir string
 }
 
-func (s stateDir) path(name string) string { return filepath.Join(s.dir, name) }
+// New returns the state directory dir; Lock creates it.
+func New(dir string) Dir { return Dir{dir: dir} }
 
-// lock takes the state directory's lock, held by a live process only:
+func (s Dir) path(name string) string { return filepath.Join(s.dir, name) }
+
+// Lock takes the state directory's lock, held by a live process only:
 // a second runner on the same directory is refused.
-func (s stateDir) lock() (*os.File, error) {
+func (s Dir) Lock() (*os.File, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the state directory: %w", err)
 	}
@@ -76,9 +80,9 @@ func (s stateDir) lock() (*os.File, error) {
 	return f, nil
 }
 
-// load reads the state file; a missing one is an empty state.
-func (s stateDir) load() (persisted, error) {
-	st := persisted{Schema: stateSchema, Plans: map[string]v1alpha1.ScheduleStatus{}}
+// Load reads the state file; a missing one is an empty state.
+func (s Dir) Load() (File, error) {
+	st := File{Schema: schema, Plans: map[string]v1alpha1.ScheduleStatus{}}
 	data, err := os.ReadFile(s.path(stateFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -89,8 +93,8 @@ func (s stateDir) load() (persisted, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return st, fmt.Errorf("the serve state %s is damaged (%w); move it away to start afresh: every plan's schedule starts again and the runs it lists are forgotten", s.path(stateFile), err)
 	}
-	if st.Schema != stateSchema {
-		return st, fmt.Errorf("the serve state %s has schema %q, not %q", s.path(stateFile), st.Schema, stateSchema)
+	if st.Schema != schema {
+		return st, fmt.Errorf("the serve state %s has schema %q, not %q", s.path(stateFile), st.Schema, schema)
 	}
 	if st.Plans == nil {
 		st.Plans = map[string]v1alpha1.ScheduleStatus{}
@@ -98,9 +102,9 @@ func (s stateDir) load() (persisted, error) {
 	return st, nil
 }
 
-// save writes the state file atomically.
-func (s stateDir) save(st persisted) error {
-	st.Schema = stateSchema
+// Save writes the state file atomically.
+func (s Dir) Save(st File) error {
+	st.Schema = schema
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the serve state: %w", err)
@@ -111,17 +115,19 @@ func (s stateDir) save(st persisted) error {
 	return nil
 }
 
-// snapshot is a run's report as of a moment, kept while it runs.
-type snapshot struct {
-	At     time.Time      `json:"at"`
+// Snapshot is a run's report as of a moment, kept while it runs.
+type Snapshot struct {
+	// At is the moment.
+	At time.Time `json:"at"`
+	// Report is the run's report as of At.
 	Report *report.Report `json:"report"`
 }
 
-func (s stateDir) livePath(id string) string { return filepath.Join(s.dir, liveDir, id+".json") }
+func (s Dir) livePath(id string) string { return filepath.Join(s.dir, liveDir, id+".json") }
 
-// writeLive keeps a run's report as of at.
-func (s stateDir) writeLive(id string, at time.Time, rep *report.Report) error {
-	data, err := json.Marshal(snapshot{At: at, Report: rep})
+// WriteLive keeps a run's report as of at.
+func (s Dir) WriteLive(id string, at time.Time, rep *report.Report) error {
+	data, err := json.Marshal(Snapshot{At: at, Report: rep})
 	if err != nil {
 		return fmt.Errorf("encoding the snapshot of run %s: %w", id, err)
 	}
@@ -131,22 +137,22 @@ func (s stateDir) writeLive(id string, at time.Time, rep *report.Report) error {
 	return nil
 }
 
-// readLive returns a run's latest snapshot; nil when there is none or it
+// ReadLive returns a run's latest snapshot; nil when there is none or it
 // cannot be read.
-func (s stateDir) readLive(id string) *snapshot {
+func (s Dir) ReadLive(id string) *Snapshot {
 	data, err := os.ReadFile(s.livePath(id))
 	if err != nil {
 		return nil
 	}
-	var snap snapshot
+	var snap Snapshot
 	if json.Unmarshal(data, &snap) != nil || snap.Report == nil || snap.Report.RunID != id {
 		return nil
 	}
 	return &snap
 }
 
-// removeLive forgets a run's snapshot.
-func (s stateDir) removeLive(id string) error {
+// RemoveLive forgets a run's snapshot.
+func (s Dir) RemoveLive(id string) error {
 	if err := os.Remove(s.livePath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing the snapshot of run %s: %w", id, err)
 	}
