@@ -199,5 +199,5 @@ func (s sink) Observed(msg string) {
 // markOf is the bookkeeping of fault f: its run and step, and where the
 // run's heartbeat is on this cluster.
 func (p *Platform) markOf(f platform.Fault) marks.Mark {
-	return marks.Mark{RunID: f.RunID, Fault: f.ID, Heartbeat: p.heartbeatKey(f.RunID).String()}
+	return marks.Mark{RunID: f.RunID, Fault: f.ID, Heartbeat: p.hb.Key(f.RunID).String()}
 }

@@ -31,7 +31,7 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 	f = p.localize(f)
 	// The run is alive, for anyone who finds its marks, before it writes
 	// the first.
-	if err := p.alive(ctx, f.RunID); err != nil {
+	if err := p.hb.Alive(ctx, f.RunID); err != nil {
 		return err
 	}
 	st := p.begin(ctx, f)

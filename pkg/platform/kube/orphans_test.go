@@ -26,7 +26,8 @@ import (
 func withClock(t *testing.T, fc *fakeCluster, clk *clocktesting.FakeClock) *fakeCluster {
 	t.Helper()
 	fc.p.opts.Clock = clk
-	t.Cleanup(func() { _ = fc.p.stopHeartbeats(context.Background()) })
+	fc.p.hb.Clock = clk
+	t.Cleanup(func() { _ = fc.p.hb.Stop(context.Background()) })
 	return fc
 }
 

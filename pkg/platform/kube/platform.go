@@ -22,7 +22,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
 	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
 	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
-	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
+	"github.com/firedrill/firedrill/pkg/platform/kube/liveness"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/preflight"
@@ -63,10 +63,8 @@ type Platform struct {
 	faults      map[string]*faultState
 	statsLogged bool
 
-	// hbMu guards heartbeats: the runs this process renews a heartbeat
-	// for on this cluster, by run id.
-	hbMu       sync.Mutex
-	heartbeats map[string]*lease.Heartbeat
+	// hb are the heartbeats this process renews on this cluster.
+	hb *liveness.Heartbeats
 }
 
 var (
@@ -170,10 +168,13 @@ func (p *Platform) Clusters() []evidence.Cluster {
 // newPlatform assembles a platform from clients; unit tests pass fakes.
 func newPlatform(opts Options, c client.Client, cs kubernetes.Interface, disco discoverer) *Platform {
 	opts.defaults()
+	sc := scopeOf(opts.Spec, opts.clusterRegion)
 	return &Platform{
-		opts: opts, scope: scopeOf(opts.Spec, opts.clusterRegion),
+		opts: opts, scope: sc,
 		c: c, cs: cs, disco: disco,
-		rec: evidence.Discard, faults: map[string]*faultState{}, heartbeats: map[string]*lease.Heartbeat{},
+		rec: evidence.Discard, faults: map[string]*faultState{},
+		hb: &liveness.Heartbeats{Client: c, Clock: opts.Clock, Namespace: sc.namespace,
+			Interval: opts.HeartbeatInterval, Grace: opts.HeartbeatGrace},
 	}
 }
 
@@ -252,7 +253,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 		w.Stop()
 		log.FromContext(ctx).Info("kubernetes informers", "objects", w.Received())
 	}
-	hbErr := p.stopHeartbeats(ctx)
+	hbErr := p.hb.Stop(ctx)
 	if logStats {
 		s := p.clients.Counter.Snapshot()
 		log.FromContext(ctx).Info("kubernetes API client",

@@ -118,7 +118,7 @@ func (p *Platform) Recover(ctx context.Context, f platform.Fault, targets []evid
 	}
 	// The run is dead: its heartbeat proves nothing any more. Marks left
 	// by a failed revert are then judged dead by their missing heartbeat.
-	if err := p.forgetDead(ctx, f.RunID); err != nil {
+	if err := p.hb.ForgetDead(ctx, f.RunID); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
