@@ -26,6 +26,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/preflight"
+	"github.com/firedrill/firedrill/pkg/platform/kube/recovery"
 	"github.com/firedrill/firedrill/pkg/platform/kube/region"
 	"github.com/firedrill/firedrill/pkg/platform/kube/storeoutage"
 	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
@@ -358,6 +359,7 @@ type deps struct {
 	chaos    chaos.Client
 	outage   storeoutage.Outage
 	checker  preflight.Checker
+	recovery recovery.Recovery
 }
 
 // deps configures the platform's packages for sc.
@@ -375,6 +377,7 @@ func (p *Platform) deps(sc scope) deps {
 		System: p.opts.Spec.System, Scope: sc.cluster}
 	d.checker = preflight.Checker{Client: p.c, Discovery: p.disco, Switcher: d.switcher, Outage: d.outage, Cutover: d.cutover,
 		GPU: d.gpu, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
+	d.recovery = recovery.Recovery{Client: p.c, Outage: d.outage, Chaos: d.chaos, Switcher: d.switcher}
 	return d
 }
 
