@@ -29,6 +29,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform/kube/recovery"
 	"github.com/firedrill/firedrill/pkg/platform/kube/region"
 	"github.com/firedrill/firedrill/pkg/platform/kube/storeoutage"
+	"github.com/firedrill/firedrill/pkg/platform/kube/targets"
 	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
 	"github.com/firedrill/firedrill/pkg/platform/kube/watch"
 )
@@ -360,6 +361,7 @@ type deps struct {
 	outage   storeoutage.Outage
 	checker  preflight.Checker
 	recovery recovery.Recovery
+	targets  targets.Resolver
 }
 
 // deps configures the platform's packages for sc.
@@ -378,6 +380,8 @@ func (p *Platform) deps(sc scope) deps {
 	d.checker = preflight.Checker{Client: p.c, Discovery: p.disco, Switcher: d.switcher, Outage: d.outage, Cutover: d.cutover,
 		GPU: d.gpu, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
 	d.recovery = recovery.Recovery{Client: p.c, Outage: d.outage, Chaos: d.chaos, Switcher: d.switcher}
+	d.targets = targets.Resolver{Client: p.c, Discovery: p.disco, GPU: d.gpu, Outage: d.outage, Switcher: d.switcher,
+		Cutover: d.cutover, Checker: d.checker, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
 	return d
 }
 
