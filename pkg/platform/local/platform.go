@@ -21,6 +21,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
+	"github.com/firedrill/firedrill/pkg/platform/local/modelcache"
 	"github.com/firedrill/firedrill/pkg/platform/local/proc"
 	"github.com/firedrill/firedrill/pkg/platform/local/storeproxy"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
@@ -66,6 +67,8 @@ type Platform struct {
 }
 
 var _ platform.Platform = (*Platform)(nil)
+
+var errNotStarted = errors.New("the sandbox is not running")
 
 // storeProc is a region's model store process.
 type storeProc struct {
@@ -262,7 +265,7 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (info platf
 	g, gctx = errgroup.WithContext(ctx)
 	for _, region := range p.order {
 		st := p.stores[region]
-		g.Go(func() error { return pushModel(gctx, p.mdl, st.addr+"/"+ModelRepository) })
+		g.Go(func() error { return modelcache.Push(gctx, p.mdl, st.addr+"/"+ModelRepository) })
 		p.published = append(p.published, evidence.ModelObservation{At: now, Replica: "store/" + region, Version: p.mdl.Metadata.Version, CreatedAt: p.mdl.Metadata.CreatedAt})
 	}
 	if err := g.Wait(); err != nil {
