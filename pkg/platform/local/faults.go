@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -451,85 +447,6 @@ func regionReady(sup *supervisor.Supervisor, region string) bool {
 func (p *Platform) Recover(_ context.Context, _ platform.Fault, _ []evidence.Target) error {
 	_, err := KillLeftovers(p.opts.StateDir)
 	return err
-}
-
-// KillLeftovers kills the processes of sandboxes under stateDir whose owner
-// is gone (a drill killed with SIGKILL normally takes them along through
-// the parent-death signal; this is the belt to those braces) and removes
-// their stores and node caches, keeping their logs. It returns the pids it
-// killed.
-func KillLeftovers(stateDir string) ([]int, error) {
-	root := filepath.Join(stateDir, "sandbox")
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing sandboxes: %w", err)
-	}
-	dead := map[string]bool{}
-	for _, d := range dirs {
-		dir := filepath.Join(root, d.Name())
-		st, err := ReadState(dir)
-		if err != nil {
-			continue // stopped cleanly: no state file
-		}
-		if st.Pid > 0 && syscall.Kill(st.Pid, 0) == nil {
-			continue // its owner is alive
-		}
-		dead[dir] = true
-	}
-	if len(dead) == 0 {
-		return nil, nil
-	}
-	var killed []int
-	for _, pid := range SandboxProcesses() {
-		if dead[pid.Sandbox] {
-			_ = syscall.Kill(-pid.Pid, syscall.SIGKILL)
-			_ = syscall.Kill(pid.Pid, syscall.SIGKILL)
-			killed = append(killed, pid.Pid)
-		}
-	}
-	for dir := range dead {
-		// Keep the logs of the dead sandbox; drop its stores and caches.
-		_ = os.RemoveAll(filepath.Join(dir, "nodes"))
-		_ = os.RemoveAll(filepath.Join(dir, "stores"))
-		_ = os.Remove(filepath.Join(dir, stateFile))
-	}
-	return killed, nil
-}
-
-// SandboxProcess is a live process that belongs to a sandbox.
-type SandboxProcess struct {
-	Pid     int
-	Sandbox string
-}
-
-// SandboxProcesses lists the live processes started by any sandbox (they
-// carry FIREDRILL_SANDBOX in their environment).
-func SandboxProcesses() []SandboxProcess {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []SandboxProcess
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if v, ok := strings.CutPrefix(kv, EnvSandbox+"="); ok {
-				out = append(out, SandboxProcess{Pid: pid, Sandbox: v})
-				break
-			}
-		}
-	}
-	return out
 }
 
 // Capacity implements platform.Platform: desired versus ready replicas of
