@@ -8,9 +8,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
@@ -49,91 +46,6 @@ func (p *Platform) note(f platform.Fault, format string, args ...any) {
 // engine keeps the earliest.
 func (p *Platform) tookEffect(f platform.Fault) {
 	p.record(evidence.Event{Type: evidence.EventTookEffect, At: p.opts.Clock.Now(), Fault: f.ID})
-}
-
-func matches(sel *metav1.LabelSelector, l map[string]string) (bool, error) {
-	if sel == nil {
-		return true, nil
-	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
-		return false, fmt.Errorf("invalid selector: %w", err)
-	}
-	return s.Matches(labels.Set(l)), nil
-}
-
-// replicas returns the running replicas, or the planned initial ones
-// before Start (for dry runs).
-func (p *Platform) replicas() []supervisor.Replica {
-	if sup := p.Supervisor(); sup != nil {
-		var out []supervisor.Replica
-		for _, r := range sup.Replicas() {
-			if r.Phase != supervisor.PhaseTerminating && r.Phase != supervisor.PhasePending && !r.Evicting {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	return supervisor.InitialPlacement(p.regions)
-}
-
-// Targets implements platform.Platform.
-func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]evidence.Target, error) {
-	spec := f.Spec
-	var out []evidence.Target
-	switch {
-	case spec.PodKill != nil:
-		k := spec.PodKill
-		for _, r := range p.replicas() {
-			if (k.Region != "" && r.Region != k.Region) || (k.GPUOnly && !r.GPU) {
-				continue
-			}
-			ok, err := matches(k.Selector, r.Labels)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, evidence.Target{Kind: evidence.KindPod, Name: r.Name, Region: r.Region, Labels: r.Labels})
-			}
-		}
-	case spec.NodeDrain != nil:
-		d := spec.NodeDrain
-		var cordoned map[string]bool
-		if sup := p.Supervisor(); sup != nil {
-			_, cordoned = sup.Nodes()
-		}
-		for _, reg := range p.regions {
-			for _, n := range reg.Nodes {
-				if (d.Region != "" && n.Region != d.Region) || (d.GPUOnly && !n.GPU) || cordoned[n.Name] {
-					continue
-				}
-				ok, err := matches(d.Selector, n.Labels)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					out = append(out, evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: n.Region, Labels: n.Labels})
-				}
-			}
-		}
-	case spec.GPUFailure != nil:
-		return p.gpuTargets(spec.GPUFailure)
-	case spec.ModelStoreOutage != nil:
-		for _, r := range p.order {
-			if o := spec.ModelStoreOutage; o.Region == "" || o.Region == r {
-				out = append(out, evidence.Target{Kind: evidence.KindStore, Name: "store-" + r, Region: r})
-			}
-		}
-	case spec.RegionCutover != nil:
-		c := spec.RegionCutover
-		if !slices.Contains(p.order, c.From) || !slices.Contains(p.order, c.To) {
-			return nil, fmt.Errorf("regionCutover: the sandbox has regions %s", strings.Join(p.order, ", "))
-		}
-		out = append(out, evidence.Target{Kind: evidence.KindRegion, Name: c.From, Region: c.From})
-	default:
-		return nil, platform.ErrUnsupported
-	}
-	return out, nil
 }
 
 func (p *Platform) started() (*supervisor.Supervisor, error) {

@@ -7,36 +7,9 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
 )
-
-// gpuTargets are the GPU nodes a GPU failure may pick: of its region,
-// matching its selector, neither cordoned nor already without their GPU.
-func (p *Platform) gpuTargets(g *v1alpha1.GPUFailure) ([]evidence.Target, error) {
-	sup := p.Supervisor()
-	var cordoned map[string]bool
-	if sup != nil {
-		_, cordoned = sup.Nodes()
-	}
-	var out []evidence.Target
-	for _, reg := range p.regions {
-		for _, n := range reg.Nodes {
-			if !n.GPU || (g.Region != "" && n.Region != g.Region) || cordoned[n.Name] || (sup != nil && sup.GPULost(n.Name)) {
-				continue
-			}
-			ok, err := matches(g.Selector, n.Labels)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: n.Region, Labels: n.Labels})
-			}
-		}
-	}
-	return out, nil
-}
 
 // failGPU makes node lose its GPU, as an Xid 79 would: its replicas die
 // (SIGKILL, or SIGTERM first with a gracePeriod) and the supervisor places
