@@ -17,6 +17,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/internal/fixtures"
 	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
 )
@@ -27,6 +28,8 @@ func withClock(t *testing.T, fc *fakeCluster, clk *clocktesting.FakeClock) *fake
 	t.Helper()
 	fc.p.opts.Clock = clk
 	fc.p.hb.Clock = clk
+	fc.p.log = faultlog.New(clk)
+	fc.p.log.SetRecorder(fc.events)
 	t.Cleanup(func() { _ = fc.p.hb.Stop(context.Background()) })
 	return fc
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
 	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/liveness"
@@ -61,9 +62,10 @@ type Platform struct {
 	startMu     sync.Mutex
 	mu          sync.Mutex
 	watch       *watch.Watcher
-	rec         evidence.Recorder
-	faults      map[string]*faultState
 	statsLogged bool
+	// log is what this process remembers about each fault, and where
+	// its events go.
+	log *faultlog.Log
 
 	// hb are the heartbeats this process renews on this cluster.
 	hb *liveness.Heartbeats
@@ -174,7 +176,7 @@ func newPlatform(opts Options, c client.Client, cs kubernetes.Interface, disco d
 	return &Platform{
 		opts: opts, scope: sc,
 		c: c, cs: cs, disco: disco,
-		rec: evidence.Discard, faults: map[string]*faultState{},
+		log: faultlog.New(opts.Clock),
 		hb: &liveness.Heartbeats{Client: c, Clock: opts.Clock, Namespace: sc.namespace,
 			Interval: opts.HeartbeatInterval, Grace: opts.HeartbeatGrace},
 	}
@@ -217,7 +219,7 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (platform.I
 	}
 	w, err := watch.New(watch.Options{
 		Config: p.clients.Config, HTTPClient: p.clients.HTTPClient, Mapper: p.clients.Mapper, Scheme: p.clients.Scheme,
-		Clock: p.opts.Clock, Namespaces: p.scope.watched, Workloads: p.scope.workloads, Sink: sink{p},
+		Clock: p.opts.Clock, Namespaces: p.scope.watched, Workloads: p.scope.workloads, Sink: p.log,
 	})
 	if err != nil {
 		return platform.Info{}, err
@@ -226,8 +228,9 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (platform.I
 		return platform.Info{}, err
 	}
 	p.mu.Lock()
-	p.watch, p.rec = w, rec
+	p.watch = w
 	p.mu.Unlock()
+	p.log.SetRecorder(rec)
 	log.FromContext(ctx).Info("kubernetes platform started", "host", p.host, "version", ver.GitVersion, "namespaces", p.scope.watched)
 	info := p.info()
 	info.Details["version"] = ver.GitVersion
@@ -247,10 +250,11 @@ func (p *Platform) Stop(ctx context.Context) error {
 	defer p.startMu.Unlock()
 	p.mu.Lock()
 	w := p.watch
-	p.watch, p.rec = nil, evidence.Discard
+	p.watch = nil
 	logStats := p.clients != nil && !p.statsLogged
 	p.statsLogged = true
 	p.mu.Unlock()
+	p.log.SetRecorder(nil)
 	if w != nil {
 		w.Stop()
 		log.FromContext(ctx).Info("kubernetes informers", "objects", w.Received())
@@ -321,14 +325,7 @@ func (p *Platform) CapacityPresent(ctx context.Context) ([]evidence.CapacityPoin
 // process took down and has not begun to restore: they desire nothing
 // during the failover. nil when no region is down.
 func (p *Platform) lostRegion() watch.LostFunc {
-	p.mu.Lock()
-	var lost []string
-	for _, st := range p.faults {
-		if st.lost != "" {
-			lost = append(lost, st.lost)
-		}
-	}
-	p.mu.Unlock()
+	lost := p.log.Lost()
 	if len(lost) == 0 {
 		return nil
 	}

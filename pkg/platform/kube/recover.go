@@ -94,8 +94,8 @@ func (p *Platform) revertOne(ctx context.Context, f platform.Fault, t evidence.T
 		if f.Spec == nil || f.Spec.RegionCutover == nil {
 			return fmt.Errorf("target %s: the cutover's spec is unknown", t)
 		}
-		st, _ := p.state(f.ID)
-		return d.cutover.Restore(ctx, p.region(f), &st.region)
+		st, _ := p.log.State(f.ID)
+		return d.cutover.Restore(ctx, p.region(f), st.Region())
 	}
 	return d.recovery.Revert(ctx, f.Spec, t, m)
 }
