@@ -1,4 +1,4 @@
-package local
+package faults
 
 import (
 	"context"
@@ -7,21 +7,19 @@ import (
 	"time"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/platform"
-	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
 )
 
-// failGPU makes node lose its GPU, as an Xid 79 would: its replicas die
+// FailGPU makes node lose its GPU, as an Xid 79 would: its replicas die
 // (SIGKILL, or SIGTERM first with a gracePeriod) and the supervisor places
 // none on it until revert, so they come back on other nodes of the region
 // when there is room. A failure the rest of the region cannot absorb is
 // refused before anything is touched, unless onInsufficientCapacity is
 // warn.
-func (p *Platform) failGPU(ctx context.Context, sup *supervisor.Supervisor, f platform.Fault, g *v1alpha1.GPUFailure, node string) error {
-	if sup.GPULost(node) {
+func (s Sandbox) FailGPU(ctx context.Context, g *v1alpha1.GPUFailure, node string, obs Observer) error {
+	if s.Sup.GPULost(node) {
 		return nil // idempotent
 	}
-	plan, err := sup.PlanDrain(node)
+	plan, err := s.Sup.PlanDrain(node)
 	if err != nil {
 		return err
 	}
@@ -36,8 +34,8 @@ func (p *Platform) failGPU(ctx context.Context, sup *supervisor.Supervisor, f pl
 	if g.GracePeriod != nil {
 		grace = g.GracePeriod.Duration
 	}
-	p.tookEffect(f)
-	killed, err := sup.FailGPU(ctx, node, grace)
+	obs.TookEffect()
+	killed, err := s.Sup.FailGPU(ctx, node, grace)
 	if err != nil {
 		return fmt.Errorf("failing the GPU of node %s: %w", node, err)
 	}
@@ -49,9 +47,9 @@ func (p *Platform) failGPU(ctx context.Context, sup *supervisor.Supervisor, f pl
 	if len(killed) > 0 {
 		what = fmt.Sprintf("replica(s) %s %s", strings.Join(killed, ", "), how)
 	}
-	p.note(f, "node %s lost its GPU: %s; no replica is placed on it until revert", node, what)
+	obs.Note("node %s lost its GPU: %s; no replica is placed on it until revert", node, what)
 	if short != "" {
-		p.note(f, "failed the GPU although %s (onInsufficientCapacity: warn): %d replica(s) wait for a node until revert (lost GPU capacity)",
+		obs.Note("failed the GPU although %s (onInsufficientCapacity: warn): %d replica(s) wait for a node until revert (lost GPU capacity)",
 			short, len(plan.Victims)-plan.Free)
 	}
 	return nil
