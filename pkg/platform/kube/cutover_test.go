@@ -19,6 +19,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/internal/fixtures"
 )
 
@@ -189,9 +190,8 @@ func TestARegionIsRecoveredFromItsMarks(t *testing.T) {
 		require.True(t, cordoned("east-2"), "a node cordoned before the drill stays cordoned")
 		require.Equal(t, "east", selectorOf(t, fc.c))
 		// The dead process's memory is gone; take the region down again.
-		fc.p.mu.Lock()
-		fc.p.faults = map[string]*faultState{}
-		fc.p.mu.Unlock()
+		fc.p.log = faultlog.New(fc.p.opts.Clock)
+		fc.p.log.SetRecorder(fc.events)
 		require.NoError(t, fc.p.Inject(ctx, f, targets[0]))
 	}
 }

@@ -6,12 +6,16 @@
 // (docs/design/20261207-kube-packages.md): marks (the annotations that make
 // every change crash-safe), objects and placement (pure reads of API
 // objects and the drain capacity check), pods, nodes, workloads, region,
-// traffic, storeoutage and chaos (the faults), watch (informers behind the
-// recovery signals), preflight (plan checks), fleet (several clusters) and
-// apiclient (the client stack and its request accounting). The façade
-// resolves targets, dispatches Inject, Revert and Recover to them, keeps
-// what the process remembers about each fault and turns what the packages
-// observe into typed events for the evidence.Recorder given to Start.
+// traffic, storeoutage, gpu and chaos (the faults), watch (informers behind
+// the recovery signals), preflight (plan checks), targets (a fault's
+// targets), recovery (every kind of marked object, listed and reverted from
+// its marks), lease and liveness (a run's heartbeat; which run holds which
+// marks and whether it is alive), faultlog (what the process remembers
+// about each fault, and the typed events it records for the
+// evidence.Recorder given to Start), fleet (several clusters) and apiclient
+// (the client stack and its request accounting). The façade builds the
+// clients, wires the packages for a plan's scope and dispatches Targets,
+// Inject, Revert and Recover to them.
 //
 // Targets are resolved with live API reads so that a dry run and a real run
 // see the same cluster. Faults act through the API the way an operator

@@ -112,7 +112,7 @@ func TestFleetCutoverTakesTheClusterDownAndSwitchesOnce(t *testing.T) {
 		[]runtime.Object{fixtures.Node("e1", "", "8", "32Gi", 2, fixtures.Unlabelled), unpinned, batch, elsewhere},
 		[]runtime.Object{fixtures.Node("w1", "", "8", "32Gi", 2, fixtures.Unlabelled), fixtures.Deployment("recsys", "recommender-west", 2, map[string]string{"app": "recommender"})})
 	var events recorder
-	east.p.rec = fleet.ForRegion("east", &events) // as Fleet.Start hands it to the cluster
+	east.p.log.SetRecorder(fleet.ForRegion("east", &events)) // as Fleet.Start hands it to the cluster
 	fault := platform.Fault{ID: "cutover", RunID: "r1", Spec: spec.Steps[0].Fault}
 	replicas := func(c client.Client, name string) int32 {
 		var d appsv1.Deployment

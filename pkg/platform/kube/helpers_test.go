@@ -50,7 +50,7 @@ func newFakeIn(t *testing.T, spec *v1alpha1.DrillPlanSpec, cluster string, funcs
 	cs := fake.NewClientset()
 	rec := &recorder{}
 	p := newPlatform(Options{Spec: spec, PollInterval: 10 * time.Millisecond, ChaosTimeout: time.Second, clusterRegion: cluster}, c, cs, cs.Discovery())
-	p.rec = rec
+	p.log.SetRecorder(rec)
 	return &fakeCluster{p: p, c: c, cs: cs, events: rec}
 }
 

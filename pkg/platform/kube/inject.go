@@ -14,6 +14,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
@@ -31,12 +32,12 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 	f = p.localize(f)
 	// The run is alive, for anyone who finds its marks, before it writes
 	// the first.
-	if err := p.alive(ctx, f.RunID); err != nil {
+	if err := p.hb.Alive(ctx, f.RunID); err != nil {
 		return err
 	}
 	st := p.begin(ctx, f)
 	log.FromContext(ctx).Info("injecting", "step", f.ID, "target", t.String())
-	rep := p.reporter(f, t)
+	rep := p.log.Reporter(f.ID, t)
 	d := p.deps(p.scope)
 	s := f.Spec
 	switch {
@@ -79,7 +80,7 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 // killPod deletes one pod with grace (0 kills at once), once per pod and
 // fault: a pod this fault killed whose name now belongs to a replacement
 // (a StatefulSet pod) is left alone.
-func (p *Platform) killPod(ctx context.Context, id string, st *faultState, name string, grace *metav1.Duration, rep reporter) error {
+func (p *Platform) killPod(ctx context.Context, id string, st *faultlog.Fault, name string, grace *metav1.Duration, rep faultlog.Reporter) error {
 	ns, _, err := objects.SplitKey(name)
 	if err != nil {
 		return err
@@ -87,9 +88,7 @@ func (p *Platform) killPod(ctx context.Context, id string, st *faultState, name 
 	if err := objects.NamespaceAllowed(p.scope.allowed, ns); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	before, done := st.killed[name]
-	p.mu.Unlock()
+	before, done := st.Killed(name)
 	var prior *pods.Killed
 	if done {
 		prior = &before
@@ -102,24 +101,19 @@ func (p *Platform) killPod(ctx context.Context, id string, st *faultState, name 
 		rep.TookEffect()
 	}
 	if k.UID != "" {
-		p.mu.Lock()
-		st.killed[name] = k
-		p.mu.Unlock()
+		st.SetKilled(name, k)
 	}
 	return nil
 }
 
 // restartInference deletes restartReplicas inference pods, once per
 // fault, so that their replacements must start without the store.
-func (p *Platform) restartInference(ctx context.Context, f platform.Fault, st *faultState, rep reporter) error {
+func (p *Platform) restartInference(ctx context.Context, f platform.Fault, st *faultlog.Fault, rep faultlog.Reporter) error {
 	o := f.Spec.ModelStoreOutage
 	if o.RestartReplicas == 0 {
 		return nil
 	}
-	p.mu.Lock()
-	done := st.restarts
-	p.mu.Unlock()
-	if done {
+	if st.Restarted() {
 		return nil
 	}
 	running, err := p.deps(p.scope).outage.InferencePods(ctx, o.Region)
@@ -135,9 +129,7 @@ func (p *Platform) restartInference(ctx context.Context, f platform.Fault, st *f
 		}
 		names = append(names, key)
 	}
-	p.mu.Lock()
-	st.restarts = true
-	p.mu.Unlock()
+	st.SetRestarted()
 	if n < int(o.RestartReplicas) {
 		rep.Note(fmt.Sprintf("restartReplicas asked for %d restarts but only %d inference pods were running", o.RestartReplicas, n))
 	}
@@ -149,25 +141,20 @@ func (p *Platform) restartInference(ctx context.Context, f platform.Fault, st *f
 
 // cutover takes the whole lost region down (every node or workload of it,
 // at once) and then, with traffic: manual, switches traffic once.
-func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultState, t evidence.Target, rep reporter) error {
+func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultlog.Fault, t evidence.Target, rep faultlog.Reporter) error {
 	rc := f.Spec.RegionCutover
 	if t.Name != rc.From {
 		return fmt.Errorf("target %s is not the region %s that step %s cuts over", t, rc.From, f.ID)
 	}
 	d := p.deps(p.scope)
-	p.mu.Lock()
-	st.lost = rc.From
-	p.mu.Unlock()
-	if err := d.cutover.TakeDown(ctx, p.region(f), &st.region, rep); err != nil {
+	st.SetLost(rc.From)
+	if err := d.cutover.TakeDown(ctx, p.region(f), st.Region(), rep); err != nil {
 		return err
 	}
 	if rc.Traffic != v1alpha1.TrafficManual {
 		return nil
 	}
-	p.mu.Lock()
-	switched := st.switched
-	p.mu.Unlock()
-	if switched {
+	if st.Switched() {
 		return nil
 	}
 	res, err := d.switcher.Switch(ctx, rc, traffic.Inject, p.markOf(f))
@@ -176,11 +163,9 @@ func (p *Platform) cutover(ctx context.Context, f platform.Fault, st *faultState
 		return err
 	}
 	if res.Changed {
-		p.trafficSwitched(f.ID, rep.target, res)
+		p.log.TrafficSwitched(f.ID, rep.Target(), res.Message())
 	}
-	p.mu.Lock()
-	st.switched = true
-	p.mu.Unlock()
+	st.SetSwitched(true)
 	return nil
 }
 
@@ -213,10 +198,8 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 	if rc.Traffic != v1alpha1.TrafficManual || rc.Switch == nil {
 		return nil
 	}
-	st, _ := p.state(f.ID)
-	p.mu.Lock()
-	switched := st.switched
-	p.mu.Unlock()
+	st, _ := p.log.State(f.ID)
+	switched := st.Switched()
 	fromMarks := rc.Switch.Service != nil || rc.Switch.HTTPRoute != nil
 	if !switched && !force && !fromMarks {
 		return nil
@@ -226,20 +209,18 @@ func (p *Platform) failBack(ctx context.Context, f platform.Fault, t evidence.Ta
 	// are not ready would fail.
 	if !force {
 		if err := p.awaitRegionReady(ctx, rc.From); err != nil {
-			p.note(f.ID, &t, "failing traffic back although region "+rc.From+" is not ready: "+err.Error())
+			p.log.Note(f.ID, &t, "failing traffic back although region "+rc.From+" is not ready: "+err.Error())
 		}
 	}
 	res, err := p.deps(p.scope).switcher.Switch(ctx, rc, traffic.Revert, p.markOf(f))
 	if err != nil {
-		p.note(f.ID, &t, res.Failure(err))
+		p.log.Note(f.ID, &t, res.Failure(err))
 		return err
 	}
 	if res.Changed {
-		p.trafficSwitched(f.ID, &t, res)
+		p.log.TrafficSwitched(f.ID, &t, res.Message())
 	}
-	p.mu.Lock()
-	st.switched = false
-	p.mu.Unlock()
+	st.SetSwitched(false)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/internal/fixtures"
 	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
 )
@@ -26,7 +27,10 @@ import (
 func withClock(t *testing.T, fc *fakeCluster, clk *clocktesting.FakeClock) *fakeCluster {
 	t.Helper()
 	fc.p.opts.Clock = clk
-	t.Cleanup(func() { _ = fc.p.stopHeartbeats(context.Background()) })
+	fc.p.hb.Clock = clk
+	fc.p.log = faultlog.New(clk)
+	fc.p.log.SetRecorder(fc.events)
+	t.Cleanup(func() { _ = fc.p.hb.Stop(context.Background()) })
 	return fc
 }
 

@@ -20,14 +20,17 @@ import (
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/apiclient"
 	"github.com/firedrill/firedrill/pkg/platform/kube/chaos"
+	"github.com/firedrill/firedrill/pkg/platform/kube/faultlog"
 	"github.com/firedrill/firedrill/pkg/platform/kube/fleet"
 	"github.com/firedrill/firedrill/pkg/platform/kube/gpu"
-	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
+	"github.com/firedrill/firedrill/pkg/platform/kube/liveness"
 	"github.com/firedrill/firedrill/pkg/platform/kube/nodes"
 	"github.com/firedrill/firedrill/pkg/platform/kube/objects"
 	"github.com/firedrill/firedrill/pkg/platform/kube/preflight"
+	"github.com/firedrill/firedrill/pkg/platform/kube/recovery"
 	"github.com/firedrill/firedrill/pkg/platform/kube/region"
 	"github.com/firedrill/firedrill/pkg/platform/kube/storeoutage"
+	"github.com/firedrill/firedrill/pkg/platform/kube/targets"
 	"github.com/firedrill/firedrill/pkg/platform/kube/traffic"
 	"github.com/firedrill/firedrill/pkg/platform/kube/watch"
 )
@@ -59,14 +62,13 @@ type Platform struct {
 	startMu     sync.Mutex
 	mu          sync.Mutex
 	watch       *watch.Watcher
-	rec         evidence.Recorder
-	faults      map[string]*faultState
 	statsLogged bool
+	// log is what this process remembers about each fault, and where
+	// its events go.
+	log *faultlog.Log
 
-	// hbMu guards heartbeats: the runs this process renews a heartbeat
-	// for on this cluster, by run id.
-	hbMu       sync.Mutex
-	heartbeats map[string]*lease.Heartbeat
+	// hb are the heartbeats this process renews on this cluster.
+	hb *liveness.Heartbeats
 }
 
 var (
@@ -170,10 +172,13 @@ func (p *Platform) Clusters() []evidence.Cluster {
 // newPlatform assembles a platform from clients; unit tests pass fakes.
 func newPlatform(opts Options, c client.Client, cs kubernetes.Interface, disco discoverer) *Platform {
 	opts.defaults()
+	sc := scopeOf(opts.Spec, opts.clusterRegion)
 	return &Platform{
-		opts: opts, scope: scopeOf(opts.Spec, opts.clusterRegion),
+		opts: opts, scope: sc,
 		c: c, cs: cs, disco: disco,
-		rec: evidence.Discard, faults: map[string]*faultState{}, heartbeats: map[string]*lease.Heartbeat{},
+		log: faultlog.New(opts.Clock),
+		hb: &liveness.Heartbeats{Client: c, Clock: opts.Clock, Namespace: sc.namespace,
+			Interval: opts.HeartbeatInterval, Grace: opts.HeartbeatGrace},
 	}
 }
 
@@ -214,7 +219,7 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (platform.I
 	}
 	w, err := watch.New(watch.Options{
 		Config: p.clients.Config, HTTPClient: p.clients.HTTPClient, Mapper: p.clients.Mapper, Scheme: p.clients.Scheme,
-		Clock: p.opts.Clock, Namespaces: p.scope.watched, Workloads: p.scope.workloads, Sink: sink{p},
+		Clock: p.opts.Clock, Namespaces: p.scope.watched, Workloads: p.scope.workloads, Sink: p.log,
 	})
 	if err != nil {
 		return platform.Info{}, err
@@ -223,8 +228,9 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (platform.I
 		return platform.Info{}, err
 	}
 	p.mu.Lock()
-	p.watch, p.rec = w, rec
+	p.watch = w
 	p.mu.Unlock()
+	p.log.SetRecorder(rec)
 	log.FromContext(ctx).Info("kubernetes platform started", "host", p.host, "version", ver.GitVersion, "namespaces", p.scope.watched)
 	info := p.info()
 	info.Details["version"] = ver.GitVersion
@@ -244,15 +250,16 @@ func (p *Platform) Stop(ctx context.Context) error {
 	defer p.startMu.Unlock()
 	p.mu.Lock()
 	w := p.watch
-	p.watch, p.rec = nil, evidence.Discard
+	p.watch = nil
 	logStats := p.clients != nil && !p.statsLogged
 	p.statsLogged = true
 	p.mu.Unlock()
+	p.log.SetRecorder(nil)
 	if w != nil {
 		w.Stop()
 		log.FromContext(ctx).Info("kubernetes informers", "objects", w.Received())
 	}
-	hbErr := p.stopHeartbeats(ctx)
+	hbErr := p.hb.Stop(ctx)
 	if logStats {
 		s := p.clients.Counter.Snapshot()
 		log.FromContext(ctx).Info("kubernetes API client",
@@ -318,14 +325,7 @@ func (p *Platform) CapacityPresent(ctx context.Context) ([]evidence.CapacityPoin
 // process took down and has not begun to restore: they desire nothing
 // during the failover. nil when no region is down.
 func (p *Platform) lostRegion() watch.LostFunc {
-	p.mu.Lock()
-	var lost []string
-	for _, st := range p.faults {
-		if st.lost != "" {
-			lost = append(lost, st.lost)
-		}
-	}
-	p.mu.Unlock()
+	lost := p.log.Lost()
 	if len(lost) == 0 {
 		return nil
 	}
@@ -357,6 +357,8 @@ type deps struct {
 	chaos    chaos.Client
 	outage   storeoutage.Outage
 	checker  preflight.Checker
+	recovery recovery.Recovery
+	targets  targets.Resolver
 }
 
 // deps configures the platform's packages for sc.
@@ -374,6 +376,9 @@ func (p *Platform) deps(sc scope) deps {
 		System: p.opts.Spec.System, Scope: sc.cluster}
 	d.checker = preflight.Checker{Client: p.c, Discovery: p.disco, Switcher: d.switcher, Outage: d.outage, Cutover: d.cutover,
 		GPU: d.gpu, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
+	d.recovery = recovery.Recovery{Client: p.c, Outage: d.outage, Chaos: d.chaos, Switcher: d.switcher}
+	d.targets = targets.Resolver{Client: p.c, Discovery: p.disco, GPU: d.gpu, Outage: d.outage, Switcher: d.switcher,
+		Cutover: d.cutover, Checker: d.checker, Namespace: sc.namespace, Allowed: sc.allowed, Scope: sc.cluster}
 	return d
 }
 

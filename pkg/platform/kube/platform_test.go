@@ -165,8 +165,8 @@ func TestAPodKillTakesEffectOnceAndNotesOnce(t *testing.T) {
 	require.NoError(t, fc.c.List(ctx, &left))
 	require.Empty(t, left.Items)
 
-	fc.p.note("kill", nil, "seen once")
-	fc.p.note("kill", nil, "seen once")
+	fc.p.log.Note("kill", nil, "seen once")
+	fc.p.log.Note("kill", nil, "seen once")
 	require.Equal(t, []string{"seen once"}, fc.events.messages(evidence.EventNote, "kill"))
 	require.NoError(t, fc.p.Revert(ctx, f, targets[0]), "a pod kill has nothing to revert")
 }

@@ -23,4 +23,13 @@
 //
 // Every child runs in its own process group with a parent-death signal
 // (package proc), so no child outlives the drill, even after kill -9.
+//
+// The platform is a façade over small packages: supervisor (replicas on
+// simulated nodes), proc (child processes), storeproxy (the toxiproxy in
+// front of each store), frontdoor, modelcache (the model, built once and
+// cached), targets (a fault's targets and the plan's topology checks),
+// faults (what each fault does to the started sandbox) and sandboxdir (the
+// state file and the cleanup of dead sandboxes). The platform starts and
+// stops the processes, dispatches to these packages and turns what they
+// and the sandbox observe into events.
 package local

@@ -3,21 +3,12 @@ package local
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/platform"
+	"github.com/firedrill/firedrill/pkg/platform/local/faults"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
 )
 
@@ -55,91 +46,6 @@ func (p *Platform) tookEffect(f platform.Fault) {
 	p.record(evidence.Event{Type: evidence.EventTookEffect, At: p.opts.Clock.Now(), Fault: f.ID})
 }
 
-func matches(sel *metav1.LabelSelector, l map[string]string) (bool, error) {
-	if sel == nil {
-		return true, nil
-	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
-		return false, fmt.Errorf("invalid selector: %w", err)
-	}
-	return s.Matches(labels.Set(l)), nil
-}
-
-// replicas returns the running replicas, or the planned initial ones
-// before Start (for dry runs).
-func (p *Platform) replicas() []supervisor.Replica {
-	if sup := p.Supervisor(); sup != nil {
-		var out []supervisor.Replica
-		for _, r := range sup.Replicas() {
-			if r.Phase != supervisor.PhaseTerminating && r.Phase != supervisor.PhasePending && !r.Evicting {
-				out = append(out, r)
-			}
-		}
-		return out
-	}
-	return supervisor.InitialPlacement(p.regions)
-}
-
-// Targets implements platform.Platform.
-func (p *Platform) Targets(_ context.Context, f platform.Fault) ([]evidence.Target, error) {
-	spec := f.Spec
-	var out []evidence.Target
-	switch {
-	case spec.PodKill != nil:
-		k := spec.PodKill
-		for _, r := range p.replicas() {
-			if (k.Region != "" && r.Region != k.Region) || (k.GPUOnly && !r.GPU) {
-				continue
-			}
-			ok, err := matches(k.Selector, r.Labels)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, evidence.Target{Kind: evidence.KindPod, Name: r.Name, Region: r.Region, Labels: r.Labels})
-			}
-		}
-	case spec.NodeDrain != nil:
-		d := spec.NodeDrain
-		var cordoned map[string]bool
-		if sup := p.Supervisor(); sup != nil {
-			_, cordoned = sup.Nodes()
-		}
-		for _, reg := range p.regions {
-			for _, n := range reg.Nodes {
-				if (d.Region != "" && n.Region != d.Region) || (d.GPUOnly && !n.GPU) || cordoned[n.Name] {
-					continue
-				}
-				ok, err := matches(d.Selector, n.Labels)
-				if err != nil {
-					return nil, err
-				}
-				if ok {
-					out = append(out, evidence.Target{Kind: evidence.KindNode, Name: n.Name, Region: n.Region, Labels: n.Labels})
-				}
-			}
-		}
-	case spec.GPUFailure != nil:
-		return p.gpuTargets(spec.GPUFailure)
-	case spec.ModelStoreOutage != nil:
-		for _, r := range p.order {
-			if o := spec.ModelStoreOutage; o.Region == "" || o.Region == r {
-				out = append(out, evidence.Target{Kind: evidence.KindStore, Name: "store-" + r, Region: r})
-			}
-		}
-	case spec.RegionCutover != nil:
-		c := spec.RegionCutover
-		if !slices.Contains(p.order, c.From) || !slices.Contains(p.order, c.To) {
-			return nil, fmt.Errorf("regionCutover: the sandbox has regions %s", strings.Join(p.order, ", "))
-		}
-		out = append(out, evidence.Target{Kind: evidence.KindRegion, Name: c.From, Region: c.From})
-	default:
-		return nil, platform.ErrUnsupported
-	}
-	return out, nil
-}
-
 func (p *Platform) started() (*supervisor.Supervisor, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -172,143 +78,15 @@ func (p *Platform) Inject(ctx context.Context, f platform.Fault, t evidence.Targ
 		p.tookEffect(f)
 		return sup.Kill(ctx, t.Name, grace)
 	case spec.NodeDrain != nil:
-		return p.drain(ctx, sup, f, spec.NodeDrain, t.Name)
+		return p.sandbox(sup).Drain(ctx, spec.NodeDrain, t.Name, observer{p, f})
 	case spec.GPUFailure != nil:
-		return p.failGPU(ctx, sup, f, spec.GPUFailure, t.Name)
+		return p.sandbox(sup).FailGPU(ctx, spec.GPUFailure, t.Name, observer{p, f})
 	case spec.ModelStoreOutage != nil:
-		return p.storeOutage(ctx, sup, f, spec.ModelStoreOutage, t.Region)
+		return p.sandbox(sup).StoreOutage(ctx, spec.ModelStoreOutage, t.Region, f.RunID+"/"+f.ID, observer{p, f})
 	case spec.RegionCutover != nil:
-		return p.cutover(ctx, sup, f, spec.RegionCutover)
+		return p.sandbox(sup).Cutover(ctx, spec.RegionCutover, observer{p, f})
 	}
 	return platform.ErrUnsupported
-}
-
-// drain drains node as `kubectl drain` would and returns once it is empty.
-func (p *Platform) drain(ctx context.Context, sup *supervisor.Supervisor, f platform.Fault, d *v1alpha1.NodeDrain, node string) error {
-	if sup.Cordoned(node) && sup.Drained(node) {
-		return nil // idempotent
-	}
-	plan, err := sup.PlanDrain(node)
-	if err != nil {
-		return err
-	}
-	if len(plan.Victims) > plan.Free {
-		msg := fmt.Sprintf("node %s runs %d replica(s) but the rest of its region has room for %d", node, len(plan.Victims), plan.Free)
-		if d.OnInsufficientCapacity != v1alpha1.CapacityWarn {
-			return fmt.Errorf("refusing to drain: %s (onInsufficientCapacity: refuse)", msg)
-		}
-		p.note(f, "drained although %s (onInsufficientCapacity: warn)", msg)
-	}
-	timeout := 2 * time.Minute
-	if d.Timeout != nil {
-		timeout = d.Timeout.Duration
-	}
-	t0 := p.opts.Clock.Now()
-	if err := sup.Drain(node); err != nil {
-		return err
-	}
-	p.tookEffect(f)
-	deadline := t0.Add(timeout)
-	for !sup.Drained(node) {
-		if p.opts.Clock.Now().After(deadline) {
-			return fmt.Errorf("draining node %s: still running replicas after %s", node, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("draining node %s: %w", node, ctx.Err())
-		case <-p.opts.Clock.After(20 * time.Millisecond):
-		}
-	}
-	var moved []string
-	for _, e := range sup.Events(t0) {
-		if e.Type == supervisor.EventScheduled && e.Region == regionOfNode(p.regions, node) {
-			moved = append(moved, e.Replica+" on "+e.Node)
-		}
-	}
-	what := "replacement(s) " + strings.Join(moved, ", ") + " started first"
-	if len(moved) == 0 {
-		what = "no replacement could be scheduled first"
-	}
-	p.note(f, "node %s cordoned and drained in %s: %s; replica(s) %s stopped gracefully", node,
-		p.opts.Clock.Since(t0).Round(time.Millisecond), what, strings.Join(plan.Victims, ", "))
-	return nil
-}
-
-func regionOfNode(regions []supervisor.Region, node string) string {
-	for _, r := range regions {
-		for _, n := range r.Nodes {
-			if n.Name == node {
-				return r.Name
-			}
-		}
-	}
-	return ""
-}
-
-// storeOutage breaks one region's store and restarts this region's share
-// of restartReplicas.
-func (p *Platform) storeOutage(ctx context.Context, sup *supervisor.Supervisor, f platform.Fault, o *v1alpha1.ModelStoreOutage, region string) error {
-	switch o.Mode {
-	case v1alpha1.OutageSlow:
-		latency := 2 * time.Second
-		if o.Latency != nil {
-			latency = o.Latency.Duration
-		}
-		if err := p.proxies.Slow("store-"+region, latency); err != nil {
-			return err
-		}
-	case v1alpha1.OutageHang:
-		if err := p.proxies.Hang("store-" + region); err != nil {
-			return err
-		}
-	default:
-		if err := p.stopStore(ctx, region); err != nil {
-			return err
-		}
-	}
-	p.tookEffect(f)
-	n := p.restartShare(o, region)
-	if n == 0 {
-		return nil
-	}
-	var cands []string
-	for _, r := range sup.Replicas() {
-		if r.Region == region && r.Phase == supervisor.PhaseReady && !r.Evicting {
-			cands = append(cands, r.Name)
-		}
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(f.RunID + "/" + f.ID))
-	var killed []string
-	for i := 0; i < n && len(cands) > 0; i++ {
-		j := int(h.Sum32()+uint32(i)) % len(cands) //nolint:gosec // small.
-		name := cands[j]
-		cands = slices.Delete(cands, j, j+1)
-		if err := sup.Kill(ctx, name, 0); err != nil {
-			return err
-		}
-		killed = append(killed, name)
-	}
-	if len(killed) > 0 {
-		p.note(f, "killed replica(s) %s during the outage so they restart without the store", strings.Join(killed, ", "))
-	}
-	return nil
-}
-
-// restartShare is how many of restartReplicas region restarts: spread over
-// the fault's regions in order.
-func (p *Platform) restartShare(o *v1alpha1.ModelStoreOutage, region string) int {
-	total := int(o.RestartReplicas)
-	if o.Region != "" {
-		return total
-	}
-	k := len(p.order)
-	i := slices.Index(p.order, region)
-	share := total / k
-	if i < total%k {
-		share++
-	}
-	return share
 }
 
 // stopStore kills a region's store process. It is idempotent.
@@ -352,32 +130,6 @@ func (p *Platform) restartStore(ctx context.Context, region string) error {
 	return p.proxies.SetUpstream("store-"+region, st.addr)
 }
 
-// cutover takes a region down and moves traffic away from it.
-func (p *Platform) cutover(ctx context.Context, sup *supervisor.Supervisor, f platform.Fault, c *v1alpha1.RegionCutover) error {
-	fd := p.FrontDoor()
-	if c.Traffic == v1alpha1.TrafficManual {
-		// Manual: no automatic failover; traffic moves when switched.
-		if _, err := fd.SwitchTo(ctx, c.From); err != nil {
-			return err
-		}
-	}
-	p.tookEffect(f)
-	if err := sup.SetRegionDown(ctx, c.From, true); err != nil {
-		return err
-	}
-	if err := p.stopStore(ctx, c.From); err != nil {
-		return err
-	}
-	if c.Traffic == v1alpha1.TrafficManual {
-		t0 := p.opts.Clock.Now()
-		if _, err := fd.SwitchTo(ctx, c.To); err != nil {
-			return err
-		}
-		p.note(f, "traffic switched manually from %s to %s through the front door's control API (the switch took %s)", c.From, c.To, p.opts.Clock.Since(t0).Round(time.Millisecond))
-	}
-	return nil
-}
-
 // Revert implements platform.Platform.
 func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Target) error {
 	sup, err := p.started()
@@ -402,47 +154,9 @@ func (p *Platform) Revert(ctx context.Context, f platform.Fault, t evidence.Targ
 		}
 		return p.restartStore(ctx, t.Region)
 	case spec.RegionCutover != nil:
-		c := spec.RegionCutover
-		if err := p.restartStore(ctx, c.From); err != nil {
-			return err
-		}
-		if err := sup.SetRegionDown(ctx, c.From, false); err != nil {
-			return err
-		}
-		// Wait until the region is back (replicas ready) and traffic is on
-		// the primary again: by health in auto mode, by an explicit switch
-		// in manual mode, as the runbook would once the region is ready.
-		fd := p.FrontDoor()
-		switched := false
-		for {
-			if regionReady(sup, c.From) {
-				if c.Traffic == v1alpha1.TrafficManual && !switched {
-					if _, err := fd.SwitchTo(ctx, ""); err != nil {
-						return err
-					}
-					switched = true
-				}
-				if st, err := fd.State(ctx); err == nil && st.Active == p.primary {
-					return nil
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for region %s to come back: %w", c.From, ctx.Err())
-			case <-p.opts.Clock.After(50 * time.Millisecond):
-			}
-		}
+		return p.sandbox(sup).RevertCutover(ctx, spec.RegionCutover)
 	}
 	return platform.ErrUnsupported
-}
-
-func regionReady(sup *supervisor.Supervisor, region string) bool {
-	for _, c := range sup.Capacity() {
-		if c.Region == region {
-			return c.Ready >= c.Desired
-		}
-	}
-	return false
 }
 
 // Recover implements platform.Platform. A sandbox dies with the drill
@@ -451,85 +165,6 @@ func regionReady(sup *supervisor.Supervisor, region string) bool {
 func (p *Platform) Recover(_ context.Context, _ platform.Fault, _ []evidence.Target) error {
 	_, err := KillLeftovers(p.opts.StateDir)
 	return err
-}
-
-// KillLeftovers kills the processes of sandboxes under stateDir whose owner
-// is gone (a drill killed with SIGKILL normally takes them along through
-// the parent-death signal; this is the belt to those braces) and removes
-// their stores and node caches, keeping their logs. It returns the pids it
-// killed.
-func KillLeftovers(stateDir string) ([]int, error) {
-	root := filepath.Join(stateDir, "sandbox")
-	dirs, err := os.ReadDir(root)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("listing sandboxes: %w", err)
-	}
-	dead := map[string]bool{}
-	for _, d := range dirs {
-		dir := filepath.Join(root, d.Name())
-		st, err := ReadState(dir)
-		if err != nil {
-			continue // stopped cleanly: no state file
-		}
-		if st.Pid > 0 && syscall.Kill(st.Pid, 0) == nil {
-			continue // its owner is alive
-		}
-		dead[dir] = true
-	}
-	if len(dead) == 0 {
-		return nil, nil
-	}
-	var killed []int
-	for _, pid := range SandboxProcesses() {
-		if dead[pid.Sandbox] {
-			_ = syscall.Kill(-pid.Pid, syscall.SIGKILL)
-			_ = syscall.Kill(pid.Pid, syscall.SIGKILL)
-			killed = append(killed, pid.Pid)
-		}
-	}
-	for dir := range dead {
-		// Keep the logs of the dead sandbox; drop its stores and caches.
-		_ = os.RemoveAll(filepath.Join(dir, "nodes"))
-		_ = os.RemoveAll(filepath.Join(dir, "stores"))
-		_ = os.Remove(filepath.Join(dir, stateFile))
-	}
-	return killed, nil
-}
-
-// SandboxProcess is a live process that belongs to a sandbox.
-type SandboxProcess struct {
-	Pid     int
-	Sandbox string
-}
-
-// SandboxProcesses lists the live processes started by any sandbox (they
-// carry FIREDRILL_SANDBOX in their environment).
-func SandboxProcesses() []SandboxProcess {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []SandboxProcess
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if v, ok := strings.CutPrefix(kv, EnvSandbox+"="); ok {
-				out = append(out, SandboxProcess{Pid: pid, Sandbox: v})
-				break
-			}
-		}
-	}
-	return out
 }
 
 // Capacity implements platform.Platform: desired versus ready replicas of
@@ -549,3 +184,32 @@ func (p *Platform) Capacity(_ context.Context) ([]evidence.CapacityPoint, error)
 
 // Clusters implements platform.Platform: a sandbox is no cluster.
 func (p *Platform) Clusters() []evidence.Cluster { return nil }
+
+// sandbox is what the faults act on: the started sandbox's parts.
+func (p *Platform) sandbox(sup *supervisor.Supervisor) faults.Sandbox {
+	return faults.Sandbox{Sup: sup, FrontDoor: p.FrontDoor(), Proxies: p.proxies, Stores: stores{p},
+		Clock: p.opts.Clock, Regions: p.regions, Order: p.order, Primary: p.primary}
+}
+
+// stores stops and restarts the sandbox's store processes.
+type stores struct{ p *Platform }
+
+// Stop kills a region's store process.
+func (s stores) Stop(ctx context.Context, region string) error { return s.p.stopStore(ctx, region) }
+
+// Restart starts a region's stopped store again.
+func (s stores) Restart(ctx context.Context, region string) error {
+	return s.p.restartStore(ctx, region)
+}
+
+// observer reports what a fault did as the fault's events.
+type observer struct {
+	p *Platform
+	f platform.Fault
+}
+
+// TookEffect reports that the fault's disruptive action succeeded now.
+func (o observer) TookEffect() { o.p.tookEffect(o.f) }
+
+// Note reports an observation about the fault, now.
+func (o observer) Note(format string, args ...any) { o.p.note(o.f, format, args...) }

@@ -13,10 +13,6 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
-// EnvSandbox is set on every child process to the sandbox's directory, so
-// that leftovers of a dead sandbox can be found and killed.
-const EnvSandbox = "FIREDRILL_SANDBOX"
-
 // Options configure a Platform. Zero values are documented per field.
 type Options struct {
 	// Sandbox is the plan's target.local, defaulted. Required.

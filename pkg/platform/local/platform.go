@@ -16,12 +16,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
-	"github.com/firedrill/firedrill/pkg/atomicfile"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
 	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/local/frontdoor"
+	"github.com/firedrill/firedrill/pkg/platform/local/modelcache"
 	"github.com/firedrill/firedrill/pkg/platform/local/proc"
+	"github.com/firedrill/firedrill/pkg/platform/local/sandboxdir"
 	"github.com/firedrill/firedrill/pkg/platform/local/storeproxy"
 	"github.com/firedrill/firedrill/pkg/platform/local/supervisor"
 )
@@ -66,6 +67,8 @@ type Platform struct {
 }
 
 var _ platform.Platform = (*Platform)(nil)
+
+var errNotStarted = errors.New("the sandbox is not running")
 
 // storeProc is a region's model store process.
 type storeProc struct {
@@ -262,7 +265,7 @@ func (p *Platform) Start(ctx context.Context, rec evidence.Recorder) (info platf
 	g, gctx = errgroup.WithContext(ctx)
 	for _, region := range p.order {
 		st := p.stores[region]
-		g.Go(func() error { return pushModel(gctx, p.mdl, st.addr+"/"+ModelRepository) })
+		g.Go(func() error { return modelcache.Push(gctx, p.mdl, st.addr+"/"+ModelRepository) })
 		p.published = append(p.published, evidence.ModelObservation{At: now, Replica: "store/" + region, Version: p.mdl.Metadata.Version, CreatedAt: p.mdl.Metadata.CreatedAt})
 	}
 	if err := g.Wait(); err != nil {
@@ -439,7 +442,7 @@ func (p *Platform) Stop(ctx context.Context) error {
 			}
 		}
 	}
-	if err := os.Remove(filepath.Join(p.dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(p.dir, sandboxdir.StateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("removing the sandbox state: %w", err))
 	}
 	return errors.Join(errs...)
@@ -498,29 +501,6 @@ func (h procHandle) Terminate(ctx context.Context, grace time.Duration) error {
 	return h.p.Terminate(ctx, grace) //nolint:wrapcheck // already names the process.
 }
 
-// stateFile is the sandbox's state, read by `drill sandbox status`.
-const stateFile = "sandbox.json"
-
-// State is what a running sandbox records in its directory.
-type State struct {
-	// ID of the sandbox.
-	ID string `json:"id"`
-	// Pid of the process that runs it.
-	Pid int `json:"pid"`
-	// Ready is true once Start finished.
-	Ready bool `json:"ready"`
-	// Endpoint is the front door's URL.
-	Endpoint string `json:"endpoint,omitempty"`
-	// Control is the front door's control API.
-	Control string `json:"control,omitempty"`
-	// Stores maps a region to its store address.
-	Stores map[string]string `json:"stores,omitempty"`
-	// Model is the served model version.
-	Model string `json:"model,omitempty"`
-	// Logs is the directory of the processes' logs.
-	Logs string `json:"logs"`
-}
-
 func (p *Platform) writeState(ready bool) error {
 	p.mu.Lock()
 	st := State{ID: p.opts.ID, Pid: os.Getpid(), Ready: ready, Endpoint: p.endpoint, Model: p.mdl.Metadata.Version, Logs: filepath.Join(p.dir, "logs"), Stores: map[string]string{}}
@@ -531,27 +511,7 @@ func (p *Platform) writeState(ready bool) error {
 		st.Stores[r] = s.addr
 	}
 	p.mu.Unlock()
-	data, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the sandbox state: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(p.dir, stateFile), append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing the sandbox state: %w", err)
-	}
-	return nil
-}
-
-// ReadState reads the state of the sandbox in dir.
-func ReadState(dir string) (State, error) {
-	data, err := os.ReadFile(filepath.Join(dir, stateFile)) //nolint:gosec // our own state.
-	if err != nil {
-		return State{}, fmt.Errorf("reading the sandbox state: %w", err)
-	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return State{}, fmt.Errorf("decoding the sandbox state %s: %w", dir, err)
-	}
-	return st, nil
+	return sandboxdir.WriteState(p.dir, st)
 }
 
 // Supervisor exposes the supervisor of a started sandbox (nil before).

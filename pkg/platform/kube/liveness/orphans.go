@@ -1,4 +1,4 @@
-package kube
+package liveness
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/log"
-	"github.com/firedrill/firedrill/pkg/platform"
 	"github.com/firedrill/firedrill/pkg/platform/kube/lease"
 	"github.com/firedrill/firedrill/pkg/platform/kube/marks"
 )
@@ -21,8 +20,8 @@ type OrphanOptions struct {
 	// say it is.
 	Namespaces []string
 	// Grace is how old a heartbeat may be before its run is taken for
-	// dead; zero means DefaultHeartbeatGrace. It may not be shorter than
-	// MinHeartbeatGrace.
+	// dead; zero means lease.DefaultGrace. It may not be shorter than
+	// lease.MinGrace.
 	Grace time.Duration
 	// DryRun judges every run and reverts nothing.
 	DryRun bool
@@ -37,7 +36,7 @@ type Orphan struct {
 	Objects []evidence.Target
 	// Heartbeat is the run's heartbeat as judged; a live run's marks are
 	// left alone.
-	Heartbeat HeartbeatStatus
+	Heartbeat lease.Status
 	// Reverted is true once every object was restored from its marks.
 	Reverted bool
 	// Err says why the fault was not reverted (or its run not judged).
@@ -51,21 +50,18 @@ func (o Orphan) Live() bool { return o.Err == nil && !o.Heartbeat.Dead() }
 // RecoverOrphans reverts, with no journal, every fault whose marks are on
 // the cluster and whose run is dead: its heartbeat is older than the grace
 // period, or it has none. Each object is restored from its own marks, in
-// the order recovery always uses (nodes and workloads before the traffic
-// switch). A live run's marks are listed and left alone. A dead run's
-// heartbeat is deleted once its every mark is gone, and so is a stale
-// heartbeat with no marks. It returns every fault it found, one per run and
-// step, and an error when a dead run's fault could not be reverted.
-//
-// A command or webhook traffic switch cannot be run back without the plan;
-// a Service or HTTPRoute switch is restored from its marks.
-func (p *Platform) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Orphan, error) {
+// the order Marks lists them. A live run's marks are listed and left
+// alone. A dead run's heartbeat is deleted once its every mark is gone,
+// and so is a stale heartbeat with no marks. It returns every fault it
+// found, one per run and step, and an error when a dead run's fault could
+// not be reverted.
+func (c Cluster) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Orphan, error) {
 	if opts.Grace == 0 {
-		opts.Grace = DefaultHeartbeatGrace
+		opts.Grace = lease.DefaultGrace
 	}
-	if opts.Grace < MinHeartbeatGrace {
+	if opts.Grace < lease.MinGrace {
 		return nil, fmt.Errorf("a grace of %s is shorter than %s: a live run that renews its heartbeat every %s would be taken for dead",
-			opts.Grace, MinHeartbeatGrace, DefaultHeartbeatInterval)
+			opts.Grace, lease.MinGrace, lease.DefaultInterval)
 	}
 	namespaces := opts.Namespaces
 	if len(namespaces) == 0 {
@@ -75,25 +71,25 @@ func (p *Platform) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Or
 	// The marks first, then the heartbeats: a run that starts meanwhile
 	// creates its heartbeat before its first mark, so no mark listed here
 	// can belong to a run whose heartbeat is not there yet.
-	marked, err := p.marked(ctx, namespaces, marks.Filter{})
+	marked, err := c.Marks.Marked(ctx, namespaces, marks.Filter{})
 	if err != nil {
 		return nil, err
 	}
 	var out []Orphan
 	var errs []error
 	judged := map[string]bool{}
-	for _, r := range p.judge(ctx, marked, opts.Grace) {
-		judged[r.runID] = true
+	for _, r := range c.Judge(ctx, marked, opts.Grace) {
+		judged[r.RunID] = true
 		orphans := groupByFault(r)
-		if r.err != nil {
+		if r.Err != nil {
 			for i := range orphans {
-				orphans[i].Err = fmt.Errorf("reading its heartbeat: %w", r.err)
+				orphans[i].Err = fmt.Errorf("reading its heartbeat: %w", r.Err)
 			}
-			errs = append(errs, fmt.Errorf("run %s: reading its heartbeat: %w", r.runID, r.err))
+			errs = append(errs, fmt.Errorf("run %s: reading its heartbeat: %w", r.RunID, r.Err))
 			out = append(out, orphans...)
 			continue
 		}
-		if !r.status.Dead() || opts.DryRun {
+		if !r.Status.Dead() || opts.DryRun {
 			out = append(out, orphans...)
 			continue
 		}
@@ -103,7 +99,7 @@ func (p *Platform) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Or
 			var ferrs []error
 			for _, t := range o.Objects {
 				logger.Info("recovering from marks", "run", o.RunID, "step", o.Fault, "target", t.String(), "heartbeat", o.Heartbeat.String())
-				if err := p.revertOne(ctx, platform.Fault{RunID: o.RunID, ID: o.Fault}, t); err != nil {
+				if err := c.Marks.Revert(ctx, o.RunID, o.Fault, t); err != nil {
 					ferrs = append(ferrs, fmt.Errorf("%s: %w", t, err))
 				}
 			}
@@ -115,14 +111,14 @@ func (p *Platform) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Or
 			}
 		}
 		out = append(out, orphans...)
-		if !failed && r.lease != nil {
-			if err := lease.Delete(ctx, p.c, r.lease); err != nil {
-				errs = append(errs, fmt.Errorf("run %s: %w", r.runID, err))
+		if !failed && r.Lease != nil {
+			if err := lease.Delete(ctx, c.Client, r.Lease); err != nil {
+				errs = append(errs, fmt.Errorf("run %s: %w", r.RunID, err))
 			}
 		}
 	}
 	if !opts.DryRun {
-		if err := p.deleteStaleHeartbeats(ctx, namespaces, judged, opts.Grace); err != nil {
+		if err := c.deleteStaleHeartbeats(ctx, namespaces, judged, opts.Grace); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -131,15 +127,15 @@ func (p *Platform) RecoverOrphans(ctx context.Context, opts OrphanOptions) ([]Or
 
 // groupByFault splits a run's marked objects by step, in the order first
 // seen.
-func groupByFault(r *runMarks) []Orphan {
+func groupByFault(r *Run) []Orphan {
 	var out []Orphan
 	index := map[string]int{}
-	for _, mo := range r.objects {
+	for _, mo := range r.Objects {
 		i, ok := index[mo.Fault]
 		if !ok {
 			i = len(out)
 			index[mo.Fault] = i
-			out = append(out, Orphan{RunID: r.runID, Fault: mo.Fault, Heartbeat: r.status})
+			out = append(out, Orphan{RunID: r.RunID, Fault: mo.Fault, Heartbeat: r.Status})
 		}
 		out[i].Objects = append(out[i].Objects, mo.Target)
 	}
@@ -149,12 +145,12 @@ func groupByFault(r *runMarks) []Orphan {
 // deleteStaleHeartbeats deletes the stale heartbeats of namespaces whose
 // runs have no marks left (a run that died between faults, or whose faults
 // were reverted from its journal on a machine that could not delete it).
-func (p *Platform) deleteStaleHeartbeats(ctx context.Context, namespaces []string, withMarks map[string]bool, grace time.Duration) error {
-	leases, err := lease.List(ctx, p.c, namespaces)
+func (c Cluster) deleteStaleHeartbeats(ctx context.Context, namespaces []string, withMarks map[string]bool, grace time.Duration) error {
+	leases, err := lease.List(ctx, c.Client, namespaces)
 	if err != nil {
 		return err
 	}
-	now := p.opts.Clock.Now()
+	now := c.Clock.Now()
 	var errs []error
 	for i := range leases {
 		l := &leases[i]
@@ -164,7 +160,7 @@ func (p *Platform) deleteStaleHeartbeats(ctx context.Context, namespaces []strin
 			continue
 		}
 		log.FromContext(ctx).Info("deleting a stale heartbeat with no marks", "run", run, "lease", key.String())
-		if err := lease.Delete(ctx, p.c, l); err != nil && !errors.Is(err, lease.ErrRenewed) {
+		if err := lease.Delete(ctx, c.Client, l); err != nil && !errors.Is(err, lease.ErrRenewed) {
 			errs = append(errs, err)
 		}
 	}

@@ -1,7 +1,6 @@
-package local
+package targets
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -15,22 +14,23 @@ import (
 // whose replicas the rest of the region cannot absorb under
 // onInsufficientCapacity: refuse, would otherwise only fail once the
 // sandbox is up and the model built. It reports every problem at once.
-func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) error {
+// sup is the running supervisor, nil before Start.
+func (t Topology) Preflight(spec *v1alpha1.DrillPlanSpec, sup *supervisor.Supervisor) error {
 	var errs []error
-	placement := supervisor.InitialPlacement(p.regions)
+	placement := supervisor.InitialPlacement(t.Regions)
 	for i := range spec.Steps {
 		st := &spec.Steps[i]
 		if st.Fault == nil || st.Fault.Exec != nil {
 			continue
 		}
 		f := platform.Fault{ID: st.Name, Spec: st.Fault}
-		ts, err := p.Targets(ctx, f)
+		ts, err := t.Targets(f, sup)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("step %s: %w", st.Name, err))
 			continue
 		}
 		if len(ts) == 0 {
-			errs = append(errs, fmt.Errorf("step %s: the fault matches nothing in the sandbox (regions %v)", st.Name, p.order))
+			errs = append(errs, fmt.Errorf("step %s: the fault matches nothing in the sandbox (regions %v)", st.Name, t.Order))
 			continue
 		}
 		var sel v1alpha1.Selection
@@ -48,8 +48,8 @@ func (p *Platform) Preflight(ctx context.Context, spec *v1alpha1.DrillPlanSpec) 
 			continue
 		}
 		movable := 0
-		for _, t := range ts {
-			if roomFor(p.regions, placement, t.Name) {
+		for _, tg := range ts {
+			if roomFor(t.Regions, placement, tg.Name) {
 				movable++
 			}
 		}
