@@ -2,10 +2,8 @@ package v1alpha1
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -381,22 +379,6 @@ func (v *validator) load(p *field.Path) {
 		}
 		names.Insert(r.Name)
 	}
-}
-
-// ParsePercent parses a Percent. It returns an error naming the rule when
-// the value is not a number between 0 and 100.
-func ParsePercent(p Percent) (float64, error) {
-	if !percentRx.MatchString(string(p)) {
-		return 0, fmt.Errorf("must be a percentage between 0 and 100")
-	}
-	f, err := strconv.ParseFloat(string(p), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("must be a percentage between 0 and 100")
-	}
-	if f < 0 || f > 100 {
-		return 0, fmt.Errorf("must be a percentage between 0 and 100")
-	}
-	return f, nil
 }
 
 func (v *validator) percent(p *field.Path, val Percent) (float64, bool) {

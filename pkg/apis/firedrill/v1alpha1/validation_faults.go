@@ -3,7 +3,6 @@ package v1alpha1
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -141,27 +140,6 @@ func (v *validator) selection(p *field.Path, s *Selection, n int) int {
 		return -1
 	}
 	return SelectCountOf(*s, n)
-}
-
-// SelectCountOf returns how many of n targets a selection picks.
-func SelectCountOf(s Selection, n int) int {
-	switch s.Mode {
-	case SelectOne:
-		return min(1, n)
-	case SelectAll:
-		return n
-	case SelectCount:
-		if s.Value == nil {
-			return 0
-		}
-		return min(int(*s.Value), n)
-	case SelectPercent:
-		if s.Value == nil {
-			return 0
-		}
-		return min(n, int(math.Ceil(float64(n)*float64(*s.Value)/100)))
-	}
-	return 0
 }
 
 func (v *validator) podKill(p *field.Path, k *PodKill) {
@@ -406,10 +384,6 @@ func (v *validator) action(p *field.Path, a *Action) {
 	}
 }
 
-// percentRx is the CRD schema's pattern of a Percent, so that the CLI
-// and the API server accept the same texts.
-var percentRx = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]+)?$`)
-
 var envNameRx = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (v *validator) envVar(p *field.Path, e EnvVar, isEnv bool) {
@@ -463,16 +437,6 @@ func (v *validator) selector(p *field.Path, s *metav1.LabelSelector) {
 	}
 }
 
-// SelectorString renders a selector the way kubectl prints one.
-func SelectorString(s *metav1.LabelSelector) string {
-	sel, err := metav1.LabelSelectorAsSelector(s)
-	if err != nil {
-		return fmt.Sprintf("%v", s)
-	}
-	return sel.String()
-}
-
-// unsatisfiable explains why a syntactically valid selector can match no
 // labels, or returns "".
 func unsatisfiable(s *metav1.LabelSelector) string {
 	// allowed[key] is the set of values the key may take; nil means any.
