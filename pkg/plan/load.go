@@ -22,6 +22,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1/validation"
 )
 
 // Stdin is the argument that reads a plan from standard input.
@@ -297,7 +298,7 @@ func loadDocument(name string, doc int, n *yaml.Node, maxNodes, maxDepth int) (*
 		return nil, append(d.problems, Problem{File: name, Line: n.Line, Column: n.Column, Message: "decoding: " + err.Error()})
 	}
 	v1alpha1.SetDefaults_DrillPlan(dp)
-	problems = append(d.problems, d.locate(withoutDecoded(v1alpha1.ValidateDrillPlan(dp), d.problems))...)
+	problems = append(d.problems, d.locate(withoutDecoded(validation.ValidateDrillPlan(dp), d.problems))...)
 	if len(problems) > 0 {
 		problems.sort()
 		return nil, problems

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1/validation"
 	"github.com/firedrill/firedrill/pkg/testing/golden"
 )
 
@@ -30,7 +31,7 @@ func plan(t *testing.T, status v1alpha1.ScheduleStatus, edit func(s *v1alpha1.Dr
 		edit(&p.Spec)
 	}
 	v1alpha1.SetDefaults_DrillPlan(p)
-	require.Empty(t, v1alpha1.ValidateDrillPlan(p), "the test plan must be valid")
+	require.Empty(t, validation.ValidateDrillPlan(p), "the test plan must be valid")
 	p.Status.ScheduleStatus = status
 	return p
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1/validation"
 	"github.com/firedrill/firedrill/pkg/controller/conditions"
 	"github.com/firedrill/firedrill/pkg/controller/metrics"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
@@ -202,7 +203,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // refused says why a valid-looking stored plan cannot be scheduled here.
 func refused(p *v1alpha1.DrillPlan) (reason, msg string) {
-	if errs := v1alpha1.ValidateDrillPlan(p); len(errs) > 0 {
+	if errs := validation.ValidateDrillPlan(p); len(errs) > 0 {
 		return ReasonInvalid, errs.ToAggregate().Error()
 	}
 	if p.Spec.Target.Platform == v1alpha1.PlatformLocal {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1/validation"
 	"github.com/firedrill/firedrill/pkg/controller/runs"
 	"github.com/firedrill/firedrill/pkg/plan"
 )
@@ -43,7 +44,7 @@ func (r *Reconciler) resolve(ctx context.Context, run *v1alpha1.DrillRun) (*plan
 		return nil, "set spec.planRef or spec.plan", nil
 	}
 	v1alpha1.SetDefaults_DrillPlan(dp)
-	if errs := v1alpha1.ValidateDrillPlan(dp); len(errs) > 0 {
+	if errs := validation.ValidateDrillPlan(dp); len(errs) > 0 {
 		return nil, refusal("the plan is invalid: " + errs.ToAggregate().Error()), nil
 	}
 	if dp.Spec.Target.Platform == v1alpha1.PlatformLocal {

@@ -3,8 +3,10 @@
 //
 // The same types are read by `drill run` from YAML files and stored by the
 // Kubernetes API server as custom resources; defaulting (defaults.go) and
-// validation (validation.go) are plain Go functions shared by the CLI and the
-// controller. The package imports only apimachinery.
+// validation (package validation, which imports this one) are plain Go
+// functions shared by the CLI and the controller. The package holds types,
+// defaults, helpers and generated code, and imports only apimachinery (and
+// robfig/cron to parse schedules).
 //
 // +kubebuilder:object:generate=true
 // +groupName=firedrill.dev

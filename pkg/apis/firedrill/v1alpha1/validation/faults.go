@@ -1,4 +1,4 @@
-package v1alpha1
+package validation
 
 import (
 	"encoding/json"
@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
 func (v *validator) steps(p *field.Path) {
@@ -59,7 +61,7 @@ func (v *validator) steps(p *field.Path) {
 	}
 }
 
-func (v *validator) fault(p *field.Path, f *Fault) {
+func (v *validator) fault(p *field.Path, f *v1alpha1.Fault) {
 	var set []string
 	if f.PodKill != nil {
 		set = append(set, "podKill")
@@ -93,7 +95,7 @@ func (v *validator) fault(p *field.Path, f *Fault) {
 		set = append(set, "chaosMesh")
 		v.chaosMesh(p.Child("chaosMesh"), f.ChaosMesh)
 	}
-	if v.spec.Target.Platform == PlatformNone && len(set) == 1 && set[0] != "exec" {
+	if v.spec.Target.Platform == v1alpha1.PlatformNone && len(set) == 1 && set[0] != "exec" {
 		v.add(field.Forbidden(p.Child(set[0]), "platform none only runs exec faults; choose platform local or kubernetes for "+set[0]))
 	}
 	switch len(set) {
@@ -107,42 +109,42 @@ func (v *validator) fault(p *field.Path, f *Fault) {
 		v.durationRange(p.Child("duration"), f.Duration, time.Millisecond, MaxStepDuration)
 	}
 	switch f.Revert {
-	case RevertAuto, RevertNever:
+	case v1alpha1.RevertAuto, v1alpha1.RevertNever:
 	default:
-		v.add(field.NotSupported(p.Child("revert"), f.Revert, []RevertPolicy{RevertAuto, RevertNever}))
+		v.add(field.NotSupported(p.Child("revert"), f.Revert, []v1alpha1.RevertPolicy{v1alpha1.RevertAuto, v1alpha1.RevertNever}))
 	}
 }
 
 // selection validates a selection and returns how many of n targets it
 // picks, or -1 when n is unknown.
-func (v *validator) selection(p *field.Path, s *Selection, n int) int {
+func (v *validator) selection(p *field.Path, s *v1alpha1.Selection, n int) int {
 	switch s.Mode {
-	case SelectOne, SelectAll:
+	case v1alpha1.SelectOne, v1alpha1.SelectAll:
 		if s.Value != nil {
 			v.add(field.Forbidden(p.Child("value"), fmt.Sprintf("only allowed with mode count or percent, not %s", s.Mode)))
 		}
-	case SelectCount:
+	case v1alpha1.SelectCount:
 		if s.Value == nil {
 			v.add(field.Required(p.Child("value"), "the number of targets for mode count"))
 		} else if *s.Value < 1 {
 			v.add(field.Invalid(p.Child("value"), *s.Value, "must be at least 1"))
 		}
-	case SelectPercent:
+	case v1alpha1.SelectPercent:
 		if s.Value == nil {
 			v.add(field.Required(p.Child("value"), "the percentage of targets for mode percent"))
 		} else if *s.Value < 1 || *s.Value > 100 {
 			v.add(field.Invalid(p.Child("value"), *s.Value, "must be between 1 and 100"))
 		}
 	default:
-		v.add(field.NotSupported(p.Child("mode"), s.Mode, []SelectionMode{SelectOne, SelectCount, SelectPercent, SelectAll}))
+		v.add(field.NotSupported(p.Child("mode"), s.Mode, []v1alpha1.SelectionMode{v1alpha1.SelectOne, v1alpha1.SelectCount, v1alpha1.SelectPercent, v1alpha1.SelectAll}))
 	}
 	if n < 0 {
 		return -1
 	}
-	return SelectCountOf(*s, n)
+	return v1alpha1.SelectCountOf(*s, n)
 }
 
-func (v *validator) podKill(p *field.Path, k *PodKill) {
+func (v *validator) podKill(p *field.Path, k *v1alpha1.PodKill) {
 	v.selector(p.Child("selector"), k.Selector)
 	v.checkRegion(p.Child("region"), k.Region)
 	if k.Namespace != "" {
@@ -174,19 +176,19 @@ func (v *validator) podKill(p *field.Path, k *PodKill) {
 		return // the selection itself is wrong; safety checks would only repeat it
 	}
 	switch {
-	case k.Mode == SelectPercent && k.Value != nil && *k.Value > maxPct && *k.Value <= 100:
+	case k.Mode == v1alpha1.SelectPercent && k.Value != nil && *k.Value > maxPct && *k.Value <= 100:
 		v.add(field.Invalid(p.Child("value"), *k.Value, fmt.Sprintf("exceeds safety.maxPodsPercent (%d)", maxPct)))
-	case k.Mode == SelectAll && maxPct < 100:
+	case k.Mode == v1alpha1.SelectAll && maxPct < 100:
 		v.add(field.Invalid(p.Child("mode"), k.Mode, fmt.Sprintf("kills every pod, which exceeds safety.maxPodsPercent (%d)", maxPct)))
 	case n > 0 && picked > 0 && picked*100 > int(maxPct)*n:
 		v.add(field.Invalid(p.Child("value"), picked,
 			fmt.Sprintf("kills %d of %d replicas (%d%%), which exceeds safety.maxPodsPercent (%d)", picked, n, picked*100/n, maxPct)))
-	case k.Mode == SelectCount && k.Value != nil && n >= 0 && int(*k.Value) > n:
+	case k.Mode == v1alpha1.SelectCount && k.Value != nil && n >= 0 && int(*k.Value) > n:
 		v.add(field.Invalid(p.Child("value"), *k.Value, fmt.Sprintf("only %d replicas exist", n)))
 	}
 }
 
-func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
+func (v *validator) regionCutover(p *field.Path, c *v1alpha1.RegionCutover) {
 	if c.From == "" {
 		v.add(field.Required(p.Child("from"), "the region that is lost"))
 	}
@@ -199,14 +201,14 @@ func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
 	v.checkRegion(p.Child("from"), c.From)
 	v.checkRegion(p.Child("to"), c.To)
 	switch c.Traffic {
-	case TrafficAuto, TrafficManual:
+	case v1alpha1.TrafficAuto, v1alpha1.TrafficManual:
 	default:
-		v.add(field.NotSupported(p.Child("traffic"), c.Traffic, []TrafficSwitch{TrafficAuto, TrafficManual}))
+		v.add(field.NotSupported(p.Child("traffic"), c.Traffic, []v1alpha1.TrafficSwitch{v1alpha1.TrafficAuto, v1alpha1.TrafficManual}))
 	}
 	switch c.Method {
-	case CutoverDrain, CutoverScaleToZero:
+	case v1alpha1.CutoverDrain, v1alpha1.CutoverScaleToZero:
 	default:
-		v.add(field.NotSupported(p.Child("method"), c.Method, []CutoverMethod{CutoverDrain, CutoverScaleToZero}))
+		v.add(field.NotSupported(p.Child("method"), c.Method, []v1alpha1.CutoverMethod{v1alpha1.CutoverDrain, v1alpha1.CutoverScaleToZero}))
 	}
 	if c.Switch != nil {
 		if v.local() != nil {
@@ -215,7 +217,7 @@ func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
 			v.cutoverSwitch(p, c)
 		}
 	}
-	if v.spec.Target.Platform == PlatformKubernetes && c.Traffic == TrafficManual && c.Switch == nil {
+	if v.spec.Target.Platform == v1alpha1.PlatformKubernetes && c.Traffic == v1alpha1.TrafficManual && c.Switch == nil {
 		v.add(field.Required(p.Child("switch"), "manual traffic on kubernetes needs the action that switches it"))
 	}
 	if l := v.local(); l != nil && len(l.Regions) < 2 {
@@ -223,7 +225,7 @@ func (v *validator) regionCutover(p *field.Path, c *RegionCutover) {
 	}
 }
 
-func (v *validator) cutoverSwitch(cp *field.Path, c *RegionCutover) {
+func (v *validator) cutoverSwitch(cp *field.Path, c *v1alpha1.RegionCutover) {
 	p, sw := cp.Child("switch"), c.Switch
 	var set []string
 	if len(sw.Command) > 0 {
@@ -310,30 +312,30 @@ func (v *validator) objectName(p *field.Path, name string) {
 	}
 }
 
-func (v *validator) modelStoreOutage(p *field.Path, o *ModelStoreOutage) {
+func (v *validator) modelStoreOutage(p *field.Path, o *v1alpha1.ModelStoreOutage) {
 	switch o.Mode {
-	case OutageUnavailable, OutageHang:
+	case v1alpha1.OutageUnavailable, v1alpha1.OutageHang:
 		if o.Latency != nil {
 			v.add(field.Forbidden(p.Child("latency"), "only allowed with mode slow"))
 		}
-	case OutageSlow:
+	case v1alpha1.OutageSlow:
 		if o.Latency != nil {
 			v.durationRange(p.Child("latency"), o.Latency, time.Millisecond, 10*time.Minute)
 		}
 	default:
-		v.add(field.NotSupported(p.Child("mode"), o.Mode, []OutageMode{OutageUnavailable, OutageSlow, OutageHang}))
+		v.add(field.NotSupported(p.Child("mode"), o.Mode, []v1alpha1.OutageMode{v1alpha1.OutageUnavailable, v1alpha1.OutageSlow, v1alpha1.OutageHang}))
 	}
 	switch {
 	case o.Method == "":
-	case v.spec.Target.Platform != PlatformKubernetes:
+	case v.spec.Target.Platform != v1alpha1.PlatformKubernetes:
 		v.add(field.Forbidden(p.Child("method"), "only allowed when platform is kubernetes"))
-	case o.Method == OutageChaosMesh:
-	case o.Method == OutageScaleToZero || o.Method == OutageNetworkPolicy:
-		if o.Mode == OutageSlow || o.Mode == OutageHang {
+	case o.Method == v1alpha1.OutageChaosMesh:
+	case o.Method == v1alpha1.OutageScaleToZero || o.Method == v1alpha1.OutageNetworkPolicy:
+		if o.Mode == v1alpha1.OutageSlow || o.Mode == v1alpha1.OutageHang {
 			v.add(field.Invalid(p.Child("method"), o.Method, fmt.Sprintf("mode %s needs method chaosMesh (a NetworkChaos delay or packet loss)", o.Mode)))
 		}
 	default:
-		v.add(field.NotSupported(p.Child("method"), o.Method, []OutageMethod{OutageScaleToZero, OutageNetworkPolicy, OutageChaosMesh}))
+		v.add(field.NotSupported(p.Child("method"), o.Method, []v1alpha1.OutageMethod{v1alpha1.OutageScaleToZero, v1alpha1.OutageNetworkPolicy, v1alpha1.OutageChaosMesh}))
 	}
 	v.checkRegion(p.Child("region"), o.Region)
 	if o.RestartReplicas < 0 {
@@ -350,12 +352,12 @@ func (v *validator) modelStoreOutage(p *field.Path, o *ModelStoreOutage) {
 			v.add(field.Invalid(p.Child("restartReplicas"), o.RestartReplicas, fmt.Sprintf("only %d replicas exist", n)))
 		}
 	}
-	if v.spec.Target.Platform == PlatformKubernetes && (v.spec.System.ModelStore == nil || v.spec.System.ModelStore.Workload == nil) {
+	if v.spec.Target.Platform == v1alpha1.PlatformKubernetes && (v.spec.System.ModelStore == nil || v.spec.System.ModelStore.Workload == nil) {
 		v.add(field.Required(field.NewPath("spec", "system", "modelStore", "workload"), "a model-store outage on kubernetes needs the store's workload"))
 	}
 }
 
-func (v *validator) action(p *field.Path, a *Action) {
+func (v *validator) action(p *field.Path, a *v1alpha1.Action) {
 	switch {
 	case len(a.Command) == 0 && a.Webhook == nil:
 		v.add(field.Required(p, "set command or webhook"))
@@ -386,7 +388,7 @@ func (v *validator) action(p *field.Path, a *Action) {
 
 var envNameRx = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func (v *validator) envVar(p *field.Path, e EnvVar, isEnv bool) {
+func (v *validator) envVar(p *field.Path, e v1alpha1.EnvVar, isEnv bool) {
 	if e.Name == "" {
 		v.add(field.Required(p.Child("name"), ""))
 	} else if isEnv && !envNameRx.MatchString(e.Name) {
@@ -404,14 +406,14 @@ func (v *validator) envVar(p *field.Path, e EnvVar, isEnv bool) {
 	}
 }
 
-func (v *validator) chaosMesh(p *field.Path, c *ChaosMeshFault) {
-	if v.spec.Target.Platform != PlatformKubernetes {
+func (v *validator) chaosMesh(p *field.Path, c *v1alpha1.ChaosMeshFault) {
+	if v.spec.Target.Platform != v1alpha1.PlatformKubernetes {
 		v.add(field.Forbidden(p, "Chaos Mesh faults need platform kubernetes"))
 	}
 	switch c.Kind {
 	case "PodChaos", "NetworkChaos", "IOChaos", "StressChaos":
 	default:
-		v.add(field.NotSupported(p.Child("kind"), c.Kind, []ChaosKind{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}))
+		v.add(field.NotSupported(p.Child("kind"), c.Kind, []v1alpha1.ChaosKind{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}))
 	}
 	var spec map[string]any
 	if len(c.Spec.Raw) == 0 {
@@ -433,7 +435,7 @@ func (v *validator) selector(p *field.Path, s *metav1.LabelSelector) {
 		return
 	}
 	if reason := unsatisfiable(s); reason != "" {
-		v.add(field.Invalid(p, SelectorString(s), "can never match anything: "+reason))
+		v.add(field.Invalid(p, v1alpha1.SelectorString(s), "can never match anything: "+reason))
 	}
 }
 

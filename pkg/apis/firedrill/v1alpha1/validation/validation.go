@@ -1,4 +1,4 @@
-package v1alpha1
+package validation
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
 // Limits enforced by validation beyond the schema's own bounds.
@@ -26,7 +28,7 @@ var placeholderRx = regexp.MustCompile(`\{([^{}]*)\}`)
 
 // ValidateDrillPlan returns every problem of a defaulted plan at once, each
 // with its field path. Call SetDefaults_DrillPlan first.
-func ValidateDrillPlan(p *DrillPlan) field.ErrorList {
+func ValidateDrillPlan(p *v1alpha1.DrillPlan) field.ErrorList {
 	var errs field.ErrorList
 	md := field.NewPath("metadata")
 	if p.Name == "" {
@@ -36,16 +38,16 @@ func ValidateDrillPlan(p *DrillPlan) field.ErrorList {
 			errs = append(errs, field.Invalid(md.Child("name"), p.Name, msg))
 		}
 	}
-	if p.Spec.Schedule != "" && len(p.Name) > MaxScheduledPlanName {
+	if p.Spec.Schedule != "" && len(p.Name) > v1alpha1.MaxScheduledPlanName {
 		errs = append(errs, field.Invalid(md.Child("name"), p.Name, fmt.Sprintf(
-			"a plan with a schedule has a name of at most %d characters: its runs are named <plan>-<yyyymmdd>-<hhmmss>, which must fit a label value (63)", MaxScheduledPlanName)))
+			"a plan with a schedule has a name of at most %d characters: its runs are named <plan>-<yyyymmdd>-<hhmmss>, which must fit a label value (63)", v1alpha1.MaxScheduledPlanName)))
 	}
 	errs = append(errs, ValidateDrillPlanSpec(&p.Spec, field.NewPath("spec"))...)
 	return errs
 }
 
 // ValidateDrillRun returns every problem of a defaulted run at once.
-func ValidateDrillRun(r *DrillRun) field.ErrorList {
+func ValidateDrillRun(r *v1alpha1.DrillRun) field.ErrorList {
 	var errs field.ErrorList
 	sp := field.NewPath("spec")
 	switch {
@@ -59,9 +61,9 @@ func ValidateDrillRun(r *DrillRun) field.ErrorList {
 		errs = append(errs, ValidateDrillPlanSpec(r.Spec.Plan, sp.Child("plan"))...)
 	}
 	switch r.Spec.Trigger {
-	case TriggerManual, TriggerSchedule, TriggerAPI:
+	case v1alpha1.TriggerManual, v1alpha1.TriggerSchedule, v1alpha1.TriggerAPI:
 	default:
-		errs = append(errs, field.NotSupported(sp.Child("trigger"), r.Spec.Trigger, []Trigger{TriggerManual, TriggerSchedule, TriggerAPI}))
+		errs = append(errs, field.NotSupported(sp.Child("trigger"), r.Spec.Trigger, []v1alpha1.Trigger{v1alpha1.TriggerManual, v1alpha1.TriggerSchedule, v1alpha1.TriggerAPI}))
 	}
 	return append(errs, validateRunOrigin(&r.Spec, sp)...)
 }
@@ -75,7 +77,7 @@ func (v *validator) maxItems(p *field.Path, n, limit int) {
 }
 
 // ValidateDrillPlanSpec validates a defaulted spec rooted at path.
-func ValidateDrillPlanSpec(s *DrillPlanSpec, path *field.Path) field.ErrorList {
+func ValidateDrillPlanSpec(s *v1alpha1.DrillPlanSpec, path *field.Path) field.ErrorList {
 	v := &validator{spec: s}
 	v.schedule(path)
 	v.target(path.Child("target"))
@@ -89,20 +91,20 @@ func ValidateDrillPlanSpec(s *DrillPlanSpec, path *field.Path) field.ErrorList {
 }
 
 type validator struct {
-	spec *DrillPlanSpec
+	spec *v1alpha1.DrillPlanSpec
 	errs field.ErrorList
 }
 
 func (v *validator) add(errs ...*field.Error) { v.errs = append(v.errs, errs...) }
 
-func (v *validator) local() *LocalSandbox {
-	if v.spec.Target.Platform == PlatformLocal {
+func (v *validator) local() *v1alpha1.LocalSandbox {
+	if v.spec.Target.Platform == v1alpha1.PlatformLocal {
 		return v.spec.Target.Local
 	}
 	return nil
 }
 
-func (v *validator) region(name string) *LocalRegion {
+func (v *validator) region(name string) *v1alpha1.LocalRegion {
 	l := v.local()
 	if l == nil {
 		return nil
@@ -154,7 +156,7 @@ func (v *validator) clusters(p *field.Path) {
 	if len(t.Clusters) == 0 {
 		return
 	}
-	if t.Platform != PlatformKubernetes {
+	if t.Platform != v1alpha1.PlatformKubernetes {
 		v.add(field.Forbidden(p, "only allowed when platform is kubernetes"))
 		return
 	}
@@ -185,19 +187,19 @@ func (v *validator) clusters(p *field.Path) {
 func (v *validator) target(p *field.Path) {
 	t := &v.spec.Target
 	switch t.Platform {
-	case PlatformLocal, PlatformKubernetes, PlatformNone:
+	case v1alpha1.PlatformLocal, v1alpha1.PlatformKubernetes, v1alpha1.PlatformNone:
 	default:
-		v.add(field.NotSupported(p.Child("platform"), t.Platform, []PlatformType{PlatformLocal, PlatformKubernetes, PlatformNone}))
+		v.add(field.NotSupported(p.Child("platform"), t.Platform, []v1alpha1.PlatformType{v1alpha1.PlatformLocal, v1alpha1.PlatformKubernetes, v1alpha1.PlatformNone}))
 	}
 	if t.Namespace != "" {
 		for _, msg := range validation.IsDNS1123Label(t.Namespace) {
 			v.add(field.Invalid(p.Child("namespace"), t.Namespace, msg))
 		}
 	}
-	if t.Platform != PlatformLocal && t.Local != nil {
+	if t.Platform != v1alpha1.PlatformLocal && t.Local != nil {
 		v.add(field.Forbidden(p.Child("local"), "only allowed when platform is local"))
 	}
-	if t.Platform != PlatformKubernetes && t.Context != "" {
+	if t.Platform != v1alpha1.PlatformKubernetes && t.Context != "" {
 		v.add(field.Forbidden(p.Child("context"), "only allowed when platform is kubernetes"))
 	}
 	v.clusters(p.Child("clusters"))
@@ -206,7 +208,7 @@ func (v *validator) target(p *field.Path) {
 	}
 }
 
-func (v *validator) localSandbox(p *field.Path, l *LocalSandbox) {
+func (v *validator) localSandbox(p *field.Path, l *v1alpha1.LocalSandbox) {
 	rp := p.Child("regions")
 	v.maxItems(rp, len(l.Regions), 5)
 	if len(l.Regions) == 0 {
@@ -257,7 +259,7 @@ func (v *validator) localSandbox(p *field.Path, l *LocalSandbox) {
 func (v *validator) system(p *field.Path) {
 	s := &v.spec.System
 	if s.Endpoint == "" {
-		if v.spec.Target.Platform != PlatformLocal {
+		if v.spec.Target.Platform != v1alpha1.PlatformLocal {
 			v.add(field.Required(p.Child("endpoint"), "the URL that synthetic traffic is sent to"))
 		}
 	} else {
@@ -270,7 +272,7 @@ func (v *validator) system(p *field.Path) {
 		v.workload(wp, &w)
 		key := string(w.Kind) + "/" + w.Namespace + "/" + w.Name
 		if seen.Has(key) {
-			v.add(field.Duplicate(wp, w.Kind+" "+WorkloadKind(w.Name)))
+			v.add(field.Duplicate(wp, w.Kind+" "+v1alpha1.WorkloadKind(w.Name)))
 		}
 		seen.Insert(key)
 	}
@@ -291,26 +293,26 @@ func (v *validator) system(p *field.Path) {
 	}
 }
 
-func (v *validator) workload(p *field.Path, w *WorkloadRef) {
-	if v.spec.Target.Platform == PlatformNone {
+func (v *validator) workload(p *field.Path, w *v1alpha1.WorkloadRef) {
+	if v.spec.Target.Platform == v1alpha1.PlatformNone {
 		v.add(field.Forbidden(p, "platform none manages no workloads; its capacity cannot be watched"))
 		return
 	}
 	switch w.Kind {
-	case WorkloadDeployment, WorkloadStatefulSet:
-		if v.spec.Target.Platform == PlatformLocal {
+	case v1alpha1.WorkloadDeployment, v1alpha1.WorkloadStatefulSet:
+		if v.spec.Target.Platform == v1alpha1.PlatformLocal {
 			v.add(field.Invalid(p.Child("kind"), w.Kind, "the local sandbox only has workloads of kind Region"))
 		}
-	case WorkloadRegion:
-		if v.spec.Target.Platform == PlatformKubernetes {
+	case v1alpha1.WorkloadRegion:
+		if v.spec.Target.Platform == v1alpha1.PlatformKubernetes {
 			v.add(field.Invalid(p.Child("kind"), w.Kind, "kind Region only exists in the local sandbox"))
 		}
 	default:
-		v.add(field.NotSupported(p.Child("kind"), w.Kind, []WorkloadKind{WorkloadDeployment, WorkloadStatefulSet, WorkloadRegion}))
+		v.add(field.NotSupported(p.Child("kind"), w.Kind, []v1alpha1.WorkloadKind{v1alpha1.WorkloadDeployment, v1alpha1.WorkloadStatefulSet, v1alpha1.WorkloadRegion}))
 	}
 	if w.Name == "" {
 		v.add(field.Required(p.Child("name"), ""))
-	} else if w.Kind == WorkloadRegion {
+	} else if w.Kind == v1alpha1.WorkloadRegion {
 		v.checkRegion(p.Child("name"), w.Name)
 	} else {
 		for _, msg := range validation.IsDNS1123Subdomain(w.Name) {
@@ -381,11 +383,11 @@ func (v *validator) load(p *field.Path) {
 	}
 }
 
-func (v *validator) percent(p *field.Path, val Percent) (float64, bool) {
+func (v *validator) percent(p *field.Path, val v1alpha1.Percent) (float64, bool) {
 	if val == "" {
 		return 0, false
 	}
-	f, err := ParsePercent(val)
+	f, err := v1alpha1.ParsePercent(val)
 	if err != nil {
 		v.add(field.Invalid(p, string(val), err.Error()))
 		return 0, false
@@ -443,11 +445,11 @@ func (v *validator) abort(p *field.Path) {
 	}
 }
 
-func (v *validator) percentOf(val Percent) (float64, bool) {
+func (v *validator) percentOf(val v1alpha1.Percent) (float64, bool) {
 	if val == "" {
 		return 0, false
 	}
-	f, err := ParsePercent(val)
+	f, err := v1alpha1.ParsePercent(val)
 	return f, err == nil
 }
 
@@ -490,7 +492,7 @@ func (v *validator) safety(p *field.Path) {
 		}
 		seen.Insert(ns)
 	}
-	if t := v.spec.Target; t.Platform == PlatformKubernetes && len(s.Namespaces) > 0 && !seen.Has(t.Namespace) {
+	if t := v.spec.Target; t.Platform == v1alpha1.PlatformKubernetes && len(s.Namespaces) > 0 && !seen.Has(t.Namespace) {
 		v.add(field.Forbidden(p.Child("namespaces"), fmt.Sprintf("must include the target namespace %q", t.Namespace)))
 	}
 }

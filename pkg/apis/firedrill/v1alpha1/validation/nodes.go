@@ -1,4 +1,4 @@
-package v1alpha1
+package validation
 
 // The node faults' validation: nodeDrain, gpuFailure and what they share
 // (the count of nodes a selection picks against safety.maxNodes).
@@ -11,9 +11,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
-func (v *validator) nodeDrain(p *field.Path, d *NodeDrain) {
+func (v *validator) nodeDrain(p *field.Path, d *v1alpha1.NodeDrain) {
 	v.selector(p.Child("selector"), d.Selector)
 	v.checkRegion(p.Child("region"), d.Region)
 	if d.GracePeriod != nil {
@@ -23,9 +25,9 @@ func (v *validator) nodeDrain(p *field.Path, d *NodeDrain) {
 		v.durationRange(p.Child("timeout"), d.Timeout, time.Second, time.Hour)
 	}
 	switch d.OnInsufficientCapacity {
-	case CapacityRefuse, CapacityWarn:
+	case v1alpha1.CapacityRefuse, v1alpha1.CapacityWarn:
 	default:
-		v.add(field.NotSupported(p.Child("onInsufficientCapacity"), d.OnInsufficientCapacity, []CapacityPolicy{CapacityRefuse, CapacityWarn}))
+		v.add(field.NotSupported(p.Child("onInsufficientCapacity"), d.OnInsufficientCapacity, []v1alpha1.CapacityPolicy{v1alpha1.CapacityRefuse, v1alpha1.CapacityWarn}))
 	}
 	n := -1
 	if v.local() != nil {
@@ -53,9 +55,9 @@ func (v *validator) localNodes(region string, gpuOnly bool) int {
 // nodeCount checks the selection of a node fault against the n matching
 // nodes (-1 when unknown offline) and safety.maxNodes; what says what the
 // fault does to the nodes ("drains").
-func (v *validator) nodeCount(p *field.Path, s *Selection, n int, what string) {
+func (v *validator) nodeCount(p *field.Path, s *v1alpha1.Selection, n int, what string) {
 	picked := v.selection(p, s, n)
-	if s.Mode == SelectCount && s.Value != nil && n >= 0 && int(*s.Value) > n {
+	if s.Mode == v1alpha1.SelectCount && s.Value != nil && n >= 0 && int(*s.Value) > n {
 		v.add(field.Invalid(p.Child("value"), *s.Value, fmt.Sprintf("only %d matching nodes exist", n)))
 		return
 	}
@@ -66,9 +68,9 @@ func (v *validator) nodeCount(p *field.Path, s *Selection, n int, what string) {
 	want := picked
 	if want < 0 {
 		switch s.Mode {
-		case SelectOne:
+		case v1alpha1.SelectOne:
 			want = 1
-		case SelectCount:
+		case v1alpha1.SelectCount:
 			if s.Value != nil {
 				want = int(*s.Value)
 			}
@@ -76,12 +78,12 @@ func (v *validator) nodeCount(p *field.Path, s *Selection, n int, what string) {
 	}
 	if want > int(maxNodes) {
 		fp := p.Child("value")
-		if s.Mode != SelectCount {
+		if s.Mode != v1alpha1.SelectCount {
 			fp = p.Child("mode")
 		}
 		v.add(field.Invalid(fp, want, fmt.Sprintf("%s %d nodes, which exceeds safety.maxNodes (%d)", what, want, maxNodes)))
 	}
-	if s.Mode == SelectAll && n < 0 && maxNodes < math.MaxInt32 {
+	if s.Mode == v1alpha1.SelectAll && n < 0 && maxNodes < math.MaxInt32 {
 		v.add(field.Invalid(p.Child("mode"), s.Mode, fmt.Sprintf("%s every matching node; set a count within safety.maxNodes (%d)", what, maxNodes)))
 	}
 }
@@ -89,16 +91,16 @@ func (v *validator) nodeCount(p *field.Path, s *Selection, n int, what string) {
 // MaxGPUsPerNode bounds gpuFailure.gpus.
 const MaxGPUsPerNode = 1024
 
-func (v *validator) gpuFailure(p *field.Path, g *GPUFailure) {
+func (v *validator) gpuFailure(p *field.Path, g *v1alpha1.GPUFailure) {
 	v.selector(p.Child("selector"), g.Selector)
 	v.checkRegion(p.Child("region"), g.Region)
 	if g.GracePeriod != nil {
 		v.durationRange(p.Child("gracePeriod"), g.GracePeriod, 0, time.Hour)
 	}
 	switch g.OnInsufficientCapacity {
-	case CapacityRefuse, CapacityWarn:
+	case v1alpha1.CapacityRefuse, v1alpha1.CapacityWarn:
 	default:
-		v.add(field.NotSupported(p.Child("onInsufficientCapacity"), g.OnInsufficientCapacity, []CapacityPolicy{CapacityRefuse, CapacityWarn}))
+		v.add(field.NotSupported(p.Child("onInsufficientCapacity"), g.OnInsufficientCapacity, []v1alpha1.CapacityPolicy{v1alpha1.CapacityRefuse, v1alpha1.CapacityWarn}))
 	}
 	n := -1
 	if v.local() != nil {

@@ -1,4 +1,4 @@
-package v1alpha1
+package validation
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
 // Limits of the scheduling fields.
@@ -23,26 +25,26 @@ func (v *validator) schedule(p *field.Path) {
 		v.unscheduled(p)
 		return
 	}
-	sched, err := ParseSchedule(s.Schedule)
+	sched, err := v1alpha1.ParseSchedule(s.Schedule)
 	if err != nil {
 		v.add(field.Invalid(p.Child("schedule"), s.Schedule, err.Error()))
 	}
 	if s.TimeZone != "" {
 		if _, every := sched.(cron.ConstantDelaySchedule); every {
 			v.add(field.Forbidden(p.Child("timeZone"), "@every runs at a constant interval, in no time zone; use a cron expression to fire at a wall-clock time"))
-		} else if _, err := LoadTimeZone(s.TimeZone); err != nil {
+		} else if _, err := v1alpha1.LoadTimeZone(s.TimeZone); err != nil {
 			v.add(field.Invalid(p.Child("timeZone"), s.TimeZone, err.Error()))
 		}
 	}
 	switch s.ConcurrencyPolicy {
-	case ConcurrencyForbid, ConcurrencyReplace:
-	case ConcurrencyAllow:
+	case v1alpha1.ConcurrencyForbid, v1alpha1.ConcurrencyReplace:
+	case v1alpha1.ConcurrencyAllow:
 		if !s.Safety.AllowConcurrentRuns {
 			v.add(field.Invalid(p.Child("concurrencyPolicy"), s.ConcurrencyPolicy,
 				"starts runs alongside active ones, which the engine refuses unless safety.allowConcurrentRuns is true"))
 		}
 	default:
-		v.add(field.NotSupported(p.Child("concurrencyPolicy"), s.ConcurrencyPolicy, []ConcurrencyPolicy{ConcurrencyForbid, ConcurrencyAllow, ConcurrencyReplace}))
+		v.add(field.NotSupported(p.Child("concurrencyPolicy"), s.ConcurrencyPolicy, []v1alpha1.ConcurrencyPolicy{v1alpha1.ConcurrencyForbid, v1alpha1.ConcurrencyAllow, v1alpha1.ConcurrencyReplace}))
 	}
 	if d := s.StartingDeadlineSeconds; d != nil && (*d < 1 || *d > MaxStartingDeadlineSeconds) {
 		v.add(field.Invalid(p.Child("startingDeadlineSeconds"), *d, fmt.Sprintf("must be between 1 and %d (a year and a day)", MaxStartingDeadlineSeconds)))
@@ -76,15 +78,15 @@ var planHashRx = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // validateRunOrigin checks what a run records about where it came from:
 // the fire it was created for and the hash of its plan.
-func validateRunOrigin(s *DrillRunSpec, sp *field.Path) field.ErrorList {
+func validateRunOrigin(s *v1alpha1.DrillRunSpec, sp *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch {
-	case s.Trigger == TriggerSchedule && s.ScheduledTime == nil:
+	case s.Trigger == v1alpha1.TriggerSchedule && s.ScheduledTime == nil:
 		errs = append(errs, field.Required(sp.Child("scheduledTime"), "a run started by the schedule records the fire it was created for"))
-	case s.Trigger != TriggerSchedule && s.ScheduledTime != nil:
+	case s.Trigger != v1alpha1.TriggerSchedule && s.ScheduledTime != nil:
 		errs = append(errs, field.Forbidden(sp.Child("scheduledTime"), "only allowed with trigger schedule"))
 	}
-	if s.Trigger == TriggerSchedule && s.PlanRef == nil {
+	if s.Trigger == v1alpha1.TriggerSchedule && s.PlanRef == nil {
 		errs = append(errs, field.Required(sp.Child("planRef"), "a run started by the schedule references its plan"))
 	}
 	if s.PlanHash != "" {
