@@ -69,7 +69,7 @@ func (o *NodeAgentOptions) validate() error {
 
 // NodeAgent stands in for the kubelet of every kwok node, for the pods
 // labelled ProcessLabel: it runs each such pod's container as a real
-// process bound to the loopback image of the pod's IP (see LoopbackImage),
+// process bound to the loopback image of the pod's IP (see podnet.LoopbackImage),
 // reports the pod Running and its Ready condition from the container's
 // readiness probe, restarts a process that exits by itself (with the
 // kubelet's back-off), and when the pod is deleted or evicted runs its

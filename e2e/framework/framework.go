@@ -22,6 +22,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
@@ -71,7 +72,7 @@ type Options struct {
 	// exactly PodStartDelay.
 	PodStartJitter time.Duration
 	// PodCIDR is the range kwok gives pod IPs from. Empty means
-	// DefaultPodCIDR, or RandomPodCIDR() with ProcessPods. Addresses in
+	// DefaultPodCIDR, or podnet.RandomPodCIDR() with ProcessPods. Addresses in
 	// 127.0.0.0/8 can be bound on this machine, so a test may run a real
 	// server behind a pod IP, but the API server refuses them in
 	// EndpointSlices.
@@ -79,7 +80,7 @@ type Options struct {
 	// ProcessPods prepares the cluster for StartProcesses: the pod CIDR
 	// must lie outside 127.0.0.0/8, so that the EndpointSlice controller
 	// can publish pod IPs, and each pod's process listens on its IP's
-	// loopback image (see LoopbackImage).
+	// loopback image (see podnet.LoopbackImage).
 	ProcessPods bool
 	// ComponentQPS and ComponentBurst set --kube-api-qps and
 	// --kube-api-burst of the controller manager and the scheduler. Zero
@@ -172,7 +173,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 	}
 	switch {
 	case opts.PodCIDR == "" && opts.ProcessPods:
-		cidr, err := RandomPodCIDR()
+		cidr, err := podnet.RandomPodCIDR()
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +182,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		opts.PodCIDR = DefaultPodCIDR
 	}
 	if opts.ProcessPods {
-		if err := checkProcessPodCIDR(opts.PodCIDR); err != nil {
+		if err := podnet.CheckProcessPodCIDR(opts.PodCIDR); err != nil {
 			return nil, err
 		}
 	}

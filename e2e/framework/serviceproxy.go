@@ -24,6 +24,8 @@ import (
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
 	listersdiscoveryv1 "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
 )
 
 // dialTimeout bounds the proxy's connection to an endpoint.
@@ -44,7 +46,7 @@ type ServiceProxyOptions struct {
 // rules do. Like kube-proxy it uses the endpoints that are ready; when
 // none is, those that are serving and terminating; when there are none, it
 // rejects the connection (a TCP reset). An endpoint is dialled at the
-// loopback image of its address (see LoopbackImage).
+// loopback image of its address (see podnet.LoopbackImage).
 //
 // A Service's ClusterIP is not routable here, so each Service port gets a
 // listener on 127.0.0.1 with a free port, for as long as the Service
@@ -326,7 +328,7 @@ func endpointsFor(eps []*discoveryv1.EndpointSlice, portName string) []backend {
 			if len(e.Addresses) == 0 {
 				continue
 			}
-			image, err := LoopbackImage(e.Addresses[0])
+			image, err := podnet.LoopbackImage(e.Addresses[0])
 			if err != nil {
 				continue
 			}

@@ -1,4 +1,4 @@
-package framework
+package podnet
 
 import (
 	"crypto/rand"
@@ -59,8 +59,8 @@ func RandomPodCIDR() (string, error) {
 	return fmt.Sprintf("10.%d.%d.0/22", 64+a.Int64(), 4*b.Int64()), nil
 }
 
-// checkProcessPodCIDR checks that the pods of cidr have loopback images.
-func checkProcessPodCIDR(cidr string) error {
+// CheckProcessPodCIDR checks that the pods of cidr have loopback images.
+func CheckProcessPodCIDR(cidr string) error {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return fmt.Errorf("pod CIDR %q: %w", cidr, err)
