@@ -15,9 +15,10 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // bulkWorkers is how many objects the bulk helpers create at once.
@@ -59,7 +60,7 @@ func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeS
 		if err != nil {
 			return fmt.Errorf("creating node %s: %w", s.Name, err)
 		}
-		if created.Status.Capacity.Name(GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
+		if created.Status.Capacity.Name(workloads.GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
 			created.Status.Capacity, created.Status.Allocatable = status.Capacity, status.Allocatable
 			if _, err := c.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 				return fmt.Errorf("setting capacity of node %s: %w", s.Name, err)
@@ -94,38 +95,6 @@ func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeS
 	return time.Since(begin)
 }
 
-// GPUFleetDeployment returns a Deployment of a region's GPU fleet: like
-// RecommenderDeployment (one nvidia.com/gpu per pod, pinned to the region's
-// GPU nodes, tolerating kwok's taint) but named name, with the extra label
-// model=<name> so that fleets of one region do not share a selector, and a
-// termination grace period of graceSeconds (kwok removes a deleted pod
-// after a random delay between 1 s and that period).
-func GPUFleetDeployment(ns, name, region string, replicas int32, graceSeconds int64) *appsv1.Deployment {
-	d := RecommenderDeployment(ns, region, replicas)
-	d.Name = name
-	labels := maps.Clone(d.Labels)
-	labels["model"] = name
-	d.Labels = labels
-	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: maps.Clone(labels)}
-	d.Spec.Template.Labels = maps.Clone(labels)
-	d.Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(graceSeconds)
-	return d
-}
-
-// FleetPDB returns a PodDisruptionBudget for a fleet Deployment allowing
-// maxUnavailable of its pods to be down ("100%" lets a whole region go, as
-// a region cutover needs, while still sending every eviction through the
-// budget check).
-func FleetPDB(d *appsv1.Deployment, maxUnavailable string) *policyv1.PodDisruptionBudget {
-	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace, Labels: d.Labels},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(intstr.Parse(maxUnavailable)),
-			Selector:       d.Spec.Selector.DeepCopy(),
-		},
-	}
-}
-
 // CreateAll creates Deployments and PodDisruptionBudgets, bulkWorkers at a
 // time. It does not wait; call WaitAllReady.
 func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) {
@@ -152,7 +121,7 @@ func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.D
 }
 
 // WaitAllReady waits until every Deployment of namespace ns is ready (see
-// DeploymentReady), checking with one List per second, and returns how long
+// workloads.DeploymentReady), checking with one List per second, and returns how long
 // that took. It fails the test after timeout with the Deployments that are
 // not ready and a count of the namespace's pods by phase.
 func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, timeout time.Duration) time.Duration {
@@ -167,7 +136,7 @@ func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, ti
 		pending = pending[:0]
 		for i := range deps.Items {
 			d := &deps.Items[i]
-			if !DeploymentReady(d) {
+			if !workloads.DeploymentReady(d) {
 				pending = append(pending, fmt.Sprintf("%s (%d/%d ready)", d.Name, d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 1)))
 			}
 		}

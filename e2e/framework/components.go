@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // componentRateFlags are the client rate flags of the controller manager
@@ -268,7 +270,7 @@ options:
 			"--kubeconfig=" + c.Kubeconfig,
 			"--config=" + stagesPath,
 			"--manage-all-nodes=false",
-			"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
+			"--manage-nodes-with-annotation-selector=" + workloads.KwokNodeAnnotation + "=fake",
 			"--manage-nodes-with-label-selector=",
 			"--manage-single-node=",
 			"--cidr=" + c.opts.PodCIDR,

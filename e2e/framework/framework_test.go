@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // testdata/stages is a copy of the Stage sets of sigs.k8s.io/kwok v0.8.0
@@ -92,7 +94,7 @@ func TestNodeSpec(t *testing.T) {
 			wantLabels: map[string]string{
 				corev1.LabelTopologyRegion: "us-east",
 				corev1.LabelTopologyZone:   "us-east-1a",
-				GPUPresentLabel:            "true",
+				workloads.GPUPresentLabel:  "true",
 				corev1.LabelHostname:       "gpu-1",
 			},
 			wantCPU: "32",
@@ -101,7 +103,7 @@ func TestNodeSpec(t *testing.T) {
 			name:       "a CPU node has no GPU label or capacity",
 			spec:       NodeSpec{Name: "cpu-1", Region: "us-west", CPU: "8", Memory: "16Gi"},
 			wantLabels: map[string]string{corev1.LabelTopologyRegion: "us-west"},
-			wantNo:     []string{GPUPresentLabel, corev1.LabelTopologyZone},
+			wantNo:     []string{workloads.GPUPresentLabel, corev1.LabelTopologyZone},
 			wantCPU:    "8",
 		},
 	}
@@ -115,10 +117,10 @@ func TestNodeSpec(t *testing.T) {
 			for _, k := range tt.wantNo {
 				require.NotContains(t, n.Labels, k)
 			}
-			require.Equal(t, "fake", n.Annotations[KwokNodeAnnotation])
-			require.Equal(t, []corev1.Taint{{Key: KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}, n.Spec.Taints)
+			require.Equal(t, "fake", n.Annotations[workloads.KwokNodeAnnotation])
+			require.Equal(t, []corev1.Taint{{Key: workloads.KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}, n.Spec.Taints)
 			for _, rl := range []corev1.ResourceList{n.Status.Capacity, n.Status.Allocatable} {
-				require.Equal(t, tt.wantGPUs, rl.Name(GPUResource, resource.DecimalSI).Value())
+				require.Equal(t, tt.wantGPUs, rl.Name(workloads.GPUResource, resource.DecimalSI).Value())
 				require.Equal(t, tt.wantCPU, rl.Cpu().String())
 				require.Equal(t, int64(110), rl.Pods().Value())
 			}
@@ -131,24 +133,6 @@ func TestNodeSpecRejectsBadQuantities(t *testing.T) {
 		_, err := spec.Node()
 		require.Error(t, err, spec.Name)
 	}
-}
-
-func TestRecommenderDeployment(t *testing.T) {
-	d := RecommenderDeployment("recsys", "us-west", 3)
-	require.Equal(t, "recommender-us-west", d.Name)
-	require.Equal(t, map[string]string{"app": "recommender", "region": "us-west"}, d.Spec.Template.Labels)
-	require.Equal(t, int32(3), *d.Spec.Replicas)
-	pod := d.Spec.Template.Spec
-	require.Equal(t, "us-west", pod.NodeSelector[corev1.LabelTopologyRegion])
-	require.Contains(t, pod.Tolerations, kwokToleration)
-	res := pod.Containers[0].Resources
-	require.Equal(t, int64(1), res.Requests.Name(GPUResource, resource.DecimalSI).Value())
-	require.Equal(t, int64(1), res.Limits.Name(GPUResource, resource.DecimalSI).Value())
-
-	pdb := RecommenderPDB("recsys", "us-west")
-	require.Equal(t, d.Name, pdb.Name)
-	require.Equal(t, 1, pdb.Spec.MaxUnavailable.IntValue())
-	require.Equal(t, d.Spec.Selector, pdb.Spec.Selector)
 }
 
 func TestNewPKI(t *testing.T) {

@@ -14,11 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// ProcessLabel marks the pods the node agent runs as real processes. Put
-// it on a workload's pod template (any value); kwok then gives such a pod
-// its IP and leaves the rest of its lifecycle to the agent.
-const ProcessLabel = "e2e.firedrill.dev/process"
-
 // containerProcess is what the node agent runs for a pod: one process per
 // pod, from its only container.
 type containerProcess struct {

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 func TestExpandVars(t *testing.T) {
@@ -35,7 +37,7 @@ func TestExpandVars(t *testing.T) {
 
 // processPod is a pod like ProcessRecommenderDeployment's, scheduled.
 func processPod() *corev1.Pod {
-	d := ProcessRecommenderDeployment("recsys", "us-east", 1)
+	d := workloads.ProcessRecommenderDeployment("recsys", "us-east", 1)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "recsys", Name: "recommender-us-east-abc", UID: "uid-1", Labels: d.Spec.Template.Labels},
 		Spec:       *d.Spec.Template.Spec.DeepCopy(),
@@ -204,7 +206,7 @@ func TestStagesSkipProcessPods(t *testing.T) {
 		}
 		name := doc[strings.Index(doc, "name: ")+6:]
 		name = name[:strings.IndexByte(name, '\n')]
-		skipped[name] = strings.Contains(doc, `.metadata.labels["`+ProcessLabel+`"]`)
+		skipped[name] = strings.Contains(doc, `.metadata.labels["`+workloads.ProcessLabel+`"]`)
 	}
 	require.False(t, skipped["pod-create"], "kwok still gives a process pod its IP")
 	for _, s := range []string{"pod-ready", "pod-delete", "pod-complete", "pod-init-container-running"} {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
 )
@@ -166,7 +167,7 @@ func (pr *Processes) PublishModel(ctx context.Context, tb testing.TB, ns string,
 	if err != nil {
 		tb.Fatalf("building the model: %v", err)
 	}
-	addr, err := pr.Proxy.WaitAddr(ctx, ns, ModelStoreName, ModelStorePort)
+	addr, err := pr.Proxy.WaitAddr(ctx, ns, workloads.ModelStoreName, workloads.ModelStorePort)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
@@ -178,7 +179,7 @@ func (pr *Processes) PublishModel(ctx context.Context, tb testing.TB, ns string,
 	if err != nil {
 		tb.Fatalf("creating a store client: %v", err)
 	}
-	ref := addr + "/" + ModelRepository
+	ref := addr + "/" + workloads.ModelRepository
 	desc, err := s.Push(ctx, ref, m.Dir, store.PushOptions{Version: m.Metadata.Version, Created: m.Metadata.CreatedAt, DataHash: m.Metadata.DataHash, Config: cfg})
 	if err != nil {
 		tb.Fatalf("pushing the model to %s: %v", ref, err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // stageDirs are the kwok Stage sets the test bed runs, as copied by
@@ -137,7 +139,7 @@ func skipProcessPods(spec map[string]any) {
 	}
 	exprs, _ := sel["matchExpressions"].([]any)
 	sel["matchExpressions"] = append(exprs, map[string]any{
-		"key":      `.metadata.labels["` + ProcessLabel + `"]`,
+		"key":      `.metadata.labels["` + workloads.ProcessLabel + `"]`,
 		"operator": "DoesNotExist",
 	})
 }
