@@ -5,6 +5,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework/podnet"
+	"github.com/firedrill/firedrill/e2e/framework/procpods"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
@@ -48,3 +49,19 @@ func GPUFleetDeployment(ns, name, region string, replicas int32, graceSeconds in
 func FleetPDB(d *appsv1.Deployment, maxUnavailable string) *policyv1.PodDisruptionBudget {
 	return workloads.FleetPDB(d, maxUnavailable)
 }
+
+// Process-backed pods (see package procpods).
+type (
+	// NodeAgent is procpods.NodeAgent.
+	NodeAgent = procpods.NodeAgent
+	// ProcessRecord is procpods.ProcessRecord.
+	ProcessRecord = procpods.ProcessRecord
+	// StopReason is procpods.StopReason.
+	StopReason = procpods.StopReason
+)
+
+// How a pod's process ended (see procpods.StopReason).
+const (
+	StopTerminated = procpods.StopTerminated
+	StopKilled     = procpods.StopKilled
+)

@@ -38,9 +38,8 @@ const (
 	// DefaultPodCIDR is Options.PodCIDR when it is empty.
 	DefaultPodCIDR = "127.42.0.0/16"
 
-	// NodeIP is the InternalIP of every kwok node; it lies outside the pod
-	// CIDR so that no pod shares its node's address.
-	NodeIP = "127.0.0.1"
+	// NodeIP is podnet.NodeIP, the InternalIP of every kwok node.
+	NodeIP = podnet.NodeIP
 
 	// serviceCIDR is the range of ClusterIP Services; apiServiceIP is the
 	// first address in it, taken by the "kubernetes" Service.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/e2e/framework/procpods"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
@@ -23,7 +24,7 @@ import (
 // gives every Service an address on this machine.
 type Processes struct {
 	// Agent runs the pods; Proxy serves the Services.
-	Agent *NodeAgent
+	Agent *procpods.NodeAgent
 	Proxy *ServiceProxy
 	// Dir holds the agent's directories and logs
 	// (<WorkDir>/processes).
@@ -71,7 +72,7 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 		return nil, err
 	}
 	tb.Cleanup(func() { _ = pr.Proxy.Stop(context.Background()) })
-	pr.Agent, err = NewNodeAgent(NodeAgentOptions{
+	pr.Agent, err = procpods.NewNodeAgent(procpods.NodeAgentOptions{
 		Clientset: c.Clientset, Executables: executables,
 		Dir: pr.Dir, ServiceLinks: pr.Proxy, Logger: agentLog,
 	})
@@ -108,7 +109,7 @@ func (c *Cluster) componentLogger(tb testing.TB, name string) (*slog.Logger, err
 }
 
 // LogPath is the log of a pod's process.
-func (pr *Processes) LogPath(r ProcessRecord) string {
+func (pr *Processes) LogPath(r procpods.ProcessRecord) string {
 	return filepath.Join(pr.Dir, "logs", fmt.Sprintf("%s_%s_%s.log", r.Namespace, r.Pod, r.UID))
 }
 

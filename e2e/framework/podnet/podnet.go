@@ -24,6 +24,10 @@ import (
 // API) is an image, and the service proxy dials the image of each
 // endpoint the EndpointSlice controller reports.
 
+// NodeIP is the InternalIP of every kwok node; it lies outside the pod
+// CIDR so that no pod shares its node's address.
+const NodeIP = "127.0.0.1"
+
 // LoopbackImage returns the loopback address that stands for ip on this
 // machine: ip with its first octet replaced by 127. ip must be IPv4 and
 // not already a loopback address.

@@ -1,4 +1,4 @@
-package framework
+package procpods
 
 import (
 	"errors"
@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
 )
 
 // containerProcess is what the node agent runs for a pod: one process per
@@ -220,7 +222,7 @@ func fieldValue(pod *corev1.Pod, pe podEnv, field string) (string, error) {
 	case "status.podIP", "status.podIPs":
 		return pe.image, nil
 	case "status.hostIP", "status.hostIPs":
-		return NodeIP, nil
+		return podnet.NodeIP, nil
 	}
 	if k, ok := strings.CutPrefix(field, "metadata.labels['"); ok {
 		return pod.Labels[strings.TrimSuffix(k, "']")], nil
