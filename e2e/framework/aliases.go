@@ -4,6 +4,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	policyv1 "k8s.io/api/policy/v1"
 
+	"github.com/firedrill/firedrill/e2e/framework/netproxy"
 	"github.com/firedrill/firedrill/e2e/framework/podnet"
 	"github.com/firedrill/firedrill/e2e/framework/procpods"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
@@ -50,7 +51,7 @@ func FleetPDB(d *appsv1.Deployment, maxUnavailable string) *policyv1.PodDisrupti
 	return workloads.FleetPDB(d, maxUnavailable)
 }
 
-// Process-backed pods (see package procpods).
+// Process-backed pods and their network (see packages procpods and netproxy).
 type (
 	// NodeAgent is procpods.NodeAgent.
 	NodeAgent = procpods.NodeAgent
@@ -58,6 +59,11 @@ type (
 	ProcessRecord = procpods.ProcessRecord
 	// StopReason is procpods.StopReason.
 	StopReason = procpods.StopReason
+
+	// Gateway is netproxy.Gateway.
+	Gateway = netproxy.Gateway
+	// ConnRecord is netproxy.ConnRecord.
+	ConnRecord = netproxy.ConnRecord
 )
 
 // How a pod's process ended (see procpods.StopReason).

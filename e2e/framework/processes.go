@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/e2e/framework/netproxy"
 	"github.com/firedrill/firedrill/e2e/framework/procpods"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local"
@@ -25,7 +26,7 @@ import (
 type Processes struct {
 	// Agent runs the pods; Proxy serves the Services.
 	Agent *procpods.NodeAgent
-	Proxy *ServiceProxy
+	Proxy *netproxy.ServiceProxy
 	// Dir holds the agent's directories and logs
 	// (<WorkDir>/processes).
 	Dir string
@@ -65,7 +66,7 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 		return nil, err
 	}
 	pr := &Processes{Dir: filepath.Join(c.WorkDir, "processes"), c: c}
-	if pr.Proxy, err = NewServiceProxy(ServiceProxyOptions{Clientset: c.Clientset, Logger: proxyLog}); err != nil {
+	if pr.Proxy, err = netproxy.NewServiceProxy(netproxy.ServiceProxyOptions{Clientset: c.Clientset, Logger: proxyLog}); err != nil {
 		return nil, err
 	}
 	if err := pr.Proxy.Start(ctx); err != nil {
@@ -126,7 +127,7 @@ func (pr *Processes) ServiceURL(ctx context.Context, tb testing.TB, ns, name str
 
 // StartGateway starts a Gateway for the HTTPRoute ns/route, stopped in
 // tb.Cleanup. Install the Gateway API CRDs first.
-func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route string) *Gateway {
+func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route string) *netproxy.Gateway {
 	tb.Helper()
 	dyn, err := dynamic.NewForConfig(pr.c.Config)
 	if err != nil {
@@ -136,7 +137,7 @@ func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route 
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
-	g, err := NewGateway(GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy, Logger: logger})
+	g, err := netproxy.NewGateway(netproxy.GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy, Logger: logger})
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}

@@ -27,7 +27,7 @@ import (
 // ServiceLinks gives a pod the environment variables of its namespace's
 // Services ({NAME}_SERVICE_HOST, {NAME}_SERVICE_PORT, ...), as the kubelet
 // does, with the address where this machine serves each Service.
-// *ServiceProxy implements it.
+// *netproxy.ServiceProxy implements it.
 type ServiceLinks interface {
 	ServiceEnv(namespace string) map[string]string
 }
