@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/firedrill/firedrill/e2e/framework/chaos"
 )
 
 // ChaosMeshCRDsEnv names the directory of Chaos Mesh's generated CRDs;
@@ -15,8 +17,20 @@ import (
 const ChaosMeshCRDsEnv = "FIREDRILL_CHAOS_MESH_CRDS"
 
 // ChaosMeshKinds are the Chaos Mesh kinds firedrill creates, whose CRDs
-// InstallChaosMeshCRDs installs.
-var ChaosMeshKinds = []string{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}
+// InstallChaosMeshCRDs installs (chaos.Kinds).
+var ChaosMeshKinds = chaos.Kinds
+
+// ChaosMeshStandIn is chaos.StandIn, which stands in for Chaos Mesh's
+// controller.
+type ChaosMeshStandIn = chaos.StandIn
+
+// StartChaosMeshStandIn starts the stand-in (chaos.Start) for the kinds in
+// ChaosMeshKinds, in every namespace, until the test ends. Install the
+// CRDs first (InstallChaosMeshCRDs).
+func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *ChaosMeshStandIn {
+	tb.Helper()
+	return chaos.Start(ctx, tb, c.Config)
+}
 
 var chaosCRDDir printedDir
 
