@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
@@ -44,7 +45,7 @@ func (c *Cluster) launch(ctx context.Context, name string, args func() ([]string
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		p, err := c.spawner.start(name, filepath.Join(c.opts.BinDir, name), a, c.WorkDir, logPath)
+		p, err := c.spawner.Start(name, filepath.Join(c.opts.BinDir, name), a, c.WorkDir, logPath)
 		if err != nil {
 			return err
 		}
@@ -56,11 +57,11 @@ func (c *Cluster) launch(ctx context.Context, name string, args func() ([]string
 		if err == nil {
 			return nil
 		}
-		p.stop(5 * time.Second)
-		if errors.Is(err, errExited) && strings.Contains(p.logTail(50), errAddrInUse.Error()) && attempt < 3 {
+		p.Stop(5 * time.Second)
+		if errors.Is(err, errExited) && strings.Contains(p.LogTail(50), spawn.ErrAddrInUse.Error()) && attempt < 3 {
 			continue
 		}
-		return fmt.Errorf("%s did not become healthy: %w\n--- last lines of %s ---\n%s", name, err, logPath, p.logTail(40))
+		return fmt.Errorf("%s did not become healthy: %w\n--- last lines of %s ---\n%s", name, err, logPath, p.LogTail(40))
 	}
 }
 
@@ -69,7 +70,7 @@ var errExited = errors.New("process exited")
 
 // waitHealthy polls ready until it succeeds, the process exits or
 // componentTimeout passes.
-func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context) error) error {
+func waitHealthy(ctx context.Context, p *spawn.Process, ready func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, componentTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -83,11 +84,11 @@ func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context
 			return nil
 		}
 		select {
-		case <-p.done:
-			if p.err == nil {
+		case <-p.Done:
+			if p.Err == nil {
 				return fmt.Errorf("%w with status 0", errExited)
 			}
-			return fmt.Errorf("%w: %w", errExited, p.err)
+			return fmt.Errorf("%w: %w", errExited, p.Err)
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last check: %w)", ctx.Err(), last)
 		case <-tick.C:
@@ -98,11 +99,11 @@ func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context
 func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
 	var clientURL string
 	args := func() ([]string, error) {
-		cp, err := freePort()
+		cp, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		pp, err := freePort()
+		pp, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +142,7 @@ func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
 func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 	certDir := filepath.Join(c.WorkDir, "apiserver")
 	args := func() ([]string, error) {
-		port, err := freePort()
+		port, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +182,7 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return append([]string{
@@ -209,7 +210,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return append([]string{
@@ -263,7 +264,7 @@ options:
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return []string{

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/firedrill/firedrill/e2e/framework/podnet"
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
@@ -129,9 +130,9 @@ type Cluster struct {
 
 	opts    Options
 	pki     *pki
-	spawner *spawner
+	spawner *spawn.Spawner
 	mu      sync.Mutex
-	procs   []*process
+	procs   []*spawn.Process
 	nodeSeq int
 }
 
@@ -207,7 +208,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
 
-	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: newSpawner()}
+	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: spawn.NewSpawner()}
 	tb.Cleanup(func() { c.stop(tb) })
 
 	p, err := newPKI(filepath.Join(opts.WorkDir, "pki"), time.Now())
@@ -306,20 +307,20 @@ func (c *Cluster) stop(tb testing.TB) {
 	c.mu.Unlock()
 	if tb.Failed() {
 		for _, p := range procs {
-			tb.Logf("--- last lines of %s ---\n%s", p.logPath, p.logTail(15))
+			tb.Logf("--- last lines of %s ---\n%s", p.LogPath, p.LogTail(15))
 		}
 	}
 	var wg sync.WaitGroup
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
-		if p.name == compEtcd {
+		if p.Name == compEtcd {
 			// etcd last, so the API server can shut down cleanly.
 			wg.Wait()
 		}
-		wg.Go(func() { p.stop(10 * time.Second) })
+		wg.Go(func() { p.Stop(10 * time.Second) })
 	}
 	wg.Wait()
-	c.spawner.close()
+	c.spawner.Close()
 }
 
 // MemoryRSS returns the resident set size in bytes of each running
@@ -329,14 +330,14 @@ func (c *Cluster) MemoryRSS() (map[string]uint64, error) {
 	defer c.mu.Unlock()
 	out := map[string]uint64{}
 	for _, p := range c.procs {
-		if p.exited() {
+		if p.Exited() {
 			continue
 		}
-		rss, err := p.rss()
+		rss, err := p.RSS()
 		if err != nil {
 			return nil, err
 		}
-		out[p.name] = rss
+		out[p.Name] = rss
 	}
 	return out, nil
 }
@@ -349,7 +350,7 @@ func (c *Cluster) LogPath(component string) string {
 
 // tailOf returns the last lines of a component's log, for error messages.
 func (c *Cluster) tailOf(component string) string {
-	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), tail(c.LogPath(component), 30))
+	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), spawn.Tail(c.LogPath(component), 30))
 }
 
 // poll calls cond every 100 ms until it returns true, an error, or timeout
@@ -376,8 +377,8 @@ func (c *Cluster) PIDs() map[string]int {
 	defer c.mu.Unlock()
 	out := map[string]int{}
 	for _, p := range c.procs {
-		if !p.exited() {
-			out[p.name] = p.cmd.Process.Pid
+		if !p.Exited() {
+			out[p.Name] = p.Cmd.Process.Pid
 		}
 	}
 	return out

@@ -163,16 +163,6 @@ func TestNewPKI(t *testing.T) {
 	}
 }
 
-func TestFreePortNeverRepeats(t *testing.T) {
-	seen := map[int]bool{}
-	for range 50 {
-		p, err := freePort()
-		require.NoError(t, err)
-		require.False(t, seen[p], "port %d handed out twice", p)
-		seen[p] = true
-	}
-}
-
 func TestReadObjects(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "objs.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("---\napiVersion: v1\nkind: A\n---\n# only a comment\n---\napiVersion: v1\nkind: B\n"), 0o600))

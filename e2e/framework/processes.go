@@ -15,6 +15,7 @@ import (
 
 	"github.com/firedrill/firedrill/e2e/framework/netproxy"
 	"github.com/firedrill/firedrill/e2e/framework/procpods"
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
@@ -87,7 +88,7 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 		if tb.Failed() {
 			for _, r := range pr.Agent.Processes() {
 				tb.Logf("pod process %s/%s (pid %d) %s→%s %s; log %s:\n%s", r.Namespace, r.Pod, r.Pid,
-					r.Started.Format(time.TimeOnly), r.Exited.Format(time.TimeOnly), r.Stop, pr.LogPath(r), tail(pr.LogPath(r), 8))
+					r.Started.Format(time.TimeOnly), r.Exited.Format(time.TimeOnly), r.Stop, pr.LogPath(r), spawn.Tail(pr.LogPath(r), 8))
 			}
 		}
 		if err := pr.Agent.Stop(context.Background()); err != nil {
