@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firedrill/firedrill/e2e/framework/kwokstages"
 	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
@@ -231,9 +232,9 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 }
 
 func (c *Cluster) startKwok(ctx context.Context) error {
-	stages, err := renderStages(filepath.Join(c.opts.BinDir, "..", "stages"), stageDelays{
-		podStart:       c.opts.PodStartDelay,
-		podStartJitter: c.opts.PodStartJitter,
+	stages, err := kwokstages.Render(filepath.Join(c.opts.BinDir, "..", "stages"), kwokstages.Delays{
+		PodStart:       c.opts.PodStartDelay,
+		PodStartJitter: c.opts.PodStartJitter,
 	})
 	if err != nil {
 		return err
