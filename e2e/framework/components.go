@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -154,13 +153,13 @@ func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 			"--advertise-address=127.0.0.1",
 			"--secure-port=" + strconv.Itoa(port),
 			"--cert-dir=" + certDir,
-			"--tls-cert-file=" + c.pki.certFile,
-			"--tls-private-key-file=" + c.pki.keyFile,
-			"--token-auth-file=" + c.pki.tokenFile,
+			"--tls-cert-file=" + c.pki.CertFile,
+			"--tls-private-key-file=" + c.pki.KeyFile,
+			"--token-auth-file=" + c.pki.TokenFile,
 			"--authorization-mode=RBAC",
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-			"--service-account-key-file=" + c.pki.saPubFile,
-			"--service-account-signing-key-file=" + c.pki.saKeyFile,
+			"--service-account-key-file=" + c.pki.SAPubFile,
+			"--service-account-signing-key-file=" + c.pki.SAKeyFile,
 			"--service-cluster-ip-range=" + serviceCIDR,
 			// The "kubernetes" Service's endpoint would be a loopback
 			// address, which no pod could use anyway.
@@ -169,12 +168,12 @@ func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 			"--profiling=false",
 		}, nil
 	}
-	hc, err := c.pki.httpClient()
+	hc, err := c.pki.HTTPClient()
 	if err != nil {
 		return err
 	}
 	ready := func(ctx context.Context) error {
-		return getOK(ctx, hc, c.APIServerURL+"/readyz", c.pki.token, "")
+		return getOK(ctx, hc, c.APIServerURL+"/readyz", c.pki.Token, "")
 	}
 	return c.launch(ctx, compAPIServer, args, ready)
 }
@@ -194,8 +193,8 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 			"--secure-port=" + strconv.Itoa(port),
 			"--cert-dir=" + filepath.Join(c.WorkDir, compKCM),
 			"--leader-elect=false",
-			"--service-account-private-key-file=" + c.pki.saKeyFile,
-			"--root-ca-file=" + c.pki.caCertFile,
+			"--service-account-private-key-file=" + c.pki.SAKeyFile,
+			"--root-ca-file=" + c.pki.CACertFile,
 			"--use-service-account-credentials=false",
 			"--cluster-name=firedrill-e2e",
 			"--profiling=false",
@@ -285,15 +284,6 @@ options:
 		return getOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
 	}
 	return c.launch(ctx, compKwok, args, ready)
-}
-
-// httpClient returns a client that trusts the cluster CA.
-func (p *pki) httpClient() (*http.Client, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(p.caCert) {
-		return nil, errors.New("adding the cluster CA to a pool")
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }
 
 // insecureHTTPClient probes /healthz of the controller manager and the

@@ -22,6 +22,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/firedrill/firedrill/e2e/framework/pki"
 	"github.com/firedrill/firedrill/e2e/framework/podnet"
 	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
@@ -129,7 +130,7 @@ type Cluster struct {
 	APIServerURL string
 
 	opts    Options
-	pki     *pki
+	pki     *pki.PKI
 	spawner *spawn.Spawner
 	mu      sync.Mutex
 	procs   []*spawn.Process
@@ -211,7 +212,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: spawn.NewSpawner()}
 	tb.Cleanup(func() { c.stop(tb) })
 
-	p, err := newPKI(filepath.Join(opts.WorkDir, "pki"), time.Now())
+	p, err := pki.New(filepath.Join(opts.WorkDir, "pki"), apiServiceIP, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -259,8 +260,8 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 // writeKubeconfig writes the admin kubeconfig into the work dir.
 func (c *Cluster) writeKubeconfig() error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.pki.caCert}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.pki.token}
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.pki.CACert}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.pki.Token}
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "admin"}
 	cfg.CurrentContext = "e2e"
 	c.Kubeconfig = filepath.Join(c.WorkDir, "kubeconfig")

@@ -1,12 +1,9 @@
 package framework
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -69,34 +66,6 @@ func TestNodeSpecRejectsBadQuantities(t *testing.T) {
 	for _, spec := range []NodeSpec{{Name: "a", CPU: "lots"}, {Name: "b", Memory: "1 GB"}, {Name: "c", GPUs: -1}} {
 		_, err := spec.Node()
 		require.Error(t, err, spec.Name)
-	}
-}
-
-func TestNewPKI(t *testing.T) {
-	dir := t.TempDir()
-	p, err := newPKI(dir, time.Now())
-	require.NoError(t, err)
-
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM(p.caCert))
-	data, err := os.ReadFile(p.certFile)
-	require.NoError(t, err)
-	block, _ := pem.Decode(data)
-	require.NotNil(t, block)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	require.NoError(t, err)
-	for _, host := range []string{"127.0.0.1", "localhost", apiServiceIP} {
-		_, err := cert.Verify(x509.VerifyOptions{DNSName: host, Roots: pool})
-		require.NoError(t, err, host)
-	}
-
-	tokens, err := os.ReadFile(p.tokenFile)
-	require.NoError(t, err)
-	require.Equal(t, p.token+`,firedrill-e2e-admin,firedrill-e2e-admin,"system:masters"`+"\n", string(tokens))
-	for _, f := range []string{p.keyFile, p.saKeyFile, p.saPubFile} {
-		info, err := os.Stat(f)
-		require.NoError(t, err)
-		require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), filepath.Base(f))
 	}
 }
 
