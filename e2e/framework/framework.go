@@ -252,7 +252,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		return err == nil, ignoreNotFound(err)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.tailOf(compKCM))
+		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.LogTail(compKCM))
 	}
 	return c, nil
 }
@@ -349,8 +349,8 @@ func (c *Cluster) LogPath(component string) string {
 	return filepath.Join(c.WorkDir, "logs", component+".log")
 }
 
-// tailOf returns the last lines of a component's log, for error messages.
-func (c *Cluster) tailOf(component string) string {
+// LogTail returns the last lines of a component's log, for error messages.
+func (c *Cluster) LogTail(component string) string {
 	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), spawn.Tail(c.LogPath(component), 30))
 }
 

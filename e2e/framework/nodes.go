@@ -126,7 +126,7 @@ func (c *Cluster) AddNodes(ctx context.Context, tb testing.TB, specs ...NodeSpec
 			return NodeReady(n), nil
 		})
 		if err != nil {
-			tb.Fatalf("waiting for node %s to become Ready: %v\n%s", name, err, c.tailOf(compKwok))
+			tb.Fatalf("waiting for node %s to become Ready: %v\n%s", name, err, c.LogTail(compKwok))
 		}
 	}
 	return names

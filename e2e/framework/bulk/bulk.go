@@ -1,4 +1,4 @@
-package framework
+package bulk
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
+	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
@@ -26,10 +27,10 @@ const bulkWorkers = 16
 
 // RegionNodes returns count GPU node specs of one region, named
 // <region>-gpu-0001 and spread over three zones <region>-a, -b and -c.
-func RegionNodes(region string, count, gpus int) []NodeSpec {
-	specs := make([]NodeSpec, count)
+func RegionNodes(region string, count, gpus int) []framework.NodeSpec {
+	specs := make([]framework.NodeSpec, count)
 	for i := range specs {
-		specs[i] = NodeSpec{
+		specs[i] = framework.NodeSpec{
 			Name:   fmt.Sprintf("%s-gpu-%04d", region, i+1),
 			Region: region,
 			Zone:   region + "-" + string(rune('a'+i%3)),
@@ -39,11 +40,11 @@ func RegionNodes(region string, count, gpus int) []NodeSpec {
 	return specs
 }
 
-// AddNodesBulk creates many nodes, bulkWorkers at a time, and waits until
+// AddNodes creates many nodes on c, bulkWorkers at a time, and waits until
 // kwok reports every one Ready, checking with one List per poll instead of
-// a Get per node. Nodes are as AddNodes makes them; unlike AddNodes, every
+// a Get per node. Nodes are as Cluster.AddNodes makes them; unlike it, every
 // spec must have a name. It returns how long creation and readiness took.
-func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeSpec) time.Duration {
+func AddNodes(ctx context.Context, tb testing.TB, c *framework.Cluster, specs []framework.NodeSpec) time.Duration {
 	tb.Helper()
 	begin := time.Now()
 	err := forEach(ctx, len(specs), func(ctx context.Context, i int) error {
@@ -83,21 +84,21 @@ func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeS
 		}
 		notReady = len(want)
 		for i := range nodes.Items {
-			if want[nodes.Items[i].Name] && NodeReady(&nodes.Items[i]) {
+			if want[nodes.Items[i].Name] && framework.NodeReady(&nodes.Items[i]) {
 				notReady--
 			}
 		}
 		return notReady == 0, nil
 	})
 	if err != nil {
-		tb.Fatalf("waiting for %d nodes to become Ready (%d are not): %v\n%s", len(specs), notReady, err, c.tailOf(compKwok))
+		tb.Fatalf("waiting for %d nodes to become Ready (%d are not): %v\n%s", len(specs), notReady, err, c.LogTail("kwok"))
 	}
 	return time.Since(begin)
 }
 
 // CreateAll creates Deployments and PodDisruptionBudgets, bulkWorkers at a
 // time. It does not wait; call WaitAllReady.
-func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) {
+func CreateAll(ctx context.Context, tb testing.TB, c *framework.Cluster, deps []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) {
 	tb.Helper()
 	err := forEach(ctx, len(pdbs), func(ctx context.Context, i int) error {
 		p := pdbs[i]
@@ -124,7 +125,7 @@ func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.D
 // workloads.DeploymentReady), checking with one List per second, and returns how long
 // that took. It fails the test after timeout with the Deployments that are
 // not ready and a count of the namespace's pods by phase.
-func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, timeout time.Duration) time.Duration {
+func WaitAllReady(ctx context.Context, tb testing.TB, c *framework.Cluster, ns string, timeout time.Duration) time.Duration {
 	tb.Helper()
 	begin := time.Now()
 	var pending []string
@@ -144,14 +145,14 @@ func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, ti
 	})
 	if err != nil {
 		tb.Fatalf("waiting for the Deployments of %s to become ready: %v\nnot ready: %s\npods: %s",
-			ns, err, strings.Join(pending, ", "), c.PodPhases(ctx, ns))
+			ns, err, strings.Join(pending, ", "), PodPhases(ctx, c, ns))
 	}
 	return time.Since(begin)
 }
 
 // PodPhases summarises a namespace's pods as "Pending=3 Running=997", or
 // the error that kept it from listing them.
-func (c *Cluster) PodPhases(ctx context.Context, ns string) string {
+func PodPhases(ctx context.Context, c *framework.Cluster, ns string) string {
 	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return "listing pods: " + err.Error()
@@ -195,6 +196,15 @@ feed:
 	close(next)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// poll calls cond every 100 ms until it returns true, an error, or timeout
+// passes (as framework's poll does).
+func poll(ctx context.Context, timeout time.Duration, cond wait.ConditionWithContextFunc) error {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond); err != nil {
+		return fmt.Errorf("after %s: %w", timeout, err)
+	}
+	return nil
 }
 
 // pollEvery is poll with its own interval.
