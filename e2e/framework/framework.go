@@ -78,7 +78,7 @@ type Options struct {
 	// server behind a pod IP, but the API server refuses them in
 	// EndpointSlices.
 	PodCIDR string
-	// ProcessPods prepares the cluster for StartProcesses: the pod CIDR
+	// ProcessPods prepares the cluster for procbed.Start: the pod CIDR
 	// must lie outside 127.0.0.0/8, so that the EndpointSlice controller
 	// can publish pod IPs, and each pod's process listens on its IP's
 	// loopback image (see podnet.LoopbackImage).
@@ -370,6 +370,13 @@ func ignoreNotFound(err error) error {
 	}
 	return err
 }
+
+// PodCIDR is the range the cluster's pods get their IPs from.
+func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
+
+// ProcessPods reports whether the cluster was started with
+// Options.ProcessPods (see package procbed).
+func (c *Cluster) ProcessPods() bool { return c.opts.ProcessPods }
 
 // PIDs returns the process id of each running component, keyed by
 // component name.

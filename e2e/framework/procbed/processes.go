@@ -1,4 +1,4 @@
-package framework
+package procbed
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/e2e/framework/netproxy"
 	"github.com/firedrill/firedrill/e2e/framework/procpods"
 	"github.com/firedrill/firedrill/e2e/framework/spawn"
@@ -32,37 +33,34 @@ type Processes struct {
 	// (<WorkDir>/processes).
 	Dir string
 
-	c *Cluster
+	c *framework.Cluster
 }
 
-// PodCIDR is the range the cluster's pods get their IPs from.
-func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
-
-// StartProcesses starts the service proxy and the node agent of a cluster
-// started with Options.ProcessPods. executables maps the first word of a
+// Start starts the service proxy and the node agent of a cluster c
+// started with framework.Options.ProcessPods. executables maps the first word of a
 // container's command to a binary ({"drill": <the drill binary>} for the
 // workloads of this package). Both stop in tb.Cleanup, the agent first (it
 // kills every pod process still running). Their logs go to
 // <WorkDir>/logs/node-agent.log and service-proxy.log.
-func (c *Cluster) StartProcesses(ctx context.Context, tb testing.TB, executables map[string]string) *Processes {
+func Start(ctx context.Context, tb testing.TB, c *framework.Cluster, executables map[string]string) *Processes {
 	tb.Helper()
-	if !c.opts.ProcessPods {
-		tb.Fatalf("StartProcesses needs a cluster started with Options.ProcessPods")
+	if !c.ProcessPods() {
+		tb.Fatalf("procbed.Start needs a cluster started with Options.ProcessPods")
 	}
-	pr, err := c.startProcesses(ctx, tb, executables)
+	pr, err := start(ctx, tb, c, executables)
 	if err != nil {
 		tb.Fatalf("starting the node agent and the service proxy: %v", err)
 	}
 	return pr
 }
 
-func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables map[string]string) (*Processes, error) {
+func start(ctx context.Context, tb testing.TB, c *framework.Cluster, executables map[string]string) (*Processes, error) {
 	tb.Helper()
-	proxyLog, err := c.componentLogger(tb, "service-proxy")
+	proxyLog, err := componentLogger(tb, c, "service-proxy")
 	if err != nil {
 		return nil, err
 	}
-	agentLog, err := c.componentLogger(tb, "node-agent")
+	agentLog, err := componentLogger(tb, c, "node-agent")
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +96,9 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 	return pr, nil
 }
 
-// componentLogger returns a logger writing to <WorkDir>/logs/<name>.log
+// componentLogger returns a logger writing to c's <WorkDir>/logs/<name>.log
 // until the test ends.
-func (c *Cluster) componentLogger(tb testing.TB, name string) (*slog.Logger, error) {
+func componentLogger(tb testing.TB, c *framework.Cluster, name string) (*slog.Logger, error) {
 	tb.Helper()
 	f, err := os.OpenFile(c.LogPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -134,7 +132,7 @@ func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route 
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
-	logger, err := pr.c.componentLogger(tb, "gateway-"+route)
+	logger, err := componentLogger(tb, pr.c, "gateway-"+route)
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
