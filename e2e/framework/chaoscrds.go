@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/firedrill/firedrill/e2e/framework/chaos"
+	"github.com/firedrill/firedrill/e2e/framework/repodir"
 )
 
 // ChaosMeshCRDsEnv names the directory of Chaos Mesh's generated CRDs;
@@ -32,14 +33,14 @@ func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *Cha
 	return chaos.Start(ctx, tb, c.Config)
 }
 
-var chaosCRDDir printedDir
+var chaosCRDDir repodir.Printed
 
 // ChaosMeshCRDDir returns the directory of Chaos Mesh's CRDs, generated
 // from the github.com/chaos-mesh/chaos-mesh/api module this repository
 // builds with: $FIREDRILL_CHAOS_MESH_CRDS, else what
 // `make -f hack/e2e.mk chaos-mesh-crds` prints.
 func ChaosMeshCRDDir(ctx context.Context) (string, error) {
-	return chaosCRDDir.get(ctx, ChaosMeshCRDsEnv, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
+	return chaosCRDDir.Get(ctx, ChaosMeshCRDsEnv, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
 }
 
 // InstallChaosMeshCRDs installs the CRDs of ChaosMeshKinds, generated from
