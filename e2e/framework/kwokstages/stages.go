@@ -130,7 +130,7 @@ func setDelay(spec map[string]any, delay, jitter time.Duration) {
 }
 
 // skipProcessPods makes a pod Stage's selector leave out the pods labelled
-// ProcessLabel.
+// workloads.ProcessLabel.
 func skipProcessPods(spec map[string]any) {
 	sel, ok := spec["selector"].(map[string]any)
 	if !ok {

@@ -35,8 +35,9 @@ type PKI struct {
 }
 
 // New writes fresh credentials into dir. The serving certificate is valid
-// for 127.0.0.1, localhost and apiServiceIP (the first address of the service range), so
-// clients verify it against the CA instead of skipping verification.
+// for 127.0.0.1, localhost and apiServiceIP (the first address of the
+// service range), so clients verify it against the CA instead of skipping
+// verification.
 func New(dir, apiServiceIP string, now time.Time) (*PKI, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pki dir: %w", err)

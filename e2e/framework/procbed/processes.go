@@ -23,7 +23,7 @@ import (
 )
 
 // Processes is what makes a cluster's pods real: the node agent that runs
-// the pods labelled ProcessLabel as processes, and the service proxy that
+// the pods labelled workloads.ProcessLabel as processes, and the service proxy that
 // gives every Service an address on this machine.
 type Processes struct {
 	// Agent runs the pods; Proxy serves the Services.

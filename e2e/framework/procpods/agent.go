@@ -69,7 +69,7 @@ func (o *NodeAgentOptions) validate() error {
 }
 
 // NodeAgent stands in for the kubelet of every kwok node, for the pods
-// labelled ProcessLabel: it runs each such pod's container as a real
+// labelled workloads.ProcessLabel: it runs each such pod's container as a real
 // process bound to the loopback image of the pod's IP (see podnet.LoopbackImage),
 // reports the pod Running and its Ready condition from the container's
 // readiness probe, restarts a process that exits by itself (with the
@@ -117,7 +117,7 @@ func NewNodeAgent(opts NodeAgentOptions) (*NodeAgent, error) {
 	}, nil
 }
 
-// Start watches the pods labelled ProcessLabel on every node and returns
+// Start watches the pods labelled workloads.ProcessLabel on every node and returns
 // once the watch has synced. The agent runs until Stop.
 func (a *NodeAgent) Start(ctx context.Context) error {
 	a.mu.Lock()
