@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/e2e/framework/procbed"
 	"github.com/firedrill/firedrill/pkg/recommender/serve"
 )
 
@@ -30,9 +31,9 @@ import (
 // service proxy.
 type procBed struct {
 	c     *framework.Cluster
-	pr    *framework.Processes
+	pr    *procbed.Processes
 	drill string
-	model framework.Model
+	model procbed.Model
 }
 
 // startProcBed starts a process-backed cluster with two GPU nodes per
@@ -43,7 +44,7 @@ func startProcBed(ctx context.Context, t *testing.T, replicas int32) *procBed {
 	b := &procBed{drill: buildDrill(t)}
 	b.c = framework.Start(ctx, t, framework.Options{ProcessPods: true})
 	// sh runs the test's own misbehaving pods.
-	b.pr = b.c.StartProcesses(ctx, t, map[string]string{"drill": b.drill, "sh": "/bin/sh"})
+	b.pr = procbed.Start(ctx, t, b.c, map[string]string{"drill": b.drill, "sh": "/bin/sh"})
 	b.c.AddNodes(ctx, t,
 		framework.NodeSpec{Name: "gpu-east-1", Region: "us-east", Zone: "us-east-1a", GPUs: 4},
 		framework.NodeSpec{Name: "gpu-east-2", Region: "us-east", Zone: "us-east-1b", GPUs: 4},
@@ -53,7 +54,7 @@ func startProcBed(ctx context.Context, t *testing.T, replicas int32) *procBed {
 	b.c.CreateNamespace(ctx, t, ns)
 	b.c.DeployProcessModelStore(ctx, t, ns, "us-west")
 	b.c.WaitReady(ctx, t, ns, framework.ModelStoreName)
-	b.model = b.pr.PublishModel(ctx, t, ns, framework.DefaultModel)
+	b.model = b.pr.PublishModel(ctx, t, ns, procbed.DefaultModel)
 	for _, region := range []string{"us-east", "us-west"} {
 		b.c.DeployProcessRecommender(ctx, t, ns, region, replicas)
 	}

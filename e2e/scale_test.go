@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/e2e/framework/bulk"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/report"
 )
@@ -164,8 +165,8 @@ func TestKubernetesScale(t *testing.T) {
 		WorkDir: os.Getenv(scaleWorkDirEnv),
 	})
 
-	specs := append(framework.RegionNodes(scaleFrom, perRegion, gpusPerNode), framework.RegionNodes(scaleTo, perRegion, gpusPerNode)...)
-	took := c.AddNodesBulk(ctx, t, specs)
+	specs := append(bulk.RegionNodes(scaleFrom, perRegion, gpusPerNode), bulk.RegionNodes(scaleTo, perRegion, gpusPerNode)...)
+	took := bulk.AddNodes(ctx, t, c, specs)
 	t.Logf("measure: %d nodes created and Ready in %s", len(specs), took.Round(time.Millisecond))
 
 	c.CreateNamespace(ctx, t, scaleNS)
@@ -182,10 +183,10 @@ func TestKubernetesScale(t *testing.T) {
 		}
 	}
 	begin := time.Now()
-	c.CreateAll(ctx, t, deps, pdbs)
-	c.WaitAllReady(ctx, t, scaleNS, 20*time.Minute)
+	bulk.CreateAll(ctx, t, c, deps, pdbs)
+	bulk.WaitAllReady(ctx, t, c, scaleNS, 20*time.Minute)
 	t.Logf("measure: %d GPU pods in %d Deployments created and Ready in %s (%s)",
-		pods, len(deps), time.Since(begin).Round(time.Millisecond), c.PodPhases(ctx, scaleNS))
+		pods, len(deps), time.Since(begin).Round(time.Millisecond), bulk.PodPhases(ctx, c, scaleNS))
 	if rss, err := c.MemoryRSS(); err == nil {
 		t.Logf("measure: control plane RSS %v MiB", mib(rss))
 	}
@@ -214,7 +215,7 @@ func TestKubernetesScale(t *testing.T) {
 			t.Logf("measure: %s drill CPU by phase: %s", method, strings.Join(phases, "; "))
 
 			// The next run starts from a whole cluster again.
-			took := c.WaitAllReady(ctx, t, scaleNS, 20*time.Minute)
+			took := bulk.WaitAllReady(ctx, t, c, scaleNS, 20*time.Minute)
 			t.Logf("measure: %s: all Deployments ready again %s after drill exited", method, took.Round(time.Millisecond))
 			nodes, err := c.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 			require.NoError(t, err)

@@ -23,6 +23,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/e2e/framework/procbed"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/recommender/serve"
 	"github.com/firedrill/firedrill/pkg/report"
@@ -532,7 +533,7 @@ func routeClient(t *testing.T, c *framework.Cluster) client.Client {
 // installRoute installs the Gateway API CRDs, a Service per region and the
 // HTTPRoute frontdoor sending 80% of requests to us-east and 20% to
 // us-west, and starts a Gateway following it.
-func installRoute(ctx context.Context, t *testing.T, c *framework.Cluster, pr *framework.Processes) *framework.Gateway {
+func installRoute(ctx context.Context, t *testing.T, c *framework.Cluster, pr *procbed.Processes) *framework.Gateway {
 	t.Helper()
 	c.InstallGatewayAPI(ctx, t)
 	for _, region := range []string{"us-east", "us-west"} {

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/firedrill/firedrill/e2e/framework/chaos"
+	"github.com/firedrill/firedrill/e2e/framework/repodir"
 )
 
 // ChaosMeshCRDsEnv names the directory of Chaos Mesh's generated CRDs;
@@ -15,17 +18,29 @@ import (
 const ChaosMeshCRDsEnv = "FIREDRILL_CHAOS_MESH_CRDS"
 
 // ChaosMeshKinds are the Chaos Mesh kinds firedrill creates, whose CRDs
-// InstallChaosMeshCRDs installs.
-var ChaosMeshKinds = []string{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}
+// InstallChaosMeshCRDs installs (chaos.Kinds).
+var ChaosMeshKinds = chaos.Kinds
 
-var chaosCRDDir printedDir
+// ChaosMeshStandIn is chaos.StandIn, which stands in for Chaos Mesh's
+// controller.
+type ChaosMeshStandIn = chaos.StandIn
+
+// StartChaosMeshStandIn starts the stand-in (chaos.Start) for the kinds in
+// ChaosMeshKinds, in every namespace, until the test ends. Install the
+// CRDs first (InstallChaosMeshCRDs).
+func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *ChaosMeshStandIn {
+	tb.Helper()
+	return chaos.Start(ctx, tb, c.Config)
+}
+
+var chaosCRDDir repodir.Printed
 
 // ChaosMeshCRDDir returns the directory of Chaos Mesh's CRDs, generated
 // from the github.com/chaos-mesh/chaos-mesh/api module this repository
 // builds with: $FIREDRILL_CHAOS_MESH_CRDS, else what
 // `make -f hack/e2e.mk chaos-mesh-crds` prints.
 func ChaosMeshCRDDir(ctx context.Context) (string, error) {
-	return chaosCRDDir.get(ctx, ChaosMeshCRDsEnv, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
+	return chaosCRDDir.Get(ctx, ChaosMeshCRDsEnv, "make", "-s", "--no-print-directory", "-f", filepath.Join("hack", "e2e.mk"), "chaos-mesh-crds")
 }
 
 // InstallChaosMeshCRDs installs the CRDs of ChaosMeshKinds, generated from

@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firedrill/firedrill/e2e/framework/kwokstages"
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // componentRateFlags are the client rate flags of the controller manager
@@ -42,7 +45,7 @@ func (c *Cluster) launch(ctx context.Context, name string, args func() ([]string
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		p, err := c.spawner.start(name, filepath.Join(c.opts.BinDir, name), a, c.WorkDir, logPath)
+		p, err := c.spawner.Start(name, filepath.Join(c.opts.BinDir, name), a, c.WorkDir, logPath)
 		if err != nil {
 			return err
 		}
@@ -54,11 +57,11 @@ func (c *Cluster) launch(ctx context.Context, name string, args func() ([]string
 		if err == nil {
 			return nil
 		}
-		p.stop(5 * time.Second)
-		if errors.Is(err, errExited) && strings.Contains(p.logTail(50), errAddrInUse.Error()) && attempt < 3 {
+		p.Stop(5 * time.Second)
+		if errors.Is(err, errExited) && strings.Contains(p.LogTail(50), spawn.ErrAddrInUse.Error()) && attempt < 3 {
 			continue
 		}
-		return fmt.Errorf("%s did not become healthy: %w\n--- last lines of %s ---\n%s", name, err, logPath, p.logTail(40))
+		return fmt.Errorf("%s did not become healthy: %w\n--- last lines of %s ---\n%s", name, err, logPath, p.LogTail(40))
 	}
 }
 
@@ -67,7 +70,7 @@ var errExited = errors.New("process exited")
 
 // waitHealthy polls ready until it succeeds, the process exits or
 // componentTimeout passes.
-func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context) error) error {
+func waitHealthy(ctx context.Context, p *spawn.Process, ready func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, componentTimeout)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -81,11 +84,11 @@ func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context
 			return nil
 		}
 		select {
-		case <-p.done:
-			if p.err == nil {
+		case <-p.Done:
+			if p.Err == nil {
 				return fmt.Errorf("%w with status 0", errExited)
 			}
-			return fmt.Errorf("%w: %w", errExited, p.err)
+			return fmt.Errorf("%w: %w", errExited, p.Err)
 		case <-ctx.Done():
 			return fmt.Errorf("%w (last check: %w)", ctx.Err(), last)
 		case <-tick.C:
@@ -96,11 +99,11 @@ func waitHealthy(ctx context.Context, p *process, ready func(ctx context.Context
 func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
 	var clientURL string
 	args := func() ([]string, error) {
-		cp, err := freePort()
+		cp, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		pp, err := freePort()
+		pp, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +142,7 @@ func (c *Cluster) startEtcd(ctx context.Context) (string, error) {
 func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 	certDir := filepath.Join(c.WorkDir, "apiserver")
 	args := func() ([]string, error) {
-		port, err := freePort()
+		port, err := spawn.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -150,13 +153,13 @@ func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 			"--advertise-address=127.0.0.1",
 			"--secure-port=" + strconv.Itoa(port),
 			"--cert-dir=" + certDir,
-			"--tls-cert-file=" + c.pki.certFile,
-			"--tls-private-key-file=" + c.pki.keyFile,
-			"--token-auth-file=" + c.pki.tokenFile,
+			"--tls-cert-file=" + c.pki.CertFile,
+			"--tls-private-key-file=" + c.pki.KeyFile,
+			"--token-auth-file=" + c.pki.TokenFile,
 			"--authorization-mode=RBAC",
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-			"--service-account-key-file=" + c.pki.saPubFile,
-			"--service-account-signing-key-file=" + c.pki.saKeyFile,
+			"--service-account-key-file=" + c.pki.SAPubFile,
+			"--service-account-signing-key-file=" + c.pki.SAKeyFile,
 			"--service-cluster-ip-range=" + serviceCIDR,
 			// The "kubernetes" Service's endpoint would be a loopback
 			// address, which no pod could use anyway.
@@ -165,12 +168,12 @@ func (c *Cluster) startAPIServer(ctx context.Context, etcdURL string) error {
 			"--profiling=false",
 		}, nil
 	}
-	hc, err := c.pki.httpClient()
+	hc, err := c.pki.HTTPClient()
 	if err != nil {
 		return err
 	}
 	ready := func(ctx context.Context) error {
-		return getOK(ctx, hc, c.APIServerURL+"/readyz", c.pki.token, "")
+		return getOK(ctx, hc, c.APIServerURL+"/readyz", c.pki.Token, "")
 	}
 	return c.launch(ctx, compAPIServer, args, ready)
 }
@@ -179,7 +182,7 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return append([]string{
@@ -190,8 +193,8 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 			"--secure-port=" + strconv.Itoa(port),
 			"--cert-dir=" + filepath.Join(c.WorkDir, compKCM),
 			"--leader-elect=false",
-			"--service-account-private-key-file=" + c.pki.saKeyFile,
-			"--root-ca-file=" + c.pki.caCertFile,
+			"--service-account-private-key-file=" + c.pki.SAKeyFile,
+			"--root-ca-file=" + c.pki.CACertFile,
 			"--use-service-account-credentials=false",
 			"--cluster-name=firedrill-e2e",
 			"--profiling=false",
@@ -207,7 +210,7 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return append([]string{
@@ -228,9 +231,9 @@ func (c *Cluster) startScheduler(ctx context.Context) error {
 }
 
 func (c *Cluster) startKwok(ctx context.Context) error {
-	stages, err := renderStages(filepath.Join(c.opts.BinDir, "..", "stages"), stageDelays{
-		podStart:       c.opts.PodStartDelay,
-		podStartJitter: c.opts.PodStartJitter,
+	stages, err := kwokstages.Render(filepath.Join(c.opts.BinDir, "..", "stages"), kwokstages.Delays{
+		PodStart:       c.opts.PodStartDelay,
+		PodStartJitter: c.opts.PodStartJitter,
 	})
 	if err != nil {
 		return err
@@ -261,14 +264,14 @@ options:
 	var port int
 	args := func() ([]string, error) {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = spawn.FreePort(); err != nil {
 			return nil, err
 		}
 		return []string{
 			"--kubeconfig=" + c.Kubeconfig,
 			"--config=" + stagesPath,
 			"--manage-all-nodes=false",
-			"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
+			"--manage-nodes-with-annotation-selector=" + workloads.KwokNodeAnnotation + "=fake",
 			"--manage-nodes-with-label-selector=",
 			"--manage-single-node=",
 			"--cidr=" + c.opts.PodCIDR,
@@ -281,15 +284,6 @@ options:
 		return getOK(ctx, http.DefaultClient, "http://127.0.0.1:"+strconv.Itoa(port)+"/healthz", "", "")
 	}
 	return c.launch(ctx, compKwok, args, ready)
-}
-
-// httpClient returns a client that trusts the cluster CA.
-func (p *pki) httpClient() (*http.Client, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(p.caCert) {
-		return nil, errors.New("adding the cluster CA to a pool")
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }
 
 // insecureHTTPClient probes /healthz of the controller manager and the

@@ -11,11 +11,18 @@
 // PodDisruptionBudgets are the real thing, so drains, evictions and
 // rescheduling behave as in a production cluster.
 //
-// With Options.ProcessPods, StartProcesses makes the pods of workloads
-// labelled ProcessLabel real: a NodeAgent runs each as a process on its
-// IP's loopback image (LoopbackImage) in place of a kubelet, a
-// ServiceProxy follows the EndpointSlices as kube-proxy does, and a Gateway
-// follows an HTTPRoute, so probes reach the pods through "the Service".
+// With Options.ProcessPods, procbed.Start makes the pods of workloads
+// labelled ProcessLabel real: a procpods.NodeAgent runs each as a process
+// on its IP's loopback image (podnet.LoopbackImage) in place of a kubelet,
+// a netproxy.ServiceProxy follows the EndpointSlices as kube-proxy does,
+// and a netproxy.Gateway follows an HTTPRoute, so probes reach the pods
+// through "the Service".
+//
+// The parts are subpackages: spawn (component processes), pki, kwokstages,
+// repodir, workloads (the objects tests deploy), podnet, procpods,
+// netproxy, procbed, chaos (the Chaos Mesh stand-in) and bulk (the scale
+// tests' helpers). Only procbed and bulk import framework; framework keeps
+// aliases for the subpackage names the tests use.
 //
 // The binaries come from hack/kube-binaries.sh, which builds them once from
 // the Go module proxy into a cache keyed by version. Tests that use this

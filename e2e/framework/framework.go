@@ -22,6 +22,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/firedrill/firedrill/e2e/framework/pki"
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 )
 
@@ -37,9 +40,8 @@ const (
 	// DefaultPodCIDR is Options.PodCIDR when it is empty.
 	DefaultPodCIDR = "127.42.0.0/16"
 
-	// NodeIP is the InternalIP of every kwok node; it lies outside the pod
-	// CIDR so that no pod shares its node's address.
-	NodeIP = "127.0.0.1"
+	// NodeIP is podnet.NodeIP, the InternalIP of every kwok node.
+	NodeIP = podnet.NodeIP
 
 	// serviceCIDR is the range of ClusterIP Services; apiServiceIP is the
 	// first address in it, taken by the "kubernetes" Service.
@@ -71,15 +73,15 @@ type Options struct {
 	// exactly PodStartDelay.
 	PodStartJitter time.Duration
 	// PodCIDR is the range kwok gives pod IPs from. Empty means
-	// DefaultPodCIDR, or RandomPodCIDR() with ProcessPods. Addresses in
+	// DefaultPodCIDR, or podnet.RandomPodCIDR() with ProcessPods. Addresses in
 	// 127.0.0.0/8 can be bound on this machine, so a test may run a real
 	// server behind a pod IP, but the API server refuses them in
 	// EndpointSlices.
 	PodCIDR string
-	// ProcessPods prepares the cluster for StartProcesses: the pod CIDR
+	// ProcessPods prepares the cluster for procbed.Start: the pod CIDR
 	// must lie outside 127.0.0.0/8, so that the EndpointSlice controller
 	// can publish pod IPs, and each pod's process listens on its IP's
-	// loopback image (see LoopbackImage).
+	// loopback image (see podnet.LoopbackImage).
 	ProcessPods bool
 	// ComponentQPS and ComponentBurst set --kube-api-qps and
 	// --kube-api-burst of the controller manager and the scheduler. Zero
@@ -128,10 +130,10 @@ type Cluster struct {
 	APIServerURL string
 
 	opts    Options
-	pki     *pki
-	spawner *spawner
+	pki     *pki.PKI
+	spawner *spawn.Spawner
 	mu      sync.Mutex
-	procs   []*process
+	procs   []*spawn.Process
 	nodeSeq int
 }
 
@@ -172,7 +174,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 	}
 	switch {
 	case opts.PodCIDR == "" && opts.ProcessPods:
-		cidr, err := RandomPodCIDR()
+		cidr, err := podnet.RandomPodCIDR()
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +183,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		opts.PodCIDR = DefaultPodCIDR
 	}
 	if opts.ProcessPods {
-		if err := checkProcessPodCIDR(opts.PodCIDR); err != nil {
+		if err := podnet.CheckProcessPodCIDR(opts.PodCIDR); err != nil {
 			return nil, err
 		}
 	}
@@ -207,10 +209,10 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
 
-	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: newSpawner()}
+	c := &Cluster{opts: opts, WorkDir: opts.WorkDir, spawner: spawn.NewSpawner()}
 	tb.Cleanup(func() { c.stop(tb) })
 
-	p, err := newPKI(filepath.Join(opts.WorkDir, "pki"), time.Now())
+	p, err := pki.New(filepath.Join(opts.WorkDir, "pki"), apiServiceIP, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +252,7 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 		return err == nil, ignoreNotFound(err)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.tailOf(compKCM))
+		return nil, fmt.Errorf("waiting for the default ServiceAccount: %w\n%s", err, c.LogTail(compKCM))
 	}
 	return c, nil
 }
@@ -258,8 +260,8 @@ func start(ctx context.Context, tb testing.TB, opts Options) (*Cluster, error) {
 // writeKubeconfig writes the admin kubeconfig into the work dir.
 func (c *Cluster) writeKubeconfig() error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.pki.caCert}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.pki.token}
+	cfg.Clusters["e2e"] = &clientcmdapi.Cluster{Server: c.APIServerURL, CertificateAuthorityData: c.pki.CACert}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.pki.Token}
 	cfg.Contexts["e2e"] = &clientcmdapi.Context{Cluster: "e2e", AuthInfo: "admin"}
 	cfg.CurrentContext = "e2e"
 	c.Kubeconfig = filepath.Join(c.WorkDir, "kubeconfig")
@@ -306,20 +308,20 @@ func (c *Cluster) stop(tb testing.TB) {
 	c.mu.Unlock()
 	if tb.Failed() {
 		for _, p := range procs {
-			tb.Logf("--- last lines of %s ---\n%s", p.logPath, p.logTail(15))
+			tb.Logf("--- last lines of %s ---\n%s", p.LogPath, p.LogTail(15))
 		}
 	}
 	var wg sync.WaitGroup
 	for i := len(procs) - 1; i >= 0; i-- {
 		p := procs[i]
-		if p.name == compEtcd {
+		if p.Name == compEtcd {
 			// etcd last, so the API server can shut down cleanly.
 			wg.Wait()
 		}
-		wg.Go(func() { p.stop(10 * time.Second) })
+		wg.Go(func() { p.Stop(10 * time.Second) })
 	}
 	wg.Wait()
-	c.spawner.close()
+	c.spawner.Close()
 }
 
 // MemoryRSS returns the resident set size in bytes of each running
@@ -329,14 +331,14 @@ func (c *Cluster) MemoryRSS() (map[string]uint64, error) {
 	defer c.mu.Unlock()
 	out := map[string]uint64{}
 	for _, p := range c.procs {
-		if p.exited() {
+		if p.Exited() {
 			continue
 		}
-		rss, err := p.rss()
+		rss, err := p.RSS()
 		if err != nil {
 			return nil, err
 		}
-		out[p.name] = rss
+		out[p.Name] = rss
 	}
 	return out, nil
 }
@@ -347,9 +349,9 @@ func (c *Cluster) LogPath(component string) string {
 	return filepath.Join(c.WorkDir, "logs", component+".log")
 }
 
-// tailOf returns the last lines of a component's log, for error messages.
-func (c *Cluster) tailOf(component string) string {
-	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), tail(c.LogPath(component), 30))
+// LogTail returns the last lines of a component's log, for error messages.
+func (c *Cluster) LogTail(component string) string {
+	return fmt.Sprintf("--- last lines of %s ---\n%s", c.LogPath(component), spawn.Tail(c.LogPath(component), 30))
 }
 
 // poll calls cond every 100 ms until it returns true, an error, or timeout
@@ -369,6 +371,13 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
+// PodCIDR is the range the cluster's pods get their IPs from.
+func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
+
+// ProcessPods reports whether the cluster was started with
+// Options.ProcessPods (see package procbed).
+func (c *Cluster) ProcessPods() bool { return c.opts.ProcessPods }
+
 // PIDs returns the process id of each running component, keyed by
 // component name.
 func (c *Cluster) PIDs() map[string]int {
@@ -376,8 +385,8 @@ func (c *Cluster) PIDs() map[string]int {
 	defer c.mu.Unlock()
 	out := map[string]int{}
 	for _, p := range c.procs {
-		if !p.exited() {
-			out[p.name] = p.cmd.Process.Pid
+		if !p.Exited() {
+			out[p.Name] = p.Cmd.Process.Pid
 		}
 	}
 	return out

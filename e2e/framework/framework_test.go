@@ -1,80 +1,16 @@
 package framework
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"sigs.k8s.io/yaml"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
-
-// testdata/stages is a copy of the Stage sets of sigs.k8s.io/kwok v0.8.0
-// (kustomize/stage/...), as hack/kube-binaries.sh lays them out.
-
-func TestRenderStages(t *testing.T) {
-	tests := []struct {
-		name       string
-		delays     stageDelays
-		wantReady  map[string]any
-		wantCreate map[string]any
-	}{
-		{
-			name:       "a pod becomes Ready exactly after the start delay",
-			delays:     stageDelays{podStart: 2 * time.Second},
-			wantReady:  map[string]any{"durationMilliseconds": float64(2000)},
-			wantCreate: map[string]any{"durationMilliseconds": float64(0)},
-		},
-		{
-			name:   "jitter sets kwok's upper bound",
-			delays: stageDelays{podStart: 20 * time.Second, podStartJitter: 5 * time.Second},
-			wantReady: map[string]any{
-				"durationMilliseconds":       float64(20000),
-				"jitterDurationMilliseconds": float64(25000),
-			},
-			wantCreate: map[string]any{"durationMilliseconds": float64(0)},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, err := renderStages("testdata/stages", tt.delays)
-			require.NoError(t, err)
-			stages := map[string]map[string]any{}
-			for doc := range strings.SplitSeq(string(out), "---\n") {
-				if strings.TrimSpace(doc) == "" {
-					continue
-				}
-				var obj map[string]any
-				require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
-				require.Equal(t, "Stage", obj["kind"])
-				stages[nested(obj, "metadata")["name"].(string)] = obj
-			}
-			require.Contains(t, stages, "node-initialize")
-			require.Contains(t, stages, "node-heartbeat-with-lease")
-			require.Contains(t, stages, "pod-delete")
-			for name, want := range map[string]map[string]any{"pod-ready": tt.wantReady, "pod-create": tt.wantCreate} {
-				delay := nested(nested(stages[name], "spec"), "delay")
-				for _, k := range []string{"durationMilliseconds", "jitterDurationMilliseconds"} {
-					require.Equal(t, want[k], delay[k], "%s %s", name, k)
-				}
-				require.Contains(t, delay, "durationFrom", "%s keeps its per-pod annotation", name)
-			}
-			// kwok's own delay for deleting a pod stays.
-			require.Contains(t, nested(nested(stages["pod-delete"], "spec"), "delay"), "jitterDurationFrom")
-		})
-	}
-}
-
-func TestRenderStagesWithoutStagesFails(t *testing.T) {
-	_, err := renderStages(t.TempDir(), stageDelays{})
-	require.ErrorContains(t, err, "kube-binaries.sh")
-}
 
 func TestNodeSpec(t *testing.T) {
 	tests := []struct {
@@ -92,7 +28,7 @@ func TestNodeSpec(t *testing.T) {
 			wantLabels: map[string]string{
 				corev1.LabelTopologyRegion: "us-east",
 				corev1.LabelTopologyZone:   "us-east-1a",
-				GPUPresentLabel:            "true",
+				workloads.GPUPresentLabel:  "true",
 				corev1.LabelHostname:       "gpu-1",
 			},
 			wantCPU: "32",
@@ -101,7 +37,7 @@ func TestNodeSpec(t *testing.T) {
 			name:       "a CPU node has no GPU label or capacity",
 			spec:       NodeSpec{Name: "cpu-1", Region: "us-west", CPU: "8", Memory: "16Gi"},
 			wantLabels: map[string]string{corev1.LabelTopologyRegion: "us-west"},
-			wantNo:     []string{GPUPresentLabel, corev1.LabelTopologyZone},
+			wantNo:     []string{workloads.GPUPresentLabel, corev1.LabelTopologyZone},
 			wantCPU:    "8",
 		},
 	}
@@ -115,10 +51,10 @@ func TestNodeSpec(t *testing.T) {
 			for _, k := range tt.wantNo {
 				require.NotContains(t, n.Labels, k)
 			}
-			require.Equal(t, "fake", n.Annotations[KwokNodeAnnotation])
-			require.Equal(t, []corev1.Taint{{Key: KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}, n.Spec.Taints)
+			require.Equal(t, "fake", n.Annotations[workloads.KwokNodeAnnotation])
+			require.Equal(t, []corev1.Taint{{Key: workloads.KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}, n.Spec.Taints)
 			for _, rl := range []corev1.ResourceList{n.Status.Capacity, n.Status.Allocatable} {
-				require.Equal(t, tt.wantGPUs, rl.Name(GPUResource, resource.DecimalSI).Value())
+				require.Equal(t, tt.wantGPUs, rl.Name(workloads.GPUResource, resource.DecimalSI).Value())
 				require.Equal(t, tt.wantCPU, rl.Cpu().String())
 				require.Equal(t, int64(110), rl.Pods().Value())
 			}
@@ -130,62 +66,6 @@ func TestNodeSpecRejectsBadQuantities(t *testing.T) {
 	for _, spec := range []NodeSpec{{Name: "a", CPU: "lots"}, {Name: "b", Memory: "1 GB"}, {Name: "c", GPUs: -1}} {
 		_, err := spec.Node()
 		require.Error(t, err, spec.Name)
-	}
-}
-
-func TestRecommenderDeployment(t *testing.T) {
-	d := RecommenderDeployment("recsys", "us-west", 3)
-	require.Equal(t, "recommender-us-west", d.Name)
-	require.Equal(t, map[string]string{"app": "recommender", "region": "us-west"}, d.Spec.Template.Labels)
-	require.Equal(t, int32(3), *d.Spec.Replicas)
-	pod := d.Spec.Template.Spec
-	require.Equal(t, "us-west", pod.NodeSelector[corev1.LabelTopologyRegion])
-	require.Contains(t, pod.Tolerations, kwokToleration)
-	res := pod.Containers[0].Resources
-	require.Equal(t, int64(1), res.Requests.Name(GPUResource, resource.DecimalSI).Value())
-	require.Equal(t, int64(1), res.Limits.Name(GPUResource, resource.DecimalSI).Value())
-
-	pdb := RecommenderPDB("recsys", "us-west")
-	require.Equal(t, d.Name, pdb.Name)
-	require.Equal(t, 1, pdb.Spec.MaxUnavailable.IntValue())
-	require.Equal(t, d.Spec.Selector, pdb.Spec.Selector)
-}
-
-func TestNewPKI(t *testing.T) {
-	dir := t.TempDir()
-	p, err := newPKI(dir, time.Now())
-	require.NoError(t, err)
-
-	pool := x509.NewCertPool()
-	require.True(t, pool.AppendCertsFromPEM(p.caCert))
-	data, err := os.ReadFile(p.certFile)
-	require.NoError(t, err)
-	block, _ := pem.Decode(data)
-	require.NotNil(t, block)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	require.NoError(t, err)
-	for _, host := range []string{"127.0.0.1", "localhost", apiServiceIP} {
-		_, err := cert.Verify(x509.VerifyOptions{DNSName: host, Roots: pool})
-		require.NoError(t, err, host)
-	}
-
-	tokens, err := os.ReadFile(p.tokenFile)
-	require.NoError(t, err)
-	require.Equal(t, p.token+`,firedrill-e2e-admin,firedrill-e2e-admin,"system:masters"`+"\n", string(tokens))
-	for _, f := range []string{p.keyFile, p.saKeyFile, p.saPubFile} {
-		info, err := os.Stat(f)
-		require.NoError(t, err)
-		require.Equal(t, os.FileMode(0o600), info.Mode().Perm(), filepath.Base(f))
-	}
-}
-
-func TestFreePortNeverRepeats(t *testing.T) {
-	seen := map[int]bool{}
-	for range 50 {
-		p, err := freePort()
-		require.NoError(t, err)
-		require.False(t, seen[p], "port %d handed out twice", p)
-		seen[p] = true
 	}
 }
 

@@ -10,22 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 const (
-	// KwokNodeAnnotation marks the nodes kwok manages (value "fake"); it is
-	// also the key of the taint every such node carries, which the
-	// workloads of this package tolerate.
-	KwokNodeAnnotation = "kwok.x-k8s.io/node"
-
-	// GPUResource is the extended resource a GPU node offers and a GPU pod
-	// requests.
-	GPUResource corev1.ResourceName = "nvidia.com/gpu"
-
-	// GPUPresentLabel is set to "true" on nodes with GPUs, as NVIDIA's GPU
-	// feature discovery does.
-	GPUPresentLabel = "nvidia.com/gpu.present"
-
 	// nodeReadyTimeout bounds how long kwok may take to make a node Ready.
 	nodeReadyTimeout = time.Minute
 )
@@ -77,17 +66,17 @@ func (s NodeSpec) Node() (*corev1.Node, error) {
 		return nil, fmt.Errorf("node %s: negative GPU count %d", s.Name, s.GPUs)
 	}
 	if s.GPUs > 0 {
-		labels[GPUPresentLabel] = "true"
-		capacity[GPUResource] = *resource.NewQuantity(int64(s.GPUs), resource.DecimalSI)
+		labels[workloads.GPUPresentLabel] = "true"
+		capacity[workloads.GPUResource] = *resource.NewQuantity(int64(s.GPUs), resource.DecimalSI)
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        s.Name,
 			Labels:      labels,
-			Annotations: map[string]string{KwokNodeAnnotation: "fake"},
+			Annotations: map[string]string{workloads.KwokNodeAnnotation: "fake"},
 		},
 		Spec: corev1.NodeSpec{
-			Taints: []corev1.Taint{{Key: KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}},
+			Taints: []corev1.Taint{{Key: workloads.KwokNodeAnnotation, Value: "fake", Effect: corev1.TaintEffectNoSchedule}},
 		},
 		Status: corev1.NodeStatus{
 			Capacity:    capacity,
@@ -120,7 +109,7 @@ func (c *Cluster) AddNodes(ctx context.Context, tb testing.TB, specs ...NodeSpec
 		}
 		// The API server may drop status on create; set capacity
 		// explicitly so that the scheduler sees the GPUs.
-		if created.Status.Capacity.Name(GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
+		if created.Status.Capacity.Name(workloads.GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
 			created.Status.Capacity, created.Status.Allocatable = status.Capacity, status.Allocatable
 			if _, err := c.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 				tb.Fatalf("setting capacity of node %s: %v", s.Name, err)
@@ -137,7 +126,7 @@ func (c *Cluster) AddNodes(ctx context.Context, tb testing.TB, specs ...NodeSpec
 			return NodeReady(n), nil
 		})
 		if err != nil {
-			tb.Fatalf("waiting for node %s to become Ready: %v\n%s", name, err, c.tailOf(compKwok))
+			tb.Fatalf("waiting for node %s to become Ready: %v\n%s", name, err, c.LogTail(compKwok))
 		}
 	}
 	return names

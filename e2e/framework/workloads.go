@@ -9,32 +9,15 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 const (
-	// RecommenderPort is the container port of the recommender pods.
-	RecommenderPort = 8080
-	// ModelStorePort is the port of the model-store Service and pods.
-	ModelStorePort = 5000
-
-	// terminationGracePeriod is short so that a drill's deleted pods do not
-	// linger for the default 30 s; kwok removes a deleted pod after a random
-	// delay between 1 s and this period.
-	terminationGracePeriod = 5
-
 	// readyTimeout bounds WaitReady.
 	readyTimeout = 3 * time.Minute
 )
-
-// kwokToleration lets a pod run on kwok's tainted nodes.
-var kwokToleration = corev1.Toleration{
-	Key: KwokNodeAnnotation, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
-}
 
 // CreateNamespace creates a namespace and waits until its default
 // ServiceAccount exists, so that pods can be created in it at once.
@@ -53,80 +36,18 @@ func (c *Cluster) CreateNamespace(ctx context.Context, tb testing.TB, name strin
 	}
 }
 
-// RecommenderName returns the name of the recommender Deployment and
-// PodDisruptionBudget of a region: recommender-<region>.
-func RecommenderName(region string) string { return "recommender-" + region }
-
-// RecommenderDeployment returns the recommender Deployment of a region:
-// labels app=recommender and region=<region>, one nvidia.com/gpu per pod,
-// placed on GPU nodes of the region, tolerating the kwok taint.
-func RecommenderDeployment(ns, region string, replicas int32) *appsv1.Deployment {
-	labels := map[string]string{"app": "recommender", "region": region}
-	gpu := resource.MustParse("1")
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: RecommenderName(region), Namespace: ns, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{
-						corev1.LabelTopologyRegion: region,
-						GPUPresentLabel:            "true",
-					},
-					Tolerations:                   []corev1.Toleration{kwokToleration},
-					TerminationGracePeriodSeconds: ptr.To[int64](terminationGracePeriod),
-					Containers: []corev1.Container{{
-						Name:  "recommender",
-						Image: "ghcr.io/firedrill/recommender:e2e",
-						Args:  []string{"serve", "--region=" + region},
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: RecommenderPort}},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{
-								corev1.ResourceCPU:    resource.MustParse("500m"),
-								corev1.ResourceMemory: resource.MustParse("1Gi"),
-								GPUResource:           gpu,
-							},
-							// Extended resources cannot be overcommitted:
-							// the limit must equal the request.
-							Limits: corev1.ResourceList{GPUResource: gpu},
-						},
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
-							HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("http")},
-						}},
-					}},
-				},
-			},
-		},
-	}
-}
-
-// RecommenderPDB returns the PodDisruptionBudget of a region's recommender:
-// at most one pod unavailable.
-func RecommenderPDB(ns, region string) *policyv1.PodDisruptionBudget {
-	labels := map[string]string{"app": "recommender", "region": region}
-	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: RecommenderName(region), Namespace: ns, Labels: labels},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(intstr.FromInt32(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: labels},
-		},
-	}
-}
-
 // DeployRecommender creates the recommender Deployment of a region (see
-// RecommenderDeployment) and its PodDisruptionBudget (RecommenderPDB). It
+// RecommenderDeployment) and its PodDisruptionBudget (workloads.RecommenderPDB). It
 // does not wait; call WaitReady.
 func (c *Cluster) DeployRecommender(ctx context.Context, tb testing.TB, ns, region string, replicas int32) *appsv1.Deployment {
 	tb.Helper()
-	return c.deployRecommender(ctx, tb, region, RecommenderDeployment(ns, region, replicas))
+	return c.deployRecommender(ctx, tb, region, workloads.RecommenderDeployment(ns, region, replicas))
 }
 
 // deployRecommender creates a region's PodDisruptionBudget and d.
 func (c *Cluster) deployRecommender(ctx context.Context, tb testing.TB, region string, d *appsv1.Deployment) *appsv1.Deployment {
 	tb.Helper()
-	pdb := RecommenderPDB(d.Namespace, region)
+	pdb := workloads.RecommenderPDB(d.Namespace, region)
 	if _, err := c.Clientset.PolicyV1().PodDisruptionBudgets(d.Namespace).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
 		tb.Fatalf("creating PodDisruptionBudget %s/%s: %v", d.Namespace, pdb.Name, err)
 	}
@@ -137,59 +58,11 @@ func (c *Cluster) deployRecommender(ctx context.Context, tb testing.TB, region s
 	return created
 }
 
-// ModelStoreName is the name of the model store Deployment and Service.
-const ModelStoreName = "model-store"
-
-// ModelStoreDeployment returns the model-store Deployment: one replica,
-// label app=model-store, no GPU, tolerating the kwok taint.
-func ModelStoreDeployment(ns string) *appsv1.Deployment {
-	labels := map[string]string{"app": ModelStoreName}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: ModelStoreName, Namespace: ns, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To[int32](1),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{
-					Tolerations:                   []corev1.Toleration{kwokToleration},
-					TerminationGracePeriodSeconds: ptr.To[int64](terminationGracePeriod),
-					Containers: []corev1.Container{{
-						Name:  "registry",
-						Image: "docker.io/library/registry:3",
-						Ports: []corev1.ContainerPort{{Name: "oci", ContainerPort: ModelStorePort}},
-						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
-							corev1.ResourceCPU:    resource.MustParse("100m"),
-							corev1.ResourceMemory: resource.MustParse("256Mi"),
-						}},
-					}},
-				},
-			},
-		},
-	}
-}
-
-// ModelStoreService returns the Service model-store on port 5000 (port
-// name oci), as the example plans reference
-// (oci://model-store.<ns>.svc:5000).
-func ModelStoreService(ns string) *corev1.Service {
-	labels := map[string]string{"app": ModelStoreName}
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: ModelStoreName, Namespace: ns, Labels: labels},
-		Spec: corev1.ServiceSpec{
-			Selector: labels,
-			Ports: []corev1.ServicePort{{
-				Name: "oci", Port: ModelStorePort, TargetPort: intstr.FromString("oci"), Protocol: corev1.ProtocolTCP,
-			}},
-		},
-	}
-}
-
 // DeployModelStore creates the model-store Deployment (ModelStoreDeployment)
-// and its Service (ModelStoreService). It does not wait; call WaitReady.
+// and its Service (workloads.ModelStoreService). It does not wait; call WaitReady.
 func (c *Cluster) DeployModelStore(ctx context.Context, tb testing.TB, ns string) *appsv1.Deployment {
 	tb.Helper()
-	return c.deployModelStore(ctx, tb, ModelStoreDeployment(ns))
+	return c.deployModelStore(ctx, tb, workloads.ModelStoreDeployment(ns))
 }
 
 func (c *Cluster) deployModelStore(ctx context.Context, tb testing.TB, d *appsv1.Deployment) *appsv1.Deployment {
@@ -198,8 +71,8 @@ func (c *Cluster) deployModelStore(ctx context.Context, tb testing.TB, d *appsv1
 	if err != nil {
 		tb.Fatalf("creating Deployment %s/%s: %v", d.Namespace, d.Name, err)
 	}
-	if _, err := c.Clientset.CoreV1().Services(d.Namespace).Create(ctx, ModelStoreService(d.Namespace), metav1.CreateOptions{}); err != nil {
-		tb.Fatalf("creating Service %s/%s: %v", d.Namespace, ModelStoreName, err)
+	if _, err := c.Clientset.CoreV1().Services(d.Namespace).Create(ctx, workloads.ModelStoreService(d.Namespace), metav1.CreateOptions{}); err != nil {
+		tb.Fatalf("creating Service %s/%s: %v", d.Namespace, workloads.ModelStoreName, err)
 	}
 	return created
 }
@@ -216,21 +89,11 @@ func (c *Cluster) WaitReady(ctx context.Context, tb testing.TB, ns, deployment s
 			return false, err
 		}
 		last = d
-		return DeploymentReady(d), nil
+		return workloads.DeploymentReady(d), nil
 	})
 	if err != nil {
 		tb.Fatalf("waiting for Deployment %s/%s to become ready: %v\n%s", ns, deployment, err, c.describe(ctx, ns, last))
 	}
-}
-
-// DeploymentReady reports whether a Deployment's controller has observed its
-// latest generation and all of its desired replicas are Ready.
-func DeploymentReady(d *appsv1.Deployment) bool {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	return d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas == want
 }
 
 // describe summarises a Deployment and its pods for a failure message.

@@ -1,4 +1,4 @@
-package framework
+package procpods
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
 	"github.com/firedrill/firedrill/pkg/platform/local/proc"
 )
 
@@ -91,7 +92,7 @@ func (r *podRunner) run(ctx context.Context) {
 		r.finish(ctx) // deleted before it ever ran
 		return
 	}
-	image, err := LoopbackImage(pod.Status.PodIP)
+	image, err := podnet.LoopbackImage(pod.Status.PodIP)
 	if err == nil {
 		var spec *containerProcess
 		if spec, err = r.spec(pod, image); err == nil {

@@ -1,4 +1,4 @@
-package framework
+package kwokstages
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // stageDirs are the kwok Stage sets the test bed runs, as copied by
@@ -16,33 +18,33 @@ import (
 // keep a lease, pods go through the "general" lifecycle.
 var stageDirs = []string{"node-fast", "node-heartbeat-with-lease", "pod-general"}
 
-// stageDelays is how long kwok waits before it moves a pod into a stage.
-type stageDelays struct {
-	// podStart is the delay between a pod getting its IP (at once after it
+// Delays is how long kwok waits before it moves a pod into a stage.
+type Delays struct {
+	// PodStart is the delay between a pod getting its IP (at once after it
 	// is scheduled) and becoming Ready.
-	podStart time.Duration
-	// podStartJitter is added to podStart, uniformly random in [0, jitter].
-	podStartJitter time.Duration
+	PodStart time.Duration
+	// PodStartJitter is added to PodStart, uniformly random in [0, jitter].
+	PodStartJitter time.Duration
 }
 
-// renderStages reads every Stage of stageDirs under dir and returns them as
+// Render reads every Stage of stageDirs under dir and returns them as
 // one multi-document YAML for kwok's --config, with the pod start delays
 // replaced:
 //
 //   - pod-create (the pod gets its IP, containers "creating") happens without
 //     delay, so a scheduled pod is Running-but-not-Ready at once;
-//   - pod-ready waits podStart (plus up to podStartJitter).
+//   - pod-ready waits PodStart (plus up to PodStartJitter).
 //
 // Both keep kwok's per-pod annotations, so a test can make one pod slower
 // with pod-ready.stage.kwok.x-k8s.io/delay: "20s" (and .../jitter-delay).
 // Other stages keep kwok's defaults; pod-delete, for instance, waits between
 // 1 s and the pod's termination grace period.
 //
-// Every pod stage but pod-create skips the pods labelled ProcessLabel: kwok
-// gives them their IP, and the node agent (NodeAgent) does the rest, as a
+// Every pod stage but pod-create skips the pods labelled workloads.ProcessLabel: kwok
+// gives them their IP, and the node agent (procpods.NodeAgent) does the rest, as a
 // kubelet would: it runs their process, reports Running and Ready from the
 // process's readiness probe, and deletes them once the process has stopped.
-func renderStages(dir string, d stageDelays) ([]byte, error) {
+func Render(dir string, d Delays) ([]byte, error) {
 	var out bytes.Buffer
 	for _, sub := range stageDirs {
 		files, err := filepath.Glob(filepath.Join(dir, sub, "*.yaml"))
@@ -79,7 +81,7 @@ func renderStages(dir string, d stageDelays) ([]byte, error) {
 
 // setStageDelay returns the Stage in doc with its delay adjusted, or nil when
 // doc is not a Stage.
-func setStageDelay(doc []byte, d stageDelays) ([]byte, error) {
+func setStageDelay(doc []byte, d Delays) ([]byte, error) {
 	var obj map[string]any
 	if err := yaml.Unmarshal(doc, &obj); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
@@ -94,7 +96,7 @@ func setStageDelay(doc []byte, d stageDelays) ([]byte, error) {
 	case "pod-create":
 		setDelay(spec, 0, 0)
 	case "pod-ready":
-		setDelay(spec, d.podStart, d.podStartJitter)
+		setDelay(spec, d.PodStart, d.PodStartJitter)
 	}
 	if kind == "Pod" && name != "pod-create" {
 		skipProcessPods(spec)
@@ -128,7 +130,7 @@ func setDelay(spec map[string]any, delay, jitter time.Duration) {
 }
 
 // skipProcessPods makes a pod Stage's selector leave out the pods labelled
-// ProcessLabel.
+// workloads.ProcessLabel.
 func skipProcessPods(spec map[string]any) {
 	sel, ok := spec["selector"].(map[string]any)
 	if !ok {
@@ -137,7 +139,7 @@ func skipProcessPods(spec map[string]any) {
 	}
 	exprs, _ := sel["matchExpressions"].([]any)
 	sel["matchExpressions"] = append(exprs, map[string]any{
-		"key":      `.metadata.labels["` + ProcessLabel + `"]`,
+		"key":      `.metadata.labels["` + workloads.ProcessLabel + `"]`,
 		"operator": "DoesNotExist",
 	})
 }

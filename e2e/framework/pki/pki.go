@@ -1,50 +1,54 @@
-package framework
+package pki
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 )
 
-// pki holds the paths of the credentials one cluster uses: a CA, the API
+// PKI holds the paths of the credentials one cluster uses: a CA, the API
 // server's serving certificate signed by it, the service account signing key
 // and the static admin token.
-type pki struct {
-	caCert     []byte
-	caCertFile string
-	certFile   string
-	keyFile    string
-	saKeyFile  string
-	saPubFile  string
-	tokenFile  string
-	token      string
+type PKI struct {
+	CACert     []byte
+	CACertFile string
+	CertFile   string
+	KeyFile    string
+	SAKeyFile  string
+	SAPubFile  string
+	TokenFile  string
+	Token      string
 }
 
-// newPKI writes fresh credentials into dir. The serving certificate is valid
-// for 127.0.0.1, localhost and the first address of the service range, so
-// clients verify it against the CA instead of skipping verification.
-func newPKI(dir string, now time.Time) (*pki, error) {
+// New writes fresh credentials into dir. The serving certificate is valid
+// for 127.0.0.1, localhost and apiServiceIP (the first address of the
+// service range), so clients verify it against the CA instead of skipping
+// verification.
+func New(dir, apiServiceIP string, now time.Time) (*PKI, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pki dir: %w", err)
 	}
-	p := &pki{
-		caCertFile: filepath.Join(dir, "ca.crt"),
-		certFile:   filepath.Join(dir, "apiserver.crt"),
-		keyFile:    filepath.Join(dir, "apiserver.key"),
-		saKeyFile:  filepath.Join(dir, "sa.key"),
-		saPubFile:  filepath.Join(dir, "sa.pub"),
-		tokenFile:  filepath.Join(dir, "tokens.csv"),
+	p := &PKI{
+		CACertFile: filepath.Join(dir, "ca.crt"),
+		CertFile:   filepath.Join(dir, "apiserver.crt"),
+		KeyFile:    filepath.Join(dir, "apiserver.key"),
+		SAKeyFile:  filepath.Join(dir, "sa.key"),
+		SAPubFile:  filepath.Join(dir, "sa.pub"),
+		TokenFile:  filepath.Join(dir, "tokens.csv"),
 	}
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -68,7 +72,7 @@ func newPKI(dir string, now time.Time) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing CA certificate: %w", err)
 	}
-	p.caCert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	p.CACert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 
 	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -106,19 +110,19 @@ func newPKI(dir string, now time.Time) (*pki, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, fmt.Errorf("generating admin token: %w", err)
 	}
-	p.token = hex.EncodeToString(tok)
+	p.Token = hex.EncodeToString(tok)
 
 	files := []struct {
 		path string
 		data []byte
 	}{
-		{p.caCertFile, p.caCert},
-		{p.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})},
-		{p.keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: srvKeyDER})},
-		{p.saKeyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)})},
-		{p.saPubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER})},
+		{p.CACertFile, p.CACert},
+		{p.CertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})},
+		{p.KeyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: srvKeyDER})},
+		{p.SAKeyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(saKey)})},
+		{p.SAPubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: saPubDER})},
 		// token,user,uid,"groups"
-		{p.tokenFile, []byte(p.token + `,firedrill-e2e-admin,firedrill-e2e-admin,"system:masters"` + "\n")},
+		{p.TokenFile, []byte(p.Token + `,firedrill-e2e-admin,firedrill-e2e-admin,"system:masters"` + "\n")},
 	}
 	for _, f := range files {
 		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
@@ -126,4 +130,13 @@ func newPKI(dir string, now time.Time) (*pki, error) {
 		}
 	}
 	return p, nil
+}
+
+// HTTPClient returns a client that trusts the cluster CA.
+func (p *PKI) HTTPClient() (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(p.CACert) {
+		return nil, errors.New("adding the cluster CA to a pool")
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}, nil
 }

@@ -1,4 +1,4 @@
-package framework
+package procpods
 
 import (
 	"context"
@@ -20,13 +20,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local/proc"
 )
 
 // ServiceLinks gives a pod the environment variables of its namespace's
 // Services ({NAME}_SERVICE_HOST, {NAME}_SERVICE_PORT, ...), as the kubelet
 // does, with the address where this machine serves each Service.
-// *ServiceProxy implements it.
+// *netproxy.ServiceProxy implements it.
 type ServiceLinks interface {
 	ServiceEnv(namespace string) map[string]string
 }
@@ -68,8 +69,8 @@ func (o *NodeAgentOptions) validate() error {
 }
 
 // NodeAgent stands in for the kubelet of every kwok node, for the pods
-// labelled ProcessLabel: it runs each such pod's container as a real
-// process bound to the loopback image of the pod's IP (see LoopbackImage),
+// labelled workloads.ProcessLabel: it runs each such pod's container as a real
+// process bound to the loopback image of the pod's IP (see podnet.LoopbackImage),
 // reports the pod Running and its Ready condition from the container's
 // readiness probe, restarts a process that exits by itself (with the
 // kubelet's back-off), and when the pod is deleted or evicted runs its
@@ -116,7 +117,7 @@ func NewNodeAgent(opts NodeAgentOptions) (*NodeAgent, error) {
 	}, nil
 }
 
-// Start watches the pods labelled ProcessLabel on every node and returns
+// Start watches the pods labelled workloads.ProcessLabel on every node and returns
 // once the watch has synced. The agent runs until Stop.
 func (a *NodeAgent) Start(ctx context.Context) error {
 	a.mu.Lock()
@@ -132,7 +133,7 @@ func (a *NodeAgent) Start(ctx context.Context) error {
 	a.mu.Unlock()
 
 	factory := informers.NewSharedInformerFactoryWithOptions(a.opts.Clientset, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = ProcessLabel }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = workloads.ProcessLabel }))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.observe(rctx, obj) },

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package framework
+package repodir
 
 import (
 	"context"
@@ -15,32 +15,32 @@ func TestPrintedDir(t *testing.T) {
 
 	t.Run("the environment names it", func(t *testing.T) {
 		t.Setenv(env, "/from/env")
-		var c printedDir
-		dir, err := c.get(ctx, env, "false")
+		var c Printed
+		dir, err := c.Get(ctx, env, "false")
 		require.NoError(t, err)
 		require.Equal(t, "/from/env", dir)
 	})
 	t.Run("the last line printed, run once", func(t *testing.T) {
 		t.Setenv(env, "")
-		var c printedDir
-		dir, err := c.get(ctx, env, "sh", "-c", "echo building >&2; echo noise; echo /cache/dir")
+		var c Printed
+		dir, err := c.Get(ctx, env, "sh", "-c", "echo building >&2; echo noise; echo /cache/dir")
 		require.NoError(t, err)
 		require.Equal(t, "/cache/dir", dir)
-		dir, err = c.get(ctx, env, "false")
+		dir, err = c.Get(ctx, env, "false")
 		require.NoError(t, err, "the command is not run again")
 		require.Equal(t, "/cache/dir", dir)
 	})
 	t.Run("a failing command says how to skip it", func(t *testing.T) {
 		t.Setenv(env, "")
-		var c printedDir
-		_, err := c.get(ctx, env, "sh", "-c", "echo no go >&2; exit 3")
+		var c Printed
+		_, err := c.Get(ctx, env, "sh", "-c", "echo no go >&2; exit 3")
 		require.ErrorContains(t, err, "set "+env+" to skip it")
 		require.ErrorContains(t, err, "no go")
 	})
 	t.Run("a relative script runs from the repository root", func(t *testing.T) {
 		t.Setenv(env, "")
-		var c printedDir
-		dir, err := c.get(ctx, env, "hack/kube-binaries.sh")
+		var c Printed
+		dir, err := c.Get(ctx, env, "hack/kube-binaries.sh")
 		require.NoError(t, err)
 		require.DirExists(t, dir)
 	})

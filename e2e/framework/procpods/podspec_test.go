@@ -1,10 +1,8 @@
-package framework
+package procpods
 
 import (
 	"encoding/json"
-	"net/netip"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 func TestExpandVars(t *testing.T) {
@@ -34,44 +34,9 @@ func TestExpandVars(t *testing.T) {
 	}
 }
 
-func TestLoopbackImage(t *testing.T) {
-	tests := []struct {
-		name, ip, want, err string
-	}{
-		{name: "a private pod IP maps to 127 with the same low octets", ip: "10.77.12.5", want: "127.77.12.5"},
-		{name: "a loopback pod IP has no image", ip: "127.42.0.3", err: "already a loopback address"},
-		{name: "IPv6 is not supported", ip: "fd00::1", err: "only IPv4"},
-		{name: "garbage is refused", ip: "pod", err: "pod IP"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := LoopbackImage(tt.ip)
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestRandomPodCIDR(t *testing.T) {
-	for range 200 {
-		cidr, err := RandomPodCIDR()
-		require.NoError(t, err)
-		require.NoError(t, checkProcessPodCIDR(cidr))
-		p := netip.MustParsePrefix(cidr)
-		require.Equal(t, 22, p.Bits())
-		require.True(t, netip.MustParsePrefix("10.64.0.0/10").Contains(p.Addr()) || netip.MustParsePrefix("10.128.0.0/9").Contains(p.Addr()), cidr)
-	}
-	require.ErrorContains(t, checkProcessPodCIDR(DefaultPodCIDR), "outside 127.0.0.0/8")
-	require.ErrorContains(t, checkProcessPodCIDR("10.0.3.0/24"), "127.0.0.1")
-}
-
 // processPod is a pod like ProcessRecommenderDeployment's, scheduled.
 func processPod() *corev1.Pod {
-	d := ProcessRecommenderDeployment("recsys", "us-east", 1)
+	d := workloads.ProcessRecommenderDeployment("recsys", "us-east", 1)
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "recsys", Name: "recommender-us-east-abc", UID: "uid-1", Labels: d.Spec.Template.Labels},
 		Spec:       *d.Spec.Template.Spec.DeepCopy(),
@@ -227,23 +192,5 @@ func TestProberThresholds(t *testing.T) {
 	for i, ok := range results {
 		got, _ := pr.verdict(ok)
 		require.Equal(t, want[i], got, "after probe %d", i)
-	}
-}
-
-func TestStagesSkipProcessPods(t *testing.T) {
-	out, err := renderStages("testdata/stages", stageDelays{podStart: time.Second})
-	require.NoError(t, err)
-	skipped := map[string]bool{}
-	for doc := range strings.SplitSeq(string(out), "---\n") {
-		if !strings.Contains(doc, "kind: Pod") {
-			continue
-		}
-		name := doc[strings.Index(doc, "name: ")+6:]
-		name = name[:strings.IndexByte(name, '\n')]
-		skipped[name] = strings.Contains(doc, `.metadata.labels["`+ProcessLabel+`"]`)
-	}
-	require.False(t, skipped["pod-create"], "kwok still gives a process pod its IP")
-	for _, s := range []string{"pod-ready", "pod-delete", "pod-complete", "pod-init-container-running"} {
-		require.True(t, skipped[s], "%s leaves process pods to the agent", s)
 	}
 }

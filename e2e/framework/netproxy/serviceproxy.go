@@ -1,4 +1,4 @@
-package framework
+package netproxy
 
 import (
 	"context"
@@ -19,11 +19,14 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
 	listersdiscoveryv1 "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
 )
 
 // dialTimeout bounds the proxy's connection to an endpoint.
@@ -44,7 +47,7 @@ type ServiceProxyOptions struct {
 // rules do. Like kube-proxy it uses the endpoints that are ready; when
 // none is, those that are serving and terminating; when there are none, it
 // rejects the connection (a TCP reset). An endpoint is dialled at the
-// loopback image of its address (see LoopbackImage).
+// loopback image of its address (see podnet.LoopbackImage).
 //
 // A Service's ClusterIP is not routable here, so each Service port gets a
 // listener on 127.0.0.1 with a free port, for as long as the Service
@@ -326,7 +329,7 @@ func endpointsFor(eps []*discoveryv1.EndpointSlice, portName string) []backend {
 			if len(e.Addresses) == 0 {
 				continue
 			}
-			image, err := LoopbackImage(e.Addresses[0])
+			image, err := podnet.LoopbackImage(e.Addresses[0])
 			if err != nil {
 				continue
 			}
@@ -456,4 +459,13 @@ func reset(c net.Conn) {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()
+}
+
+// poll calls cond every 100 ms until it returns true, an error, or timeout
+// passes (as framework's poll does).
+func poll(ctx context.Context, timeout time.Duration, cond wait.ConditionWithContextFunc) error {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond); err != nil {
+		return fmt.Errorf("after %s: %w", timeout, err)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package framework
+package bulk
 
 import (
 	"context"
@@ -15,9 +15,11 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+
+	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 )
 
 // bulkWorkers is how many objects the bulk helpers create at once.
@@ -25,10 +27,10 @@ const bulkWorkers = 16
 
 // RegionNodes returns count GPU node specs of one region, named
 // <region>-gpu-0001 and spread over three zones <region>-a, -b and -c.
-func RegionNodes(region string, count, gpus int) []NodeSpec {
-	specs := make([]NodeSpec, count)
+func RegionNodes(region string, count, gpus int) []framework.NodeSpec {
+	specs := make([]framework.NodeSpec, count)
 	for i := range specs {
-		specs[i] = NodeSpec{
+		specs[i] = framework.NodeSpec{
 			Name:   fmt.Sprintf("%s-gpu-%04d", region, i+1),
 			Region: region,
 			Zone:   region + "-" + string(rune('a'+i%3)),
@@ -38,11 +40,11 @@ func RegionNodes(region string, count, gpus int) []NodeSpec {
 	return specs
 }
 
-// AddNodesBulk creates many nodes, bulkWorkers at a time, and waits until
+// AddNodes creates many nodes on c, bulkWorkers at a time, and waits until
 // kwok reports every one Ready, checking with one List per poll instead of
-// a Get per node. Nodes are as AddNodes makes them; unlike AddNodes, every
+// a Get per node. Nodes are as Cluster.AddNodes makes them; unlike it, every
 // spec must have a name. It returns how long creation and readiness took.
-func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeSpec) time.Duration {
+func AddNodes(ctx context.Context, tb testing.TB, c *framework.Cluster, specs []framework.NodeSpec) time.Duration {
 	tb.Helper()
 	begin := time.Now()
 	err := forEach(ctx, len(specs), func(ctx context.Context, i int) error {
@@ -59,7 +61,7 @@ func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeS
 		if err != nil {
 			return fmt.Errorf("creating node %s: %w", s.Name, err)
 		}
-		if created.Status.Capacity.Name(GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
+		if created.Status.Capacity.Name(workloads.GPUResource, resource.DecimalSI).Value() != int64(s.GPUs) {
 			created.Status.Capacity, created.Status.Allocatable = status.Capacity, status.Allocatable
 			if _, err := c.Clientset.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
 				return fmt.Errorf("setting capacity of node %s: %w", s.Name, err)
@@ -82,53 +84,21 @@ func (c *Cluster) AddNodesBulk(ctx context.Context, tb testing.TB, specs []NodeS
 		}
 		notReady = len(want)
 		for i := range nodes.Items {
-			if want[nodes.Items[i].Name] && NodeReady(&nodes.Items[i]) {
+			if want[nodes.Items[i].Name] && framework.NodeReady(&nodes.Items[i]) {
 				notReady--
 			}
 		}
 		return notReady == 0, nil
 	})
 	if err != nil {
-		tb.Fatalf("waiting for %d nodes to become Ready (%d are not): %v\n%s", len(specs), notReady, err, c.tailOf(compKwok))
+		tb.Fatalf("waiting for %d nodes to become Ready (%d are not): %v\n%s", len(specs), notReady, err, c.LogTail("kwok"))
 	}
 	return time.Since(begin)
 }
 
-// GPUFleetDeployment returns a Deployment of a region's GPU fleet: like
-// RecommenderDeployment (one nvidia.com/gpu per pod, pinned to the region's
-// GPU nodes, tolerating kwok's taint) but named name, with the extra label
-// model=<name> so that fleets of one region do not share a selector, and a
-// termination grace period of graceSeconds (kwok removes a deleted pod
-// after a random delay between 1 s and that period).
-func GPUFleetDeployment(ns, name, region string, replicas int32, graceSeconds int64) *appsv1.Deployment {
-	d := RecommenderDeployment(ns, region, replicas)
-	d.Name = name
-	labels := maps.Clone(d.Labels)
-	labels["model"] = name
-	d.Labels = labels
-	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: maps.Clone(labels)}
-	d.Spec.Template.Labels = maps.Clone(labels)
-	d.Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(graceSeconds)
-	return d
-}
-
-// FleetPDB returns a PodDisruptionBudget for a fleet Deployment allowing
-// maxUnavailable of its pods to be down ("100%" lets a whole region go, as
-// a region cutover needs, while still sending every eviction through the
-// budget check).
-func FleetPDB(d *appsv1.Deployment, maxUnavailable string) *policyv1.PodDisruptionBudget {
-	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace, Labels: d.Labels},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(intstr.Parse(maxUnavailable)),
-			Selector:       d.Spec.Selector.DeepCopy(),
-		},
-	}
-}
-
 // CreateAll creates Deployments and PodDisruptionBudgets, bulkWorkers at a
 // time. It does not wait; call WaitAllReady.
-func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) {
+func CreateAll(ctx context.Context, tb testing.TB, c *framework.Cluster, deps []*appsv1.Deployment, pdbs []*policyv1.PodDisruptionBudget) {
 	tb.Helper()
 	err := forEach(ctx, len(pdbs), func(ctx context.Context, i int) error {
 		p := pdbs[i]
@@ -152,10 +122,10 @@ func (c *Cluster) CreateAll(ctx context.Context, tb testing.TB, deps []*appsv1.D
 }
 
 // WaitAllReady waits until every Deployment of namespace ns is ready (see
-// DeploymentReady), checking with one List per second, and returns how long
+// workloads.DeploymentReady), checking with one List per second, and returns how long
 // that took. It fails the test after timeout with the Deployments that are
 // not ready and a count of the namespace's pods by phase.
-func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, timeout time.Duration) time.Duration {
+func WaitAllReady(ctx context.Context, tb testing.TB, c *framework.Cluster, ns string, timeout time.Duration) time.Duration {
 	tb.Helper()
 	begin := time.Now()
 	var pending []string
@@ -167,7 +137,7 @@ func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, ti
 		pending = pending[:0]
 		for i := range deps.Items {
 			d := &deps.Items[i]
-			if !DeploymentReady(d) {
+			if !workloads.DeploymentReady(d) {
 				pending = append(pending, fmt.Sprintf("%s (%d/%d ready)", d.Name, d.Status.ReadyReplicas, ptr.Deref(d.Spec.Replicas, 1)))
 			}
 		}
@@ -175,14 +145,14 @@ func (c *Cluster) WaitAllReady(ctx context.Context, tb testing.TB, ns string, ti
 	})
 	if err != nil {
 		tb.Fatalf("waiting for the Deployments of %s to become ready: %v\nnot ready: %s\npods: %s",
-			ns, err, strings.Join(pending, ", "), c.PodPhases(ctx, ns))
+			ns, err, strings.Join(pending, ", "), PodPhases(ctx, c, ns))
 	}
 	return time.Since(begin)
 }
 
 // PodPhases summarises a namespace's pods as "Pending=3 Running=997", or
 // the error that kept it from listing them.
-func (c *Cluster) PodPhases(ctx context.Context, ns string) string {
+func PodPhases(ctx context.Context, c *framework.Cluster, ns string) string {
 	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return "listing pods: " + err.Error()
@@ -226,6 +196,15 @@ feed:
 	close(next)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// poll calls cond every 100 ms until it returns true, an error, or timeout
+// passes (as framework's poll does).
+func poll(ctx context.Context, timeout time.Duration, cond wait.ConditionWithContextFunc) error {
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond); err != nil {
+		return fmt.Errorf("after %s: %w", timeout, err)
+	}
+	return nil
 }
 
 // pollEvery is poll with its own interval.

@@ -1,4 +1,4 @@
-package framework
+package spawn
 
 import (
 	"bytes"
@@ -15,50 +15,50 @@ import (
 	"time"
 )
 
-// process is one running component of the control plane.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
+// Process is one running component of the control plane.
+type Process struct {
+	Name    string
+	Cmd     *exec.Cmd
+	LogPath string
 	log     *os.File
-	done    chan struct{} // closed when the process has exited and been reaped
-	err     error         // exit status; read after done is closed
+	Done    chan struct{} // closed when the process has exited and been reaped
+	Err     error         // exit status; read after done is closed
 }
 
-// exited reports whether the process has exited.
-func (p *process) exited() bool {
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
 	select {
-	case <-p.done:
+	case <-p.Done:
 		return true
 	default:
 		return false
 	}
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after grace. It returns
+// Stop ends the process group: SIGTERM, then SIGKILL after grace. It returns
 // once the process has been reaped. Children the component may have started
 // share its process group and die with it.
-func (p *process) stop(grace time.Duration) {
-	if p.exited() {
+func (p *Process) Stop(grace time.Duration) {
+	if p.Exited() {
 		return
 	}
-	pgid := p.cmd.Process.Pid
+	pgid := p.Cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
-	case <-p.done:
+	case <-p.Done:
 	case <-time.After(grace):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
+		<-p.Done
 	}
 	// The leader is gone; make sure nothing else in its group survives.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// rss returns the resident set size of the process in bytes.
-func (p *process) rss() (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+// RSS returns the resident set size of the process in bytes.
+func (p *Process) RSS() (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
 	if err != nil {
-		return 0, fmt.Errorf("reading status of %s: %w", p.name, err)
+		return 0, fmt.Errorf("reading status of %s: %w", p.Name, err)
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
 		v, ok := strings.CutPrefix(line, "VmRSS:")
@@ -67,20 +67,20 @@ func (p *process) rss() (uint64, error) {
 		}
 		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("parsing VmRSS of %s: %w", p.name, err)
+			return 0, fmt.Errorf("parsing VmRSS of %s: %w", p.Name, err)
 		}
 		return kb * 1024, nil
 	}
-	return 0, fmt.Errorf("no VmRSS for %s", p.name)
+	return 0, fmt.Errorf("no VmRSS for %s", p.Name)
 }
 
-// logTail returns the last n lines of the process's log.
-func (p *process) logTail(n int) string {
-	return tail(p.logPath, n)
+// LogTail returns the last n lines of the process's log.
+func (p *Process) LogTail(n int) string {
+	return Tail(p.LogPath, n)
 }
 
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
+// Tail returns the last n lines of the file at path.
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(no log: %v)", err)
@@ -92,21 +92,21 @@ func tail(path string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// spawner starts processes from one OS thread that stays alive until close.
+// Spawner starts processes from one OS thread that stays alive until Close.
 //
 // The child processes are started with Pdeathsig so that they die with the
 // test binary even when it is killed with SIGKILL. Linux delivers that
 // signal when the *thread* that forked the child exits, not the process; Go
 // may retire threads, so the forks happen on a thread locked for the life of
 // the cluster.
-type spawner struct {
+type Spawner struct {
 	reqs chan func()
 	once sync.Once
 }
 
-// newSpawner starts the spawner's locked thread.
-func newSpawner() *spawner {
-	s := &spawner{reqs: make(chan func())}
+// NewSpawner starts the Spawner's locked thread.
+func NewSpawner() *Spawner {
+	s := &Spawner{reqs: make(chan func())}
 	ready := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
@@ -122,13 +122,13 @@ func newSpawner() *spawner {
 	return s
 }
 
-// close lets the locked thread go. Call it after every child has exited.
-func (s *spawner) close() {
+// Close lets the locked thread go. Call it after every child has exited.
+func (s *Spawner) Close() {
 	s.once.Do(func() { close(s.reqs) })
 }
 
-// start runs name with args in dir, its output going to logPath.
-func (s *spawner) start(name, bin string, args []string, dir, logPath string) (*process, error) {
+// Start runs name with args in dir, its output going to logPath.
+func (s *Spawner) Start(name, bin string, args []string, dir, logPath string) (*Process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening log of %s: %w", name, err)
@@ -146,29 +146,29 @@ func (s *spawner) start(name, bin string, args []string, dir, logPath string) (*
 		_ = logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, log: logFile, done: make(chan struct{})}
+	p := &Process{Name: name, Cmd: cmd, LogPath: logPath, log: logFile, Done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		p.Err = cmd.Wait()
 		_ = logFile.Close()
-		close(p.done)
+		close(p.Done)
 	}()
 	return p, nil
 }
 
-// errAddrInUse is reported when a component lost the race for a port.
-var errAddrInUse = errors.New("address already in use")
+// ErrAddrInUse is reported when a component lost the race for a port.
+var ErrAddrInUse = errors.New("address already in use")
 
 // ports hands out free loopback ports and never the same one twice within
 // this test binary, so that clusters started side by side do not collide.
 // Another process may still take a port between the choice and the bind;
-// Start retries a component whose log says so.
+// framework.Start retries a component whose log says so.
 var ports = struct {
 	sync.Mutex
 	used map[int]bool
 }{used: map[int]bool{}}
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	ports.Lock()
 	defer ports.Unlock()
 	for range 100 {

@@ -1,4 +1,4 @@
-package framework
+package procpods
 
 import (
 	"errors"
@@ -12,12 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-)
 
-// ProcessLabel marks the pods the node agent runs as real processes. Put
-// it on a workload's pod template (any value); kwok then gives such a pod
-// its IP and leaves the rest of its lifecycle to the agent.
-const ProcessLabel = "e2e.firedrill.dev/process"
+	"github.com/firedrill/firedrill/e2e/framework/podnet"
+)
 
 // containerProcess is what the node agent runs for a pod: one process per
 // pod, from its only container.
@@ -225,7 +222,7 @@ func fieldValue(pod *corev1.Pod, pe podEnv, field string) (string, error) {
 	case "status.podIP", "status.podIPs":
 		return pe.image, nil
 	case "status.hostIP", "status.hostIPs":
-		return NodeIP, nil
+		return podnet.NodeIP, nil
 	}
 	if k, ok := strings.CutPrefix(field, "metadata.labels['"); ok {
 		return pod.Labels[strings.TrimSuffix(k, "']")], nil

@@ -1,4 +1,4 @@
-package framework
+package procbed
 
 import (
 	"context"
@@ -13,64 +13,66 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/clock"
 
+	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/e2e/framework/netproxy"
+	"github.com/firedrill/firedrill/e2e/framework/procpods"
+	"github.com/firedrill/firedrill/e2e/framework/spawn"
+	"github.com/firedrill/firedrill/e2e/framework/workloads"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/recommender/store"
 )
 
 // Processes is what makes a cluster's pods real: the node agent that runs
-// the pods labelled ProcessLabel as processes, and the service proxy that
+// the pods labelled workloads.ProcessLabel as processes, and the service proxy that
 // gives every Service an address on this machine.
 type Processes struct {
 	// Agent runs the pods; Proxy serves the Services.
-	Agent *NodeAgent
-	Proxy *ServiceProxy
+	Agent *procpods.NodeAgent
+	Proxy *netproxy.ServiceProxy
 	// Dir holds the agent's directories and logs
 	// (<WorkDir>/processes).
 	Dir string
 
-	c *Cluster
+	c *framework.Cluster
 }
 
-// PodCIDR is the range the cluster's pods get their IPs from.
-func (c *Cluster) PodCIDR() string { return c.opts.PodCIDR }
-
-// StartProcesses starts the service proxy and the node agent of a cluster
-// started with Options.ProcessPods. executables maps the first word of a
+// Start starts the service proxy and the node agent of a cluster c
+// started with framework.Options.ProcessPods. executables maps the first word of a
 // container's command to a binary ({"drill": <the drill binary>} for the
 // workloads of this package). Both stop in tb.Cleanup, the agent first (it
 // kills every pod process still running). Their logs go to
 // <WorkDir>/logs/node-agent.log and service-proxy.log.
-func (c *Cluster) StartProcesses(ctx context.Context, tb testing.TB, executables map[string]string) *Processes {
+func Start(ctx context.Context, tb testing.TB, c *framework.Cluster, executables map[string]string) *Processes {
 	tb.Helper()
-	if !c.opts.ProcessPods {
-		tb.Fatalf("StartProcesses needs a cluster started with Options.ProcessPods")
+	if !c.ProcessPods() {
+		tb.Fatalf("procbed.Start needs a cluster started with Options.ProcessPods")
 	}
-	pr, err := c.startProcesses(ctx, tb, executables)
+	pr, err := start(ctx, tb, c, executables)
 	if err != nil {
 		tb.Fatalf("starting the node agent and the service proxy: %v", err)
 	}
 	return pr
 }
 
-func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables map[string]string) (*Processes, error) {
+func start(ctx context.Context, tb testing.TB, c *framework.Cluster, executables map[string]string) (*Processes, error) {
 	tb.Helper()
-	proxyLog, err := c.componentLogger(tb, "service-proxy")
+	proxyLog, err := componentLogger(tb, c, "service-proxy")
 	if err != nil {
 		return nil, err
 	}
-	agentLog, err := c.componentLogger(tb, "node-agent")
+	agentLog, err := componentLogger(tb, c, "node-agent")
 	if err != nil {
 		return nil, err
 	}
 	pr := &Processes{Dir: filepath.Join(c.WorkDir, "processes"), c: c}
-	if pr.Proxy, err = NewServiceProxy(ServiceProxyOptions{Clientset: c.Clientset, Logger: proxyLog}); err != nil {
+	if pr.Proxy, err = netproxy.NewServiceProxy(netproxy.ServiceProxyOptions{Clientset: c.Clientset, Logger: proxyLog}); err != nil {
 		return nil, err
 	}
 	if err := pr.Proxy.Start(ctx); err != nil {
 		return nil, err
 	}
 	tb.Cleanup(func() { _ = pr.Proxy.Stop(context.Background()) })
-	pr.Agent, err = NewNodeAgent(NodeAgentOptions{
+	pr.Agent, err = procpods.NewNodeAgent(procpods.NodeAgentOptions{
 		Clientset: c.Clientset, Executables: executables,
 		Dir: pr.Dir, ServiceLinks: pr.Proxy, Logger: agentLog,
 	})
@@ -84,7 +86,7 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 		if tb.Failed() {
 			for _, r := range pr.Agent.Processes() {
 				tb.Logf("pod process %s/%s (pid %d) %s→%s %s; log %s:\n%s", r.Namespace, r.Pod, r.Pid,
-					r.Started.Format(time.TimeOnly), r.Exited.Format(time.TimeOnly), r.Stop, pr.LogPath(r), tail(pr.LogPath(r), 8))
+					r.Started.Format(time.TimeOnly), r.Exited.Format(time.TimeOnly), r.Stop, pr.LogPath(r), spawn.Tail(pr.LogPath(r), 8))
 			}
 		}
 		if err := pr.Agent.Stop(context.Background()); err != nil {
@@ -94,9 +96,9 @@ func (c *Cluster) startProcesses(ctx context.Context, tb testing.TB, executables
 	return pr, nil
 }
 
-// componentLogger returns a logger writing to <WorkDir>/logs/<name>.log
+// componentLogger returns a logger writing to c's <WorkDir>/logs/<name>.log
 // until the test ends.
-func (c *Cluster) componentLogger(tb testing.TB, name string) (*slog.Logger, error) {
+func componentLogger(tb testing.TB, c *framework.Cluster, name string) (*slog.Logger, error) {
 	tb.Helper()
 	f, err := os.OpenFile(c.LogPath(name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -107,7 +109,7 @@ func (c *Cluster) componentLogger(tb testing.TB, name string) (*slog.Logger, err
 }
 
 // LogPath is the log of a pod's process.
-func (pr *Processes) LogPath(r ProcessRecord) string {
+func (pr *Processes) LogPath(r procpods.ProcessRecord) string {
 	return filepath.Join(pr.Dir, "logs", fmt.Sprintf("%s_%s_%s.log", r.Namespace, r.Pod, r.UID))
 }
 
@@ -124,17 +126,17 @@ func (pr *Processes) ServiceURL(ctx context.Context, tb testing.TB, ns, name str
 
 // StartGateway starts a Gateway for the HTTPRoute ns/route, stopped in
 // tb.Cleanup. Install the Gateway API CRDs first.
-func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route string) *Gateway {
+func (pr *Processes) StartGateway(ctx context.Context, tb testing.TB, ns, route string) *netproxy.Gateway {
 	tb.Helper()
 	dyn, err := dynamic.NewForConfig(pr.c.Config)
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
-	logger, err := pr.c.componentLogger(tb, "gateway-"+route)
+	logger, err := componentLogger(tb, pr.c, "gateway-"+route)
 	if err != nil {
 		tb.Fatalf("gateway: %v", err)
 	}
-	g, err := NewGateway(GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy, Logger: logger})
+	g, err := netproxy.NewGateway(netproxy.GatewayOptions{Dynamic: dyn, Namespace: ns, Route: route, Services: pr.Proxy, Logger: logger})
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
@@ -166,7 +168,7 @@ func (pr *Processes) PublishModel(ctx context.Context, tb testing.TB, ns string,
 	if err != nil {
 		tb.Fatalf("building the model: %v", err)
 	}
-	addr, err := pr.Proxy.WaitAddr(ctx, ns, ModelStoreName, ModelStorePort)
+	addr, err := pr.Proxy.WaitAddr(ctx, ns, workloads.ModelStoreName, workloads.ModelStorePort)
 	if err != nil {
 		tb.Fatalf("%v", err)
 	}
@@ -178,7 +180,7 @@ func (pr *Processes) PublishModel(ctx context.Context, tb testing.TB, ns string,
 	if err != nil {
 		tb.Fatalf("creating a store client: %v", err)
 	}
-	ref := addr + "/" + ModelRepository
+	ref := addr + "/" + workloads.ModelRepository
 	desc, err := s.Push(ctx, ref, m.Dir, store.PushOptions{Version: m.Metadata.Version, Created: m.Metadata.CreatedAt, DataHash: m.Metadata.DataHash, Config: cfg})
 	if err != nil {
 		tb.Fatalf("pushing the model to %s: %v", ref, err)

@@ -1,4 +1,4 @@
-package framework
+package podnet
 
 import (
 	"crypto/rand"
@@ -23,6 +23,10 @@ import (
 // every address a pod's process is given (its own, through the downward
 // API) is an image, and the service proxy dials the image of each
 // endpoint the EndpointSlice controller reports.
+
+// NodeIP is the InternalIP of every kwok node; it lies outside the pod
+// CIDR so that no pod shares its node's address.
+const NodeIP = "127.0.0.1"
 
 // LoopbackImage returns the loopback address that stands for ip on this
 // machine: ip with its first octet replaced by 127. ip must be IPv4 and
@@ -59,8 +63,8 @@ func RandomPodCIDR() (string, error) {
 	return fmt.Sprintf("10.%d.%d.0/22", 64+a.Int64(), 4*b.Int64()), nil
 }
 
-// checkProcessPodCIDR checks that the pods of cidr have loopback images.
-func checkProcessPodCIDR(cidr string) error {
+// CheckProcessPodCIDR checks that the pods of cidr have loopback images.
+func CheckProcessPodCIDR(cidr string) error {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return fmt.Errorf("pod CIDR %q: %w", cidr, err)

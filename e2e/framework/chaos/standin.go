@@ -1,4 +1,4 @@
-package framework
+package chaos
 
 import (
 	"context"
@@ -17,18 +17,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// ChaosFinalizer is the finalizer Chaos Mesh's controller puts on every
+// Finalizer is the finalizer Chaos Mesh's controller puts on every
 // chaos object, and removes once it has recovered the object's targets.
-const ChaosFinalizer = "chaos-mesh/records"
+const Finalizer = "chaos-mesh/records"
+
+// Kinds are the Chaos Mesh kinds firedrill creates, whose CRDs
+// framework's Cluster.InstallChaosMeshCRDs installs.
+var Kinds = []string{"PodChaos", "NetworkChaos", "IOChaos", "StressChaos"}
 
 // standInInterval is how often the stand-in re-reads the chaos objects.
 const standInInterval = 100 * time.Millisecond
 
-// ChaosMeshStandIn stands in for Chaos Mesh's controller, which cannot
+// StandIn stands in for Chaos Mesh's controller, which cannot
 // run in the test bed: it injects faults through chaos-daemon, which needs
 // each node's container runtime, and kwok's nodes have none. It is NOT
 // Chaos Mesh and injects nothing; it writes only what Chaos Mesh's
@@ -51,7 +56,7 @@ const standInInterval = 100 * time.Millisecond
 //
 // The generated CRDs have no status subresource (Chaos Mesh's experiment
 // kinds declare none), so status is written by updating the object.
-type ChaosMeshStandIn struct {
+type StandIn struct {
 	c         client.Client
 	injecting atomic.Bool
 	done      chan struct{}
@@ -62,10 +67,10 @@ type ChaosMeshStandIn struct {
 	lastErr   error
 }
 
-// StartChaosMeshStandIn starts the stand-in for the kinds in
-// ChaosMeshKinds, in every namespace, until the test ends. Install the
-// CRDs first (InstallChaosMeshCRDs).
-func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *ChaosMeshStandIn {
+// Start starts the stand-in for the kinds in Kinds, in every namespace of
+// the cluster at cfg, until the test ends. Install the CRDs first
+// (framework's Cluster.InstallChaosMeshCRDs).
+func Start(ctx context.Context, tb testing.TB, cfg *rest.Config) *StandIn {
 	tb.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -74,11 +79,11 @@ func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *Cha
 	if err := chaosv1alpha1.AddToScheme(scheme); err != nil {
 		tb.Fatalf("chaos mesh stand-in: %v", err)
 	}
-	cl, err := client.New(c.Config, client.Options{Scheme: scheme})
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		tb.Fatalf("chaos mesh stand-in: %v", err)
 	}
-	s := &ChaosMeshStandIn{c: cl, done: make(chan struct{}), injected: map[string]bool{}, recovered: map[string]bool{}}
+	s := &StandIn{c: cl, done: make(chan struct{}), injected: map[string]bool{}, recovered: map[string]bool{}}
 	s.injecting.Store(true)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go s.run(ctx)
@@ -91,24 +96,24 @@ func (c *Cluster) StartChaosMeshStandIn(ctx context.Context, tb testing.TB) *Cha
 
 // SetInjecting says whether selected targets are reported injected (true,
 // the default) or left not injected, AllInjected False.
-func (s *ChaosMeshStandIn) SetInjecting(on bool) { s.injecting.Store(on) }
+func (s *StandIn) SetInjecting(on bool) { s.injecting.Store(on) }
 
 // Injected lists, as Kind/namespace/name, the objects the stand-in has
 // reported AllInjected.
-func (s *ChaosMeshStandIn) Injected() []string { return s.keys(s.injected) }
+func (s *StandIn) Injected() []string { return s.keys(s.injected) }
 
 // Recovered lists, as Kind/namespace/name, the deleted objects whose
 // finalizer the stand-in removed after recovering them.
-func (s *ChaosMeshStandIn) Recovered() []string { return s.keys(s.recovered) }
+func (s *StandIn) Recovered() []string { return s.keys(s.recovered) }
 
 // Err is the last error other than a conflict the stand-in met, if any.
-func (s *ChaosMeshStandIn) Err() error {
+func (s *StandIn) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastErr
 }
 
-func (s *ChaosMeshStandIn) keys(m map[string]bool) []string {
+func (s *StandIn) keys(m map[string]bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(m))
@@ -119,12 +124,12 @@ func (s *ChaosMeshStandIn) keys(m map[string]bool) []string {
 	return out
 }
 
-func (s *ChaosMeshStandIn) run(ctx context.Context) {
+func (s *StandIn) run(ctx context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(standInInterval)
 	defer t.Stop()
 	for {
-		for _, kind := range ChaosMeshKinds {
+		for _, kind := range Kinds {
 			if err := s.reconcileKind(ctx, kind); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 				s.mu.Lock()
 				s.lastErr = err
@@ -146,7 +151,7 @@ type chaosObject interface {
 }
 
 // listChaos lists every object of kind.
-func (s *ChaosMeshStandIn) listChaos(ctx context.Context, kind string) ([]chaosObject, error) {
+func (s *StandIn) listChaos(ctx context.Context, kind string) ([]chaosObject, error) {
 	var out []chaosObject
 	switch kind {
 	case "PodChaos":
@@ -202,7 +207,7 @@ func podSelectorOf(obj chaosObject) chaosv1alpha1.PodSelector {
 	return chaosv1alpha1.PodSelector{}
 }
 
-func (s *ChaosMeshStandIn) reconcileKind(ctx context.Context, kind string) error {
+func (s *StandIn) reconcileKind(ctx context.Context, kind string) error {
 	objs, err := s.listChaos(ctx, kind)
 	if err != nil {
 		return fmt.Errorf("listing %s: %w", kind, err)
@@ -216,10 +221,10 @@ func (s *ChaosMeshStandIn) reconcileKind(ctx context.Context, kind string) error
 	return nil
 }
 
-func (s *ChaosMeshStandIn) reconcile(ctx context.Context, key string, obj chaosObject) error {
+func (s *StandIn) reconcile(ctx context.Context, key string, obj chaosObject) error {
 	st := obj.GetStatus()
 	if obj.GetDeletionTimestamp() != nil {
-		if !controllerutil.ContainsFinalizer(obj, ChaosFinalizer) {
+		if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 			return nil
 		}
 		for _, r := range st.Experiment.Records {
@@ -230,7 +235,7 @@ func (s *ChaosMeshStandIn) reconcile(ctx context.Context, key string, obj chaosO
 		}
 		setCondition(st, chaosv1alpha1.ConditionAllInjected, corev1.ConditionFalse)
 		setCondition(st, chaosv1alpha1.ConditionAllRecovered, corev1.ConditionTrue)
-		controllerutil.RemoveFinalizer(obj, ChaosFinalizer)
+		controllerutil.RemoveFinalizer(obj, Finalizer)
 		if err := s.c.Update(ctx, obj); err != nil {
 			return fmt.Errorf("recovering: %w", err)
 		}
@@ -239,8 +244,8 @@ func (s *ChaosMeshStandIn) reconcile(ctx context.Context, key string, obj chaosO
 		s.mu.Unlock()
 		return nil
 	}
-	if !controllerutil.ContainsFinalizer(obj, ChaosFinalizer) {
-		controllerutil.AddFinalizer(obj, ChaosFinalizer)
+	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
+		controllerutil.AddFinalizer(obj, Finalizer)
 		if err := s.c.Update(ctx, obj); err != nil {
 			return fmt.Errorf("adding the finalizer: %w", err)
 		}
@@ -336,7 +341,7 @@ func setCondition(st *chaosv1alpha1.ChaosStatus, t chaosv1alpha1.ChaosConditionT
 // selectPods resolves a Chaos Mesh pod selector to namespace/name of pods,
 // sorted, limited by the selector's mode. reason explains an empty result
 // the stand-in cannot resolve.
-func (s *ChaosMeshStandIn) selectPods(ctx context.Context, objNamespace string, ps chaosv1alpha1.PodSelector) ([]string, string, error) {
+func (s *StandIn) selectPods(ctx context.Context, objNamespace string, ps chaosv1alpha1.PodSelector) ([]string, string, error) {
 	sel := ps.Selector
 	if len(sel.FieldSelectors) > 0 || len(sel.AnnotationSelectors) > 0 || len(sel.Nodes) > 0 || len(sel.Pods) > 0 || len(sel.PodPhaseSelectors) > 0 {
 		return nil, "the firedrill stand-in resolves only namespaces, labelSelectors, expressionSelectors and nodeSelectors", nil
