@@ -73,8 +73,8 @@ func TestAnExecFaultsImpactMayComeBeforeItsInjectActionFinished(t *testing.T) {
 	// not from the command's exit (which would miss 150 ms) nor from its
 	// start (which would add 50 ms).
 	h := newHarness(t)
-	h.actions.took = 200 * time.Millisecond
-	h.actions.do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
+	h.actions.Took = 200 * time.Millisecond
+	h.actions.Do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
 		if phase == "inject" {
 			h.sut.down(started.Add(50*time.Millisecond), time.Second)
 		}
@@ -159,7 +159,7 @@ func TestAnInterruptedRunIsAbortedNeverPassAndSaysWhyOnce(t *testing.T) {
 
 func TestAnAbortConditionFailsTheRun(t *testing.T) {
 	h := newHarness(t)
-	h.actions.do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
+	h.actions.Do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
 		if phase == "inject" {
 			h.sut.down(started, time.Hour)
 		}
@@ -183,7 +183,7 @@ func TestAnAbortConditionFailsTheRun(t *testing.T) {
 
 func TestAFaultWithoutARevertActionRecordsNoRevert(t *testing.T) {
 	h := newHarness(t)
-	h.actions.do = func(_ *v1alpha1.Action, _ string, started time.Time) error {
+	h.actions.Do = func(_ *v1alpha1.Action, _ string, started time.Time) error {
 		h.sut.down(started, 300*time.Millisecond)
 		return nil
 	}
@@ -316,7 +316,7 @@ func TestATimedFaultWhoseHoldIsShorterThanTheObjectiveIsMeasuredThroughItsRevert
 	} {
 		t.Run("rto "+tt.rto, func(t *testing.T) {
 			h := newHarness(t)
-			h.actions.do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
+			h.actions.Do = func(_ *v1alpha1.Action, phase string, started time.Time) error {
 				if phase == "inject" {
 					h.sut.down(started, 3*time.Second)
 				}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/firedrill/firedrill/pkg/action"
+	"github.com/firedrill/firedrill/pkg/action/actiontest"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
@@ -254,33 +254,6 @@ func (j *fakeJournal) Finish(outcome string) error {
 	return nil
 }
 
-// fakeActions runs runbook actions on the fake clock: each takes took and
-// calls do when it starts.
-type fakeActions struct {
-	clk  *clocktesting.FakeClock
-	took time.Duration
-	do   func(a *v1alpha1.Action, phase string, started time.Time) error
-}
-
-func (f *fakeActions) Run(ctx context.Context, a *v1alpha1.Action, extra map[string]string) (action.Result, error) {
-	res := action.Result{Started: f.clk.Now(), ExitCode: 0}
-	if t := action.TrackerFrom(ctx); t != nil {
-		if err := t.Starting(action.InFlight{Token: extra["FIREDRILL_PHASE"], Kind: "command", What: strings.Join(a.Command, " ")}); err != nil {
-			return res, err
-		}
-	}
-	var err error
-	if f.do != nil {
-		err = f.do(a, extra["FIREDRILL_PHASE"], res.Started)
-	}
-	f.clk.Step(f.took)
-	res.Finished = f.clk.Now()
-	if err != nil {
-		res.ExitCode = 1
-	}
-	return res, err
-}
-
 // harness runs plans on a fake clock, deterministically: the loop is
 // driven tick by tick and injects and reverts run inline.
 type harness struct {
@@ -289,7 +262,7 @@ type harness struct {
 	sut      *fakeSUT
 	pf       *fakePlatform
 	journals map[string]*fakeJournal
-	actions  *fakeActions
+	actions  *actiontest.Runner
 	e        *Engine
 	events   []Event
 	rate     time.Duration
@@ -303,7 +276,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(t0)
 	h := &harness{t: t, clk: clk, sut: &fakeSUT{}, pf: newFakePlatform(clk), journals: map[string]*fakeJournal{}, rate: 20 * time.Millisecond}
-	h.actions = &fakeActions{clk: clk}
+	h.actions = &actiontest.Runner{Clock: clk}
 	e, err := New(Options{
 		JournalDir: t.TempDir(), Clock: clk, Actions: h.actions, Tick: 100 * time.Millisecond,
 		NewProber: func(probe.Options) (Prober, error) {

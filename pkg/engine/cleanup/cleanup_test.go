@@ -10,6 +10,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/firedrill/firedrill/pkg/action"
+	"github.com/firedrill/firedrill/pkg/action/actiontest"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/evidence"
 	"github.com/firedrill/firedrill/pkg/journal"
@@ -20,7 +21,7 @@ func TestCleanupRevertsWhatADeadRunLeft(t *testing.T) {
 	dir := t.TempDir()
 	clk := clocktesting.NewFakeClock(t0)
 	var ran []string
-	actions := &fakeActions{clk: clk, do: func(a *v1alpha1.Action, phase string, _ time.Time) error {
+	actions := &actiontest.Runner{Clock: clk, Do: func(a *v1alpha1.Action, phase string, _ time.Time) error {
 		ran = append(ran, phase+" "+strings.Join(a.Command, " "))
 		return nil
 	}}
@@ -115,7 +116,7 @@ func TestCleanupForgetsTheActionsItStopped(t *testing.T) {
 	require.NoError(t, j.Begin("switch", exec, []evidence.Target{{Kind: evidence.KindAction, Name: "switch"}}))
 	require.NoError(t, j.Tracker("switch").Starting(action.InFlight{Token: "no-such-process", Kind: "command", What: "switch"}))
 
-	left, err := Run(t.Context(), Options{JournalDir: dir, Clock: clk, Actions: &fakeActions{clk: clk}})
+	left, err := Run(t.Context(), Options{JournalDir: dir, Clock: clk, Actions: &actiontest.Runner{Clock: clk}})
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	recs, err := journal.Load(dir)
