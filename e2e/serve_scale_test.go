@@ -213,7 +213,7 @@ func createHistory(ctx context.Context, c *framework.Cluster, i int, epoch time.
 		if err := c.Client.Create(ctx, r); err != nil {
 			return fmt.Errorf("run %s: %w", r.Name, err)
 		}
-		r.Status.RunResult = *sample.RunResult.DeepCopy()
+		r.Status.RunResult = *sample.DeepCopy() // the report's RunResult, promoted
 		r.Status.ObservedGeneration = r.Generation
 		r.Status.Report = &v1alpha1.ReportReference{Path: "/var/lib/firedrill/reports/" + ns + "/" + p.Name + "/" + ns + "." + r.Name}
 		r.Status.Journal = []v1alpha1.JournalEntry{{Step: "kill", State: v1alpha1.FaultReverted}}
