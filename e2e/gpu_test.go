@@ -89,14 +89,19 @@ spec:
 
 	t.Run("every GPU of a node fails through drill run: its pods move, revert restores the node", func(t *testing.T) {
 		healthy(t)
-		rep, out := d.run(t, writePlan(t, fmt.Sprintf(header, "kube-gpu-full")+`    - name: gpu
+		// The scheduler may place two of the three replicas on one node
+		// (it scores nvidia.com/gpu not at all), and a node with no replica
+		// loses no capacity: the fault is aimed at a node that runs one.
+		busy := nodeWithReplica(ctx, t, c, ns, "recommender-us-east")
+		rep, out := d.run(t, writePlan(t, fmt.Sprintf(header, "kube-gpu-full")+fmt.Sprintf(`    - name: gpu
       fault:
-        gpuFailure: {region: us-east}
+        gpuFailure: {region: us-east, selector: {matchLabels: {%s: %s}}}
         duration: 3s
-`), "kube-gpu-full", 0)
+`, corev1.LabelHostname, busy)), "kube-gpu-full", 0)
 		f := rep.Steps[1].Fault
 		require.Equal(t, "gpuFailure", f.Type)
 		require.Len(t, f.Targets, 1, out)
+		require.Equal(t, busy, f.Targets[0].Name, out)
 		require.NotNil(t, f.Reverted, out)
 		require.True(t, f.Failover.Recovered, out)
 		require.NotNil(t, f.Failover.CapacityRTO, out)
@@ -258,4 +263,24 @@ func lowestReady(rep *report.Report, workload string) int {
 		}
 	}
 	return low
+}
+
+// nodeWithReplica returns the first node, by name, that runs a pod of the
+// Deployment name in ns, and logs where each of its pods runs.
+func nodeWithReplica(ctx context.Context, t *testing.T, c *framework.Cluster, ns, name string) string {
+	t.Helper()
+	d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	pods, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(d.Spec.Selector)})
+	require.NoError(t, err)
+	var nodes []string
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
+			nodes = append(nodes, p.Spec.NodeName)
+		}
+	}
+	require.NotEmpty(t, nodes, "no pod of %s/%s is placed", ns, name)
+	slices.Sort(nodes)
+	t.Logf("pods of %s/%s run on %v", ns, name, nodes)
+	return nodes[0]
 }
