@@ -24,6 +24,7 @@ import (
 	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // chaosBed is a control plane with Chaos Mesh's CRDs, the stand-in for
@@ -39,9 +40,9 @@ type chaosBed struct {
 }
 
 // run starts drill with args against the cluster.
-func (b *chaosBed) cmd(args ...string) (*exec.Cmd, *lockedBuffer) {
+func (b *chaosBed) cmd(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	cmd := exec.Command(b.drill, append(args, "--kubeconfig", b.c.Kubeconfig)...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/cmd/cleanup"
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // The crash tests of issue 17: each kills the real drill binary with
@@ -36,7 +37,7 @@ import (
 // (FIREDRILL_E2E_DRILL runs them against another binary).
 
 // exitCode runs cmd and returns its exit code.
-func exitCode(t *testing.T, cmd *exec.Cmd, out *lockedBuffer) int {
+func exitCode(t *testing.T, cmd *exec.Cmd, out *syncbuf.Buffer) int {
 	t.Helper()
 	err := cmd.Run()
 	var ee *exec.ExitError

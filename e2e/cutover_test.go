@@ -24,6 +24,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // TestCutoverTrafficSwitches drives region cutovers through the real drill
@@ -90,7 +91,7 @@ spec:
 	}
 	// waitSwitched waits until the Service points at us-west, and checks
 	// us-east is down by then.
-	waitSwitched := func(t *testing.T, out *lockedBuffer) time.Time {
+	waitSwitched := func(t *testing.T, out *syncbuf.Buffer) time.Time {
 		t.Helper()
 		require.Eventually(t, func() bool {
 			r, _ := selector()
@@ -295,7 +296,7 @@ spec:
 
 	reports := t.TempDir()
 	cmd := exec.Command(drill, "run", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--archive", reports, "--run-id", "r", plan)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
 	require.NoError(t, cmd.Start())

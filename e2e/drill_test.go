@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,25 +21,8 @@ import (
 
 	"github.com/firedrill/firedrill/e2e/framework"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
-
-// lockedBuffer collects a child's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // lazy formats as its result at the time it is printed, so a failure
 // message can show the last state a poll saw.
@@ -53,9 +35,9 @@ type drillRunner struct {
 	bin, kubeconfig string
 }
 
-func (d drillRunner) cmd(args ...string) (*exec.Cmd, *lockedBuffer) {
+func (d drillRunner) cmd(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	cmd := exec.Command(d.bin, append(args, "--kubeconfig", d.kubeconfig)...)
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/journal"
 	"github.com/firedrill/firedrill/pkg/platform/local"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // sandboxGPUPlan is a local sandbox of two regions of two GPU nodes, one
@@ -44,9 +45,9 @@ spec:
 }
 
 // local is a drill command without a cluster.
-func (d drillRunner) local(args ...string) (*exec.Cmd, *lockedBuffer) {
+func (d drillRunner) local(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	cmd := exec.Command(d.bin, args...) //nolint:gosec // the drill binary under test.
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	return cmd, out
 }

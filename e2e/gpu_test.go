@@ -20,6 +20,7 @@ import (
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/platform/kube"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // gpuNode is what a gpuFailure changes on a node.
@@ -180,7 +181,7 @@ spec:
 		killed := killDashNine(t, cmd)
 		require.NoError(t, os.RemoveAll(state), "the machine is lost with its journal")
 
-		var cout *lockedBuffer
+		var cout *syncbuf.Buffer
 		require.Eventually(t, func() bool {
 			var cl *exec.Cmd
 			cl, cout = d.cmd("cleanup", "--from-cluster")

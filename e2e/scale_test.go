@@ -27,6 +27,7 @@ import (
 	"github.com/firedrill/firedrill/e2e/framework/bulk"
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // Knobs of the scale benchmark, read from the environment so that
@@ -286,7 +287,7 @@ spec:
 			"FIREDRILL_CPUPROFILE="+filepath.Join(prof, name+".cpu.pprof"),
 			"FIREDRILL_MEMPROFILE="+filepath.Join(prof, name+".heap.pprof"))
 	}
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	res := scaleResult{Method: method, LoadAvgBefore: loadAvg()}
 	start := time.Now()

@@ -17,11 +17,12 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/report"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // drainedNode waits until a node carries run runID's marks and is
 // cordoned, and returns it.
-func (b *serveBed) drainedNode(ctx context.Context, t *testing.T, runID string, out *lockedBuffer) string {
+func (b *serveBed) drainedNode(ctx context.Context, t *testing.T, runID string, out *syncbuf.Buffer) string {
 	t.Helper()
 	var node string
 	require.Eventually(t, func() bool {

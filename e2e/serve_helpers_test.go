@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/firedrill/firedrill/e2e/framework"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // serveNamespace holds drill serve's ServiceAccount and its Lease.
@@ -112,7 +113,7 @@ func serviceAccountToken(ctx context.Context, t *testing.T, c *framework.Cluster
 type serveProc struct {
 	name      string
 	cmd       *exec.Cmd
-	out       *lockedBuffer
+	out       *syncbuf.Buffer
 	reports   string
 	probeAddr string
 	apiAddr   string
@@ -132,7 +133,7 @@ var serveArgs = []string{
 func startServe(ctx context.Context, t *testing.T, name, kubeconfig string, extra ...string) *serveProc {
 	t.Helper()
 	bin := buildDrill(t)
-	p := &serveProc{name: name, out: &lockedBuffer{}, reports: t.TempDir(), done: make(chan struct{}),
+	p := &serveProc{name: name, out: &syncbuf.Buffer{}, reports: t.TempDir(), done: make(chan struct{}),
 		probeAddr: "127.0.0.1:" + strconv.Itoa(freeTCPPort(t)), apiAddr: "127.0.0.1:" + strconv.Itoa(freeTCPPort(t))}
 	args := append([]string{"serve", "--kubeconfig", kubeconfig, "--state-dir", t.TempDir(), "--archive", p.reports,
 		"--health-probe-bind-address", p.probeAddr, "--listen", p.apiAddr, "--log-format", "json"}, serveArgs...)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/server"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 var listening = regexp.MustCompile(`msg="API listening" addr=(\S+)`)
@@ -25,7 +26,7 @@ var listening = regexp.MustCompile(`msg="API listening" addr=(\S+)`)
 // serveProcess starts drill serve as its own process and returns it with
 // its API's base URL and token once it is ready; extra are more
 // arguments.
-func serveProcess(t *testing.T, plans, state string, extra ...string) (*exec.Cmd, *syncBuffer, string, string) {
+func serveProcess(t *testing.T, plans, state string, extra ...string) (*exec.Cmd, *syncbuf.Buffer, string, string) {
 	t.Helper()
 	args := append([]string{"serve", "--plans", plans, "--state-dir", state, "--archive", filepath.Join(state, "reports"), "--listen", "127.0.0.1:0"}, extra...)
 	cmd, out := drillProcess(t, args...)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/metrics/promtest"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
 
 // servedPlan drills a one-region local sandbox: a pod kill (capacity is
@@ -177,7 +178,7 @@ func startServe(ctx context.Context, t *testing.T) *served {
 	require.NoError(t, ln.Close())
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd := exec.Command(exe, "serve", "--plans", plans, "--state-dir", filepath.Join(dir, "state"), "--archive", filepath.Join(dir, "reports"),
 		"--listen", s.addr, "--token-file", tokens)
 	cmd.Env = append(os.Environ(), envAsDrill+"=1")
@@ -261,25 +262,6 @@ func (s *served) drill(ctx context.Context, t *testing.T, plan string) string {
 		return v1alpha1.RunPhase(run.Phase).IsTerminal()
 	}, 150*time.Second, 250*time.Millisecond, "run %s never finished", id)
 	return fmt.Sprintf("%s, verdict %s %s", run.Phase, run.Verdict, run.Message)
-}
-
-// lockedBuffer is a bytes.Buffer safe for a process's output and a
-// reader.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pushedDrill runs pushedPlan with drill run --pushgateway in a separate

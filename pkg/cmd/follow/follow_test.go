@@ -18,25 +18,8 @@ import (
 
 	"github.com/firedrill/firedrill/pkg/apis/firedrill/v1alpha1"
 	"github.com/firedrill/firedrill/pkg/cmd/follow"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for the follower and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // countingReader counts the follower's reads of the run.
 type countingReader struct {
@@ -83,7 +66,7 @@ func TestRunSaysWhenNoDrillServeClaimsTheRun(t *testing.T) {
 			run := &v1alpha1.DrillRun{ObjectMeta: metav1.ObjectMeta{Namespace: "recsys", Name: "nightly-1"}, Status: tt.status}
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(run).WithStatusSubresource(run).Build()
 			clk := clocktesting.NewFakeClock(time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC))
-			var errOut syncBuffer
+			var errOut syncbuf.Buffer
 			reads := &countingReader{Reader: c}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan error, 1)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,26 +21,8 @@ import (
 	"github.com/firedrill/firedrill/pkg/recommender/cli"
 	"github.com/firedrill/firedrill/pkg/recommender/model"
 	"github.com/firedrill/firedrill/pkg/recommender/store/ociregistry"
+	"github.com/firedrill/firedrill/pkg/testing/syncbuf"
 )
-
-// lockedBuffer is a goroutine-safe output sink for commands run in the
-// background.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // execute runs the recommender command tree with args and returns stdout.
 func runRecommender(ctx context.Context, t *testing.T, out io.Writer, args ...string) error {
@@ -201,7 +182,7 @@ func TestFlagValidation(t *testing.T) {
 func runRecommenderInBackground(t *testing.T, args ...string) (context.CancelFunc, string, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- runRecommender(ctx, t, out, args...) }()
 	var addr string
